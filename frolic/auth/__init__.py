@@ -1,0 +1,1 @@
+"""Who is calling: player JWTs and the admin token."""

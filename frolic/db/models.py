@@ -1,0 +1,170 @@
+"""The seed's seven tables (seed-design.md §5), column for column.
+
+What the pipeline adds on top (indexes, checks) lives in the migrations that add it, each
+with its reason, and is mirrored here so that the models and the migrated schema agree
+(``tests/db/test_migrations.py`` compares them).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "%(table_name)s_%(column_0_N_name)s_key",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "%(table_name)s_%(column_0_name)s_fkey",
+    "pk": "%(table_name)s_pkey",
+}
+
+Timestamp = DateTime(timezone=True)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _created() -> Mapped[datetime | None]:
+    return mapped_column(Timestamp, server_default=func.now())
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    start_time: Mapped[datetime] = mapped_column(Timestamp)
+    end_time: Mapped[datetime] = mapped_column(Timestamp)
+    status: Mapped[str] = mapped_column(String(50))
+    created_at: Mapped[datetime | None] = _created()
+    updated_at: Mapped[datetime | None] = _created()
+
+
+class Game(Base):
+    __tablename__ = "games"
+    __table_args__ = (
+        CheckConstraint("end_time > start_time", name="ends_after_start"),
+        CheckConstraint("total_budget >= 0", name="budget_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("campaigns.id"))
+    name: Mapped[str] = mapped_column(String(255))
+    start_time: Mapped[datetime] = mapped_column(Timestamp)
+    end_time: Mapped[datetime] = mapped_column(Timestamp)
+    total_budget: Mapped[int] = mapped_column(Integer)
+    probability_type: Mapped[str] = mapped_column(String(50))
+    status: Mapped[str] = mapped_column(String(50))
+    created_at: Mapped[datetime | None] = _created()
+    updated_at: Mapped[datetime | None] = _created()
+
+
+class Brand(Base):
+    __tablename__ = "brands"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    logo_url: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime | None] = _created()
+    updated_at: Mapped[datetime | None] = _created()
+
+
+class GameBrandBudget(Base):
+    __tablename__ = "game_brand_budgets"
+    __table_args__ = (
+        UniqueConstraint("game_id", "brand_id"),
+        CheckConstraint(
+            "remaining_coupons >= 0 AND remaining_coupons <= total_coupons",
+            name="remaining_within_total",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    game_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("games.id"))
+    brand_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("brands.id"))
+    total_coupons: Mapped[int] = mapped_column(Integer)
+    remaining_coupons: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime | None] = _created()
+    updated_at: Mapped[datetime | None] = _created()
+
+
+class Coupon(Base):
+    __tablename__ = "coupons"
+    __table_args__ = (
+        Index(
+            "ix_coupons_unissued",
+            "brand_id",
+            "game_id",
+            "id",
+            postgresql_where=text("issued_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    brand_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("brands.id"))
+    code: Mapped[str] = mapped_column(String(255), unique=True)
+    is_used: Mapped[bool | None] = mapped_column(Boolean, server_default=text("false"))
+    game_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("games.id"))
+    issued_to: Mapped[int | None] = mapped_column(BigInteger)
+    issued_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    used_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB)
+    created_at: Mapped[datetime | None] = _created()
+    updated_at: Mapped[datetime | None] = _created()
+
+
+class PlayEvent(Base):
+    __tablename__ = "play_events"
+    __table_args__ = (
+        Index("ix_play_events_user_id_request_time", "user_id", "request_time"),
+        Index("ix_play_events_game_id_request_time", "game_id", "request_time"),
+        Index(
+            "ix_play_events_unfinished",
+            "request_time",
+            postgresql_where=text("processed_time IS NULL"),
+        ),
+        Index("play_events_reward_coupon_id_key", "reward_coupon_id", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    play_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    game_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("games.id"))
+    status: Mapped[str] = mapped_column(String(50))
+    reward_coupon_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("coupons.id"))
+    request_time: Mapped[datetime] = mapped_column(Timestamp)
+    processed_time: Mapped[datetime | None] = mapped_column(Timestamp)
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB)
+    created_at: Mapped[datetime | None] = _created()
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime | None] = _created()
+    updated_at: Mapped[datetime | None] = _created()

@@ -1,0 +1,35 @@
+"""The clients a process needs, built once and handed to whatever uses them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from confluent_kafka.admin import AdminClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from frolic import topics
+from frolic.config import Settings
+from frolic.db.session import create_engine
+
+
+@dataclass
+class Resources:
+    settings: Settings
+    db: AsyncEngine
+    redis: aioredis.Redis
+    kafka_admin: AdminClient
+
+
+@asynccontextmanager
+async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
+    assert settings.database_url and settings.redis_url, "resolve the stack's endpoints first"
+    db = create_engine(settings.database_url)
+    client = aioredis.from_url(settings.redis_url, decode_responses=False)
+    try:
+        yield Resources(settings, db, client, topics.admin_client(settings))
+    finally:
+        await asyncio.gather(db.dispose(), client.aclose())

@@ -1,0 +1,62 @@
+"""``frolic serve``: the embedded stack (if needed), migrations, topics, then the roles.
+
+Shutdown order matters: the app drains first while its servers are still up, then the
+embedded servers stop. SIGTERM and Ctrl-C both take that path.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
+
+import uvicorn
+
+from frolic import topics
+from frolic.app import create_app
+from frolic.config import Role, Settings
+from frolic.db import migrate
+from frolic.stack import Stack
+
+log = logging.getLogger(__name__)
+
+
+class Stopped(SystemExit):
+    """Raised by the SIGTERM handler so that every ``with`` block unwinds."""
+
+
+@contextmanager
+def stop_on_sigterm() -> Iterator[None]:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise Stopped(0)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def prepare(settings: Settings) -> None:
+    """Bring the schema to head and create the topics: safe to run from many processes."""
+    assert settings.database_url
+    migrate.upgrade(settings.database_url)
+    topics.ensure_topics(topics.admin_client(settings), settings)
+
+
+def serve(settings: Settings, roles: Sequence[Role]) -> None:
+    with stop_on_sigterm(), Stack(settings) as endpoints:
+        settings = endpoints.apply(settings)
+        prepare(settings)
+        log.info("serving roles %s on http://%s:%d", ",".join(roles), settings.host, settings.port)
+        config = uvicorn.Config(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            timeout_graceful_shutdown=15,
+        )
+        # uvicorn takes over SIGTERM while it runs, drains, then hands the signal back.
+        uvicorn.Server(config).run()

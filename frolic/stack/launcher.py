@@ -1,0 +1,168 @@
+"""Start whichever servers the settings do not point at, and stop them again.
+
+    with Stack(settings) as endpoints:
+        settings = endpoints.apply(settings)
+        ...
+
+A server whose URL is set is used as it is and nothing is started for it: that is how
+production runs. The servers start side by side: Redis and the broker boot while
+PostgreSQL runs initdb.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+from frolic.config import Settings
+from frolic.errors import StackError
+from frolic.stack import broker, postgres, redis
+from frolic.stack.process import ChildServer, free_port, port_is_free, tail
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    database_url: str
+    redis_url: str
+    kafka_bootstrap: str
+
+    def apply(self, settings: Settings) -> Settings:
+        return settings.model_copy(
+            update={
+                "database_url": self.database_url,
+                "redis_url": self.redis_url,
+                "kafka_bootstrap": self.kafka_bootstrap,
+            }
+        )
+
+    def as_env(self) -> dict[str, str]:
+        return {
+            "FROLIC_DATABASE_URL": self.database_url,
+            "FROLIC_REDIS_URL": self.redis_url,
+            "FROLIC_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+        }
+
+
+class Stack:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.servers: list[ChildServer] = []
+        self._lock: IO[str] | None = None
+
+    def __enter__(self) -> Endpoints:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> Endpoints:
+        s = self.settings
+        if not s.embedded:
+            assert s.database_url and s.redis_url and s.kafka_bootstrap
+            return Endpoints(s.database_url, s.redis_url, s.kafka_bootstrap)
+        state_dir = s.state_dir.resolve()
+        self._lock = _lock_state_dir(state_dir)
+        timeout = s.stack_start_timeout
+
+        # Spawning happens here, on the caller's thread (see ChildServer.spawn); only the
+        # waiting overlaps: Redis and the broker boot while PostgreSQL runs initdb.
+        redis_url, broker_url = s.redis_url, s.kafka_bootstrap
+        booting: list[tuple[ChildServer, Callable[[], bool]]] = []
+        if redis_url is None:
+            port = _port("Redis", s.stack_redis_port, "FROLIC_STACK_REDIS_PORT")
+            binary = redis.find_binary(s.stack_redis_server)
+            server = self._keep(redis.start(state_dir, port, binary=binary))
+            booting.append((server, functools.partial(redis.is_ready, port)))
+            redis_url = redis.url(port)
+        if broker_url is None:
+            port = _port("broker", s.stack_broker_port, "FROLIC_STACK_BROKER_PORT")
+            binary = broker.find_binary(s.stack_tansu)
+            server = self._keep(broker.start(state_dir, port, binary=binary))
+            booting.append((server, functools.partial(broker.is_ready, port)))
+            broker_url = broker.bootstrap(port)
+        database_url = s.database_url
+        if database_url is None:
+            port = _port("PostgreSQL", s.stack_postgres_port, "FROLIC_STACK_POSTGRES_PORT")
+            bin_dir = postgres.find_bin_dir(s.stack_postgres_bin_dir)
+            self._keep(postgres.start(state_dir, port, bin_dir=bin_dir, timeout=timeout))
+            database_url = postgres.url(port)
+        for server, probe in booting:
+            _wait(server, probe, timeout)
+        return Endpoints(database_url, redis_url, broker_url)
+
+    def stop(self) -> None:
+        # Reverse order: the database goes last, after whatever might still write to it.
+        while self.servers:
+            self.servers.pop().stop()
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def _keep(self, server: ChildServer) -> ChildServer:
+        self.servers.append(server)
+        return server
+
+
+def _port(name: str, configured: int, env: str) -> int:
+    if configured == 0:
+        return free_port()
+    if not port_is_free(configured):
+        raise StackError(
+            f"embedded {name}: port {configured} on 127.0.0.1 is already in use. Set {env} "
+            f"to a free port (0 picks one), or stop whatever holds it"
+        )
+    return configured
+
+
+def _wait(server: ChildServer, probe: Callable[[], bool], timeout: float) -> None:
+    try:
+        server.wait_ready(probe, timeout)
+    except StackError as exc:
+        if "in use" in tail(server.log_path):
+            raise StackError(
+                f"{exc.detail}\nIts port was taken after Frolic chose it; start again, or "
+                "pin a free port with FROLIC_STACK_*_PORT"
+            ) from exc
+        raise
+
+
+def _lock_state_dir(state_dir: Path) -> IO[str]:
+    """One embedded stack per state dir: two would share PostgreSQL's data folder."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(state_dir / "stack.lock", "a+")  # noqa: SIM115 - held for the stack's life
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise StackError(
+            f"the embedded stack in {state_dir} is already run by pid {holder}. Point "
+            "FROLIC_DATABASE_URL, FROLIC_REDIS_URL and FROLIC_KAFKA_BOOTSTRAP at its servers "
+            "(`frolic stack` prints them), or use another FROLIC_STATE_DIR"
+        ) from None
+    handle.truncate(0)
+    handle.write(str(os.getpid()))
+    handle.flush()
+    with contextlib.suppress(OSError):
+        os.chmod(state_dir, 0o755)
+    return handle

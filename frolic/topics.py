@@ -1,0 +1,55 @@
+"""The play log's topics, and the client settings every Kafka client of ours shares."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from frolic.config import Settings
+from frolic.errors import NotReady
+
+log = logging.getLogger(__name__)
+# librdkafka's own log lines, through Python logging rather than straight to stderr.
+_client_log = logging.getLogger("frolic.kafka")
+
+
+def client_config(settings: Settings, **extra: Any) -> dict[str, Any]:
+    assert settings.kafka_bootstrap, "resolve the stack's endpoints first"
+    return {"bootstrap.servers": settings.kafka_bootstrap, "logger": _client_log, **extra}
+
+
+def admin_client(settings: Settings) -> AdminClient:
+    return AdminClient(client_config(settings))
+
+
+def ensure_topics(admin: AdminClient, settings: Settings, timeout: float = 15.0) -> None:
+    """Create the play and result topics if missing; an existing topic is left as it is."""
+    wanted = [settings.play_topic, settings.result_topic]
+    futures = admin.create_topics(
+        [NewTopic(name, settings.kafka_partitions, 1) for name in wanted],
+        operation_timeout=timeout,
+        request_timeout=timeout,
+    )
+    for name, future in futures.items():
+        try:
+            future.result(timeout)
+            log.info("created topic %s with %d partitions", name, settings.kafka_partitions)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise NotReady(f"cannot create topic {name}: {exc.args[0].str()}") from exc
+    existing = partition_counts(admin, timeout)
+    for name in wanted:
+        if existing.get(name, 0) < settings.kafka_partitions:
+            log.warning(
+                "topic %s has %d partitions, fewer than FROLIC_KAFKA_PARTITIONS=%d; "
+                "consumers beyond that count will sit idle",
+                name, existing.get(name, 0), settings.kafka_partitions,
+            )  # fmt: skip
+
+
+def partition_counts(admin: AdminClient, timeout: float) -> dict[str, int]:
+    metadata = admin.list_topics(timeout=timeout)
+    return {name: len(topic.partitions) for name, topic in metadata.topics.items()}
