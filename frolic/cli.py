@@ -134,5 +134,6 @@ def bench() -> None:
     """Run the benchmarks (not implemented yet)."""
     _not_yet("bench")
 
+
 if __name__ == "__main__":
     app()

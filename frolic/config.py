@@ -38,8 +38,8 @@ class Settings(BaseSettings):
     )
     state_dir: Path = Field(
         Path(".frolic"),
-        description="Where the embedded servers keep their data and logs, and where local "
-        "secrets are generated.",
+        description="Where the embedded servers keep their data and logs, and where "
+        "local secrets are generated.",
     )
     host: str = Field("127.0.0.1", description="Address `frolic serve` listens on.")
     port: int = Field(8000, ge=0, le=65535, description="Port `frolic serve` listens on.")
@@ -59,12 +59,11 @@ class Settings(BaseSettings):
 
     jwt_secret: SecretStr | None = Field(
         None,
-        description="HS256 secret for player tokens. Unset: generated once in "
-        "`<state_dir>/secrets.json` (local use only).",
+        min_length=32,  # RFC 7518 §3.2: an HS256 key is at least as long as the hash
+        description="HS256 secret for player tokens, 32 characters or more. Unset: "
+        "generated once in `<state_dir>/secrets.json` (local use only).",
     )
-    jwt_algorithm: Literal["HS256", "RS256"] = Field(
-        "HS256", description="Player token algorithm."
-    )
+    jwt_algorithm: Literal["HS256", "RS256"] = Field("HS256", description="Player token algorithm.")
     jwt_public_key: str | None = Field(
         None, description="PEM public key that verifies player tokens when RS256 is used."
     )

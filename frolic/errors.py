@@ -24,7 +24,7 @@ class FrolicError(Exception):
 
     def __init__(self, detail: Any = None) -> None:
         super().__init__(detail)
-        self.detail = detail if detail is not None else self.__class__.__doc__
+        self.detail: Any = detail if detail is not None else self.__class__.__doc__
 
 
 class BadRequest(FrolicError):

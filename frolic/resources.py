@@ -26,7 +26,8 @@ class Resources:
 
 @asynccontextmanager
 async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
-    assert settings.database_url and settings.redis_url, "resolve the stack's endpoints first"
+    assert settings.database_url, "resolve the stack's endpoints first"
+    assert settings.redis_url, "resolve the stack's endpoints first"
     db = create_engine(settings.database_url)
     client = aioredis.from_url(settings.redis_url, decode_responses=False)
     try:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
 from frolic.config import Settings
 from frolic.errors import NotReady
@@ -22,7 +23,7 @@ def client_config(settings: Settings, **extra: Any) -> dict[str, Any]:
 
 
 def admin_client(settings: Settings) -> AdminClient:
-    return AdminClient(client_config(settings))
+    return AdminClient(cast(Any, client_config(settings)))
 
 
 def ensure_topics(admin: AdminClient, settings: Settings, timeout: float = 15.0) -> None:

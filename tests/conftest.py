@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from frolic.config import Settings
 from frolic.db import migrate
+from frolic.db.session import async_url
 from frolic.stack import Endpoints, Stack
 
 # Tests are hermetic: a developer's own FROLIC_* settings must not leak in.
@@ -41,15 +43,18 @@ async def create_database(server_url: str) -> str:
     """A new, empty database on the same server; its URL."""
     url = make_url(server_url)
     name = f"t_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(host=url.host, port=url.port, user=url.username,
-                                 database="postgres")  # fmt: skip
+    server = create_async_engine(
+        async_url(url.set(database="postgres").render_as_string(hide_password=False)),
+        isolation_level="AUTOCOMMIT",
+    )
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        async with server.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
     finally:
-        await conn.close()
+        await server.dispose()
     return url.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture
-async def empty_database(endpoints: Endpoints) -> AsyncIterator[str]:
-    yield await create_database(endpoints.database_url)
+async def empty_database(endpoints: Endpoints) -> str:
+    return await create_database(endpoints.database_url)

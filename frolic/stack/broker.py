@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka.admin import AdminClient
 
@@ -40,7 +41,7 @@ def find_binary(override: Path | None) -> Path:
 
 def start(state_dir: Path, port: int, *, binary: Path) -> ChildServer:
     listener = f"tcp://127.0.0.1:{port}"
-    argv = [
+    argv: list[str | Path] = [
         binary, "broker", "--listener-url", listener, "--advertised-listener-url", listener,
         "--storage-engine", "memory://tansu/",
     ]  # fmt: skip
@@ -52,7 +53,8 @@ def start(state_dir: Path, port: int, *, binary: Path) -> ChildServer:
 
 
 def is_ready(port: int) -> bool:
-    admin = AdminClient({"bootstrap.servers": bootstrap(port), "logger": _quiet})
+    config: Any = {"bootstrap.servers": bootstrap(port), "logger": _quiet}
+    admin = AdminClient(config)
     metadata = admin.list_topics(timeout=2)
     return bool(metadata.brokers)
 

@@ -77,7 +77,9 @@ class Stack:
     def start(self) -> Endpoints:
         s = self.settings
         if not s.embedded:
-            assert s.database_url and s.redis_url and s.kafka_bootstrap
+            assert s.database_url is not None
+            assert s.redis_url is not None
+            assert s.kafka_bootstrap is not None
             return Endpoints(s.database_url, s.redis_url, s.kafka_bootstrap)
         state_dir = s.state_dir.resolve()
         self._lock = _lock_state_dir(state_dir)
@@ -148,7 +150,7 @@ def _wait(server: ChildServer, probe: Callable[[], bool], timeout: float) -> Non
 def _lock_state_dir(state_dir: Path) -> IO[str]:
     """One embedded stack per state dir: two would share PostgreSQL's data folder."""
     state_dir.mkdir(parents=True, exist_ok=True)
-    handle = open(state_dir / "stack.lock", "a+")  # noqa: SIM115 - held for the stack's life
+    handle = open(state_dir / "stack.lock", "a+")  # held for the stack's life
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

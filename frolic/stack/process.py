@@ -118,9 +118,7 @@ class ChildServer:
                 )
             with contextlib.suppress(Exception):
                 if probe():
-                    log.info(
-                        "%s ready in %.2fs", self.name, time.monotonic() - self.started_at
-                    )
+                    log.info("%s ready in %.2fs", self.name, time.monotonic() - self.started_at)
                     return
             if time.monotonic() > deadline:
                 self.stop()

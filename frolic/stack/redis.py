@@ -38,7 +38,7 @@ def find_binary(override: Path | None) -> Path:
 def start(state_dir: Path, port: int, *, binary: Path) -> ChildServer:
     data = state_dir / "redis"
     data.mkdir(parents=True, exist_ok=True)
-    argv = [
+    argv: list[str | Path] = [
         binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", data,
         "--daemonize", "no", "--protected-mode", "no", "--save", "",
         # An append-only file so a restarted dev stack keeps its budgets, as production would.

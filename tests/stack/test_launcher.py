@@ -115,7 +115,10 @@ def test_server_that_will_not_start_shows_its_log(tmp_path: Path) -> None:
 
 
 def test_one_stack_per_state_dir(endpoints: Endpoints, stack_dir: Path) -> None:
-    with pytest.raises(StackError, match="already run by pid"), Stack(Settings(state_dir=stack_dir)):
+    with (
+        pytest.raises(StackError, match="already run by pid"),
+        Stack(Settings(state_dir=stack_dir)),
+    ):
         pass
 
 

@@ -24,6 +24,7 @@ def run(connection: Connection) -> None:
             context.run_migrations()
         connection.commit()
     finally:
+        connection.rollback()  # a failed migration leaves the transaction aborted
         connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK})
         connection.commit()
 

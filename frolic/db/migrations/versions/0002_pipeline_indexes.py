@@ -55,19 +55,19 @@ def upgrade() -> None:
         ["request_time"],
         postgresql_where=sa.text("processed_time IS NULL"),
     )
-    op.create_check_constraint("ck_games_ends_after_start", "games", "end_time > start_time")
-    op.create_check_constraint("ck_games_budget_not_negative", "games", "total_budget >= 0")
+    op.create_check_constraint(op.f("ck_games_ends_after_start"), "games", "end_time > start_time")
+    op.create_check_constraint(op.f("ck_games_budget_not_negative"), "games", "total_budget >= 0")
     op.create_check_constraint(
-        "ck_game_brand_budgets_remaining_within_total",
+        op.f("ck_game_brand_budgets_remaining_within_total"),
         "game_brand_budgets",
         "remaining_coupons >= 0 AND remaining_coupons <= total_coupons",
     )
 
 
 def downgrade() -> None:
-    op.drop_constraint("ck_game_brand_budgets_remaining_within_total", "game_brand_budgets")
-    op.drop_constraint("ck_games_budget_not_negative", "games")
-    op.drop_constraint("ck_games_ends_after_start", "games")
+    op.drop_constraint(op.f("ck_game_brand_budgets_remaining_within_total"), "game_brand_budgets")
+    op.drop_constraint(op.f("ck_games_budget_not_negative"), "games")
+    op.drop_constraint(op.f("ck_games_ends_after_start"), "games")
     for index in (
         "ix_play_events_unfinished",
         "ix_play_events_game_id_request_time",
