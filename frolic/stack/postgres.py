@@ -55,6 +55,8 @@ def find_bin_dir(override: Path | None) -> Path:
 def start(state_dir: Path, port: int, *, bin_dir: Path, timeout: float) -> ChildServer:
     data = state_dir / "postgres"
     user = _prepare_data_dir(data)
+    if user is not None:
+        grant_traversal(bin_dir / "postgres")
     if not (data / "PG_VERSION").exists():
         _initdb(bin_dir, data, user)
     options = [a for k, v in _SERVER_OPTIONS.items() for a in ("-c", f"{k}={v}")]
