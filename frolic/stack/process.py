@@ -173,6 +173,16 @@ def unprivileged_user(name: str) -> pwd.struct_passwd:
     return pwd.getpwnam(name)
 
 
+def given_binary(path: Path, server: str, setting: str, own_server_setting: str) -> Path:
+    """A binary the operator named in a setting: it must exist, or we say which setting."""
+    if not path.is_file():
+        raise StackError(
+            f"embedded {server}: {setting}={path} is not a file; point it at the binary, or "
+            f"set {own_server_setting} to use a server of your own"
+        )
+    return path
+
+
 def run_as(user: str | None) -> dict[str, Any]:
     """``subprocess`` arguments that drop to ``user``: uid, gid and groups alike.
 

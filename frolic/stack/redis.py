@@ -9,17 +9,12 @@ from pathlib import Path
 import redis
 
 from frolic.errors import StackError
-from frolic.stack.process import ChildServer
+from frolic.stack.process import ChildServer, given_binary
 
 
 def find_binary(override: Path | None) -> Path:
     if override is not None:
-        if not override.is_file():
-            raise StackError(
-                f"embedded Redis: FROLIC_STACK_REDIS_SERVER={override} is not a file; point "
-                "it at a `redis-server` binary, or set FROLIC_REDIS_URL to use your own server"
-            )
-        return override
+        return given_binary(override, "Redis", "FROLIC_STACK_REDIS_SERVER", "FROLIC_REDIS_URL")
     on_path = shutil.which("redis-server")
     if on_path:
         return Path(on_path)
