@@ -1,0 +1,101 @@
+"""One place that turns a Frolic Redis URL into a client.
+
+    redis://[user:password@]host:port/db                 one server (also rediss://, unix://)
+    redis+cluster://[user:password@]host:port[,host:port...]   Redis Cluster (rediss+cluster://)
+
+The nodes of a cluster URL are startup nodes: the client asks them for the slot map and
+discovers the rest, so listing a few is enough. Query options (``?socket_timeout=2``) work
+as in redis-py's own URLs.
+
+Scripts work alike on both: ``client.register_script(LUA)`` returns a callable that sends
+EVALSHA. On a cluster, redis-py routes it by its keys (so every key must carry the same hash
+tag, or the call fails before it leaves the client with "all keys must map to the same key
+slot"); on NOSCRIPT it loads the script on every primary and retries once.
+"""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+import redis.asyncio
+import redis.asyncio.cluster
+import redis.cluster
+
+AsyncRedis: TypeAlias = redis.asyncio.Redis | redis.asyncio.cluster.RedisCluster
+SyncRedis: TypeAlias = redis.Redis | redis.cluster.RedisCluster
+
+_CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+_SERVER_SCHEMES = {"redis", "rediss", "unix"}
+
+
+def connect(url: str) -> AsyncRedis:
+    """An asyncio client for ``url``; responses stay bytes (``decode_responses=False``)."""
+    cluster = _cluster_url(url)
+    if cluster is None:
+        return redis.asyncio.Redis.from_url(url, decode_responses=False)
+    first, others = cluster
+    return redis.asyncio.cluster.RedisCluster.from_url(
+        first,
+        startup_nodes=[redis.asyncio.cluster.ClusterNode(host, port) for host, port in others],
+        decode_responses=False,
+    )
+
+
+def connect_sync(url: str) -> SyncRedis:
+    """The blocking twin of ``connect``, for the CLI, migrations and set-up code."""
+    cluster = _cluster_url(url)
+    if cluster is None:
+        return redis.Redis.from_url(url, decode_responses=False)
+    first, others = cluster
+    # The sync ClusterNode is not annotated; it takes (host, port) like the async one.
+    nodes = [redis.cluster.ClusterNode(host, port) for host, port in others]  # type: ignore[no-untyped-call]
+    return redis.cluster.RedisCluster.from_url(
+        first,
+        startup_nodes=nodes,
+        decode_responses=False,
+    )
+
+
+def _cluster_url(url: str) -> tuple[str, list[tuple[str, int]]] | None:
+    """None for a one-server URL; else a plain URL of the first node, and the other nodes.
+
+    redis-py parses a cluster URL of one node only; handing it the first node as such keeps
+    its handling of credentials, TLS and query options, and the rest go in as startup nodes.
+    """
+    scheme, sep, _ = url.partition("://")
+    if sep and scheme.lower() in _SERVER_SCHEMES:
+        return None
+    if not sep or scheme.lower() not in _CLUSTER_SCHEMES:
+        # The scheme only: the rest of a URL may hold a password.
+        raise ValueError(
+            f"unsupported Redis URL scheme {scheme + ':' if sep else '(none)'}; use redis://, "
+            "rediss:// or unix:// for one server, redis+cluster:// or rediss+cluster:// for "
+            "Redis Cluster"
+        )
+    parts = urlsplit(url)
+    credentials, _, hosts = parts.netloc.rpartition("@")
+    nodes = [node.strip() for node in hosts.split(",") if node.strip()]
+    if not nodes:
+        raise ValueError(f"a {scheme}:// URL needs at least one host:port")
+    first = urlunsplit(
+        (
+            _CLUSTER_SCHEMES[scheme.lower()],
+            f"{credentials}@{nodes[0]}" if credentials else nodes[0],
+            parts.path,
+            parts.query,
+            parts.fragment,
+        )
+    )
+    return first, [_host_port(node) for node in nodes[1:]]
+
+
+def _host_port(node: str) -> tuple[str, int]:
+    host, sep, port = node.rpartition(":")
+    if not sep or host.endswith(":"):  # no port, or a bare IPv6 address
+        host, port = node, "6379"
+    try:
+        return host.strip("[]"), int(port)
+    except ValueError:
+        raise ValueError(f"Redis Cluster node {node!r} is not host:port") from None

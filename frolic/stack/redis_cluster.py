@@ -1,0 +1,208 @@
+"""A real Redis Cluster of child processes, for tests and benchmarks of the sharded layout.
+
+    with start_cluster(state_dir, masters=3) as cluster:
+        client = frolic.redis_client.connect(cluster.url)
+
+Each master is a ``redis-server --cluster-enabled yes`` on its own loopback port. They are
+joined and given the 16384 slots with plain redis-py commands (what ``redis-cli --cluster
+create`` does), so nothing beyond the ``redis-server`` binary is needed. No replicas: the
+cluster exists to prove routing and hash tags, not failover. Nothing is persisted.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import redis
+
+from frolic.errors import StackError
+from frolic.stack import redis as redis_server
+from frolic.stack.process import ChildServer, free_port, port_is_free, tail
+
+HOST = "127.0.0.1"
+SLOTS = 16384
+# Redis 6.2 listens for cluster gossip on port + 10000, so a node's port must leave room.
+_BUS_OFFSET = 10000
+_HIGHEST_PORT = 65535 - _BUS_OFFSET
+
+
+@dataclass
+class RedisClusterHandle:
+    """Running masters; ``url`` is what ``frolic.redis_client.connect`` takes."""
+
+    servers: list[ChildServer]
+    ports: list[int]
+
+    @property
+    def url(self) -> str:
+        return "redis+cluster://" + ",".join(f"{HOST}:{port}" for port in self.ports)
+
+    def stop(self) -> None:
+        # Signal every node first so they shut down side by side, then wait for each.
+        for server in self.servers:
+            if server.alive():
+                server.process.send_signal(server.stop_signal)
+        while self.servers:
+            self.servers.pop().stop()
+
+    def __enter__(self) -> RedisClusterHandle:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def start_cluster(
+    state_dir: Path,
+    *,
+    masters: int = 3,
+    binary: Path | None = None,
+    timeout: float = 30,
+) -> RedisClusterHandle:
+    """Start ``masters`` nodes under ``state_dir``, give them all slots, wait until they agree.
+
+    Spawns on the calling thread, which must outlive the cluster (see ``ChildServer.spawn``).
+    """
+    if not 1 <= masters <= SLOTS:
+        raise ValueError(f"a cluster needs 1 to {SLOTS} masters, not {masters}")
+    deadline = time.monotonic() + timeout
+    executable = redis_server.find_binary(binary)
+    handle = RedisClusterHandle(servers=[], ports=[])
+    try:
+        for port in _cluster_ports(masters):
+            handle.servers.append(_spawn_node(state_dir, port, executable))
+            handle.ports.append(port)
+        for server, port in zip(handle.servers, handle.ports, strict=True):
+            server.wait_ready(functools.partial(redis_server.is_ready, port), _left(deadline))
+        _form(handle.ports)
+        _wait_agreed(handle, deadline)
+    except BaseException:
+        handle.stop()
+        raise
+    return handle
+
+
+def _cluster_ports(count: int) -> list[int]:
+    """Free ports whose gossip port (port + 10000) is free too and exists."""
+    chosen: list[int] = []
+    while len(chosen) < count:
+        port = free_port()
+        taken = {p + offset for p in chosen for offset in (0, _BUS_OFFSET)}
+        if (
+            port <= _HIGHEST_PORT
+            and port not in taken
+            and port + _BUS_OFFSET not in taken
+            and port_is_free(port + _BUS_OFFSET)
+        ):
+            chosen.append(port)
+    return chosen
+
+
+def _spawn_node(state_dir: Path, port: int, binary: Path) -> ChildServer:
+    data = state_dir / f"redis-cluster-{port}"
+    data.mkdir(parents=True, exist_ok=True)
+    nodes_conf = data / "nodes.conf"
+    # A node that finds an old nodes.conf rejoins that old cluster; ours is always new.
+    nodes_conf.unlink(missing_ok=True)
+    argv: list[str | Path] = [
+        binary, "--port", str(port), "--bind", HOST, "--dir", data,
+        "--daemonize", "no", "--protected-mode", "no",
+        "--cluster-enabled", "yes", "--cluster-config-file", nodes_conf,
+        "--cluster-node-timeout", "5000",
+        "--appendonly", "no", "--save", "",
+    ]  # fmt: skip
+    return ChildServer.spawn(
+        f"Redis Cluster node {port}",
+        argv,
+        log_path=state_dir / "logs" / f"redis-cluster-{port}.log",
+    )
+
+
+def _form(ports: list[int]) -> None:
+    """Give each node an even share of slots and a distinct epoch, then introduce them."""
+    clients = [redis.Redis(host=HOST, port=port, socket_timeout=5) for port in ports]
+    try:
+        for index, client in enumerate(clients):
+            first, last = _share(index, len(clients))
+            client.cluster("ADDSLOTS", *range(first, last))
+            # Distinct epochs spare the nodes a round of collision resolution; Redis accepts
+            # this only while a node knows no other node, so it goes before MEET.
+            client.cluster("SET-CONFIG-EPOCH", index + 1)
+        # Every pair meets directly: learning of a peer second-hand, by gossip, can take
+        # seconds longer.
+        for index, client in enumerate(clients):
+            for port in ports[index + 1 :]:
+                client.cluster("MEET", HOST, port)
+    finally:
+        for client in clients:
+            client.close()
+
+
+def _share(index: int, count: int) -> tuple[int, int]:
+    """Slots [first, last) of node ``index`` of ``count``."""
+    return index * SLOTS // count, (index + 1) * SLOTS // count
+
+
+def _wait_agreed(handle: RedisClusterHandle, deadline: float) -> None:
+    """Until every node says ``cluster_state:ok`` and all draw the same slot map."""
+    delay = 0.05
+    while True:
+        views = list(_views(handle))
+        if all(view is not None and view == views[0] for view in views):
+            return
+        for server in handle.servers:
+            if not server.alive():
+                raise StackError(
+                    f"embedded {server.name} exited with code {server.process.returncode} "
+                    f"while the cluster formed; its log ({server.log_path}) ends with:\n"
+                    f"{tail(server.log_path)}"
+                )
+        if time.monotonic() > deadline:
+            raise StackError(
+                f"embedded Redis Cluster on ports {handle.ports} did not agree on its slots "
+                f"in time (state per node: {views}); logs under "
+                f"{handle.servers[0].log_path.parent}"
+            )
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.25)
+
+
+_SlotMap = frozenset[tuple[str, tuple[tuple[str, ...], ...]]]
+
+
+def _views(handle: RedisClusterHandle) -> Iterator[_SlotMap | None]:
+    """Each node's slot map (node id -> slot ranges), or None while it is not ``ok``."""
+    for port in handle.ports:
+        client = redis.Redis(host=HOST, port=port, socket_timeout=1)
+        try:
+            info = client.cluster("INFO")
+            nodes = client.cluster("NODES")
+        except redis.RedisError:
+            yield None
+            continue
+        finally:
+            client.close()
+        if (
+            info.get("cluster_state") != "ok"
+            or int(info.get("cluster_known_nodes", 0)) != len(handle.ports)
+            or int(info.get("cluster_slots_assigned", 0)) != SLOTS
+        ):
+            yield None
+            continue
+        yield frozenset(
+            (node["node_id"], tuple(tuple(r) for r in node["slots"])) for node in nodes.values()
+        )
+
+
+def _left(deadline: float) -> float:
+    return max(deadline - time.monotonic(), 0.1)

@@ -1,0 +1,1 @@
+"""Pytest plugins: fixtures that start extra real servers, registered with ``pytest_plugins``."""
