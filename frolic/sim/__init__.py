@@ -1,0 +1,1 @@
+"""The pacing simulator: traffic scenarios, play traces, and how a strategy's spending is judged."""
