@@ -124,16 +124,18 @@ def demo() -> None:
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def simulate() -> None:
-    """Run a pacing strategy over a traffic trace (not implemented yet)."""
-    _not_yet("simulate")
-
-
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def bench() -> None:
     """Run the benchmarks (not implemented yet)."""
     _not_yet("bench")
 
+
+def _register_simulate() -> None:
+    from frolic.sim.cli import simulate
+
+    app.command()(simulate)
+
+
+_register_simulate()
 
 if __name__ == "__main__":
     app()

@@ -17,6 +17,8 @@ from frolic.db import migrate
 from frolic.db.session import async_url
 from frolic.stack import Endpoints, Stack
 
+pytest_plugins = ["tests.plugins.redis_cluster"]
+
 # Tests are hermetic: a developer's own FROLIC_* settings must not leak in.
 for _name in [n for n in os.environ if n.startswith("FROLIC_")]:
     del os.environ[_name]

@@ -1,0 +1,130 @@
+"""The atomic step's rules, in Python: the reference that the Lua script mirrors.
+
+``apply`` takes a batch of decisions for one game and the game's state, and says who
+wins. It is deterministic given its inputs (every random draw is made before, by the
+strategy), which is what lets the in-memory, optimistic and Lua stores be held to the
+same outputs by one contract test.
+
+Per play, in order:
+  1. A play already decided returns its stored outcome (a replay) and changes nothing.
+  2. A play in a later slot closes the current one: the slot's play count feeds the
+     forecast (EWMA, skipped slots count as empty), and the play's ``slot_cap`` becomes
+     the new slot's cap. A play from an earlier slot (a late or clock-skewed allocator)
+     counts in the current one.
+  3. It wins only if it wants to, ``consumed < cap``, ``slot_awarded < slot_cap`` and
+     stock remains. The brand is drawn among brands with stock, weighted by their stock.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import MutableMapping, Sequence
+from dataclasses import dataclass, replace
+
+from frolic.engine.rules import PacingState
+
+FORECAST_ALPHA = 0.3
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One play's intent, as the atomic step receives it."""
+
+    play_id: str
+    slot: int
+    want: bool
+    cap: float
+    slot_cap: float
+    brand_draw: float  # in [0, 1)
+    meta: str = ""  # a JSON fragment for the audit trail, e.g. '"p":0.1,"draw":0.05'
+
+
+@dataclass(frozen=True)
+class Outcome:
+    play_id: str
+    brand: int | None  # the brand won, or None for a loss
+    replay: bool = False
+
+    @property
+    def win(self) -> bool:
+        return self.brand is not None
+
+
+def result_json(brand: int | None, meta: str) -> str:
+    """The result document stored for the reveal (``result:{game}:<playId>``)."""
+    head = f'{{"outcome":"WIN","brand":{brand}' if brand else '{"outcome":"LOSE","brand":null'
+    return f"{head},{meta}}}" if meta else f"{head}}}"
+
+
+def pick_brand(stock: Sequence[int], draw: float) -> int:
+    """Index of the brand drawn, weighted by stock; ``sum(stock) > 0`` is required."""
+    total = sum(max(s, 0) for s in stock)
+    target = min(math.floor(draw * total), total - 1)
+    for index, left in enumerate(stock):
+        if left > 0:
+            if target < left:
+                return index
+            target -= left
+    raise AssertionError("no stock to pick from")
+
+
+def next_forecast(forecast: float | None, closed_plays: int, gap: int, alpha: float) -> float:
+    """The forecast after closing a slot with ``closed_plays`` and skipping ``gap - 1``."""
+    value = (
+        float(closed_plays) if forecast is None else (1 - alpha) * forecast + alpha * closed_plays
+    )
+    return value * (1 - alpha) ** (gap - 1)
+
+
+def apply(
+    state: PacingState,
+    stock: list[int],
+    brands: Sequence[int],
+    decisions: Sequence[Decision],
+    decided: MutableMapping[str, int],
+    *,
+    void: bool = False,
+    alpha: float = FORECAST_ALPHA,
+) -> tuple[PacingState, list[Outcome], dict[str, str]]:
+    """Decide ``decisions`` against ``state``; ``stock`` and ``decided`` change in place.
+
+    ``decided`` maps play ids to the brand won (0 for a loss). Returns the new state, one
+    outcome per decision, and the result documents written for the new (non-replay) plays.
+    """
+    s = state
+    consumed, awarded, slot = s.consumed, s.awarded, s.slot
+    slot_awarded, slot_cap, slot_plays = s.slot_awarded, s.slot_cap, s.slot_plays
+    forecast, plays = s.forecast, s.plays
+    total = sum(max(v, 0) for v in stock)
+    outcomes: list[Outcome] = []
+    results: dict[str, str] = {}
+    for d in decisions:
+        prior = decided.get(d.play_id)
+        if prior is not None:
+            outcomes.append(Outcome(d.play_id, prior or None, replay=True))
+            continue
+        if slot is None or d.slot > slot:
+            if slot is not None:
+                forecast = next_forecast(forecast, slot_plays, d.slot - slot, alpha)
+            slot, slot_awarded, slot_plays, slot_cap = d.slot, 0, 0, d.slot_cap
+        slot_plays += 1
+        plays += 1
+        brand = 0
+        if d.want and consumed < d.cap and slot_awarded < slot_cap and total > 0:
+            index = pick_brand(stock, d.brand_draw)
+            stock[index] -= 1
+            total -= 1
+            brand = brands[index]
+            awarded += 1
+            slot_awarded += 1
+            consumed = max(consumed + 1, math.floor(d.cap)) if void else consumed + 1
+        decided[d.play_id] = brand
+        outcomes.append(Outcome(d.play_id, brand or None))
+        results[d.play_id] = result_json(brand or None, d.meta)
+    after = replace(
+        s,
+        consumed=consumed, awarded=awarded, slot=slot, slot_awarded=slot_awarded,
+        slot_cap=slot_cap, slot_plays=slot_plays, forecast=forecast, plays=plays,
+        remaining=total,
+    )  # fmt: skip
+    return after, outcomes, results

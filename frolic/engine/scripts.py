@@ -1,0 +1,156 @@
+"""The Lua scripts, each with its contract. Register them once per client
+(``client.register_script``): redis-py sends EVALSHA and reloads on NOSCRIPT."""
+
+from __future__ import annotations
+
+# The seed's atomic decrement (seed-design.md §4.3), verbatim.
+#   KEYS[1]  budget:game:{g}:brand:{b}
+#   ARGV[1]  n, how many coupons to take
+#   returns  1 if taken, 0 if fewer than n were left (nothing changes)
+SEED_DECREMENT = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local n = tonumber(ARGV[1])
+if current >= n then
+    redis.call('DECRBY', KEYS[1], n)
+    return 1
+end
+return 0
+"""
+
+# Decide a batch of plays of one game in one atomic step: the rules of
+# frolic/engine/ledger.py, line for line (the contract test holds them equal).
+#   KEYS[1]               pacing:game:{g}                          (hash)
+#   KEYS[1+j], j=1..nb    budget:game:{g}:brand:<brands[j]>        (integer)
+#   KEYS[1+nb+2i-1]       play_processed:{g}:<play i>              (brand or 0)
+#   KEYS[1+nb+2i]         result:{g}:<play i>                      (JSON)
+#   ARGV[1]               nb, the number of brands
+#   ARGV[1+j]             brands[j], the brand ids in KEYS order
+#   ARGV[nb+2..nb+6]      result TTL s, processed TTL s, forecast alpha, void (0|1), n plays
+#   ARGV[nb+7+6(i-1)...]  per play: slot, want (0|1), cap, slot_cap, brand_draw, meta
+#   returns {state, outcomes, replays}:
+#     state    {consumed, awarded, slot, slot_awarded, slot_cap, slot_plays, forecast,
+#               plays, remaining} as strings ('' for none)
+#     outcomes the brand won per play, 0 for a loss
+#     replays  1 where the play had been decided before (its stored outcome returned)
+DECIDE_BATCH = """
+local nb = tonumber(ARGV[1])
+local brands = {}
+for j = 1, nb do brands[j] = ARGV[1 + j] end
+local base = 1 + nb
+local result_ttl = ARGV[base + 1]
+local processed_ttl = ARGV[base + 2]
+local alpha = tonumber(ARGV[base + 3])
+local void = ARGV[base + 4] == '1'
+local n = tonumber(ARGV[base + 5])
+local first = base + 6
+
+local st = redis.call('HMGET', KEYS[1], 'consumed', 'awarded', 'slot', 'slot_awarded',
+                      'slot_cap', 'slot_plays', 'forecast', 'plays')
+local consumed = tonumber(st[1]) or 0
+local awarded = tonumber(st[2]) or 0
+local slot = tonumber(st[3])
+local slot_awarded = tonumber(st[4]) or 0
+local slot_cap = tonumber(st[5]) or 1e300
+local slot_plays = tonumber(st[6]) or 0
+local forecast = tonumber(st[7])
+local plays = tonumber(st[8]) or 0
+
+local stock, total = {}, 0
+for j = 1, nb do
+    local left = tonumber(redis.call('GET', KEYS[1 + j]) or '0')
+    stock[j] = left
+    if left > 0 then total = total + left end
+end
+
+local outcomes, replays = {}, {}
+for i = 1, n do
+    local a = first + (i - 1) * 6
+    local pkey = KEYS[nb + 2 * i]
+    local rkey = KEYS[nb + 2 * i + 1]
+    local prior = redis.call('GET', pkey)
+    if prior then
+        outcomes[i] = tonumber(prior)
+        replays[i] = 1
+    else
+        local k = tonumber(ARGV[a])
+        if slot == nil or k > slot then
+            if slot ~= nil then
+                if forecast == nil then
+                    forecast = slot_plays
+                else
+                    forecast = (1 - alpha) * forecast + alpha * slot_plays
+                end
+                forecast = forecast * (1 - alpha) ^ (k - slot - 1)
+            end
+            slot, slot_awarded, slot_plays = k, 0, 0
+            slot_cap = tonumber(ARGV[a + 3])
+        end
+        slot_plays = slot_plays + 1
+        plays = plays + 1
+        local brand = 0
+        local cap = tonumber(ARGV[a + 2])
+        if ARGV[a + 1] == '1' and consumed < cap and slot_awarded < slot_cap and total > 0 then
+            local target = math.min(math.floor(tonumber(ARGV[a + 4]) * total), total - 1)
+            for j = 1, nb do
+                if stock[j] > 0 then
+                    if target < stock[j] then
+                        brand = j
+                        break
+                    end
+                    target = target - stock[j]
+                end
+            end
+            redis.call('DECR', KEYS[1 + brand])
+            stock[brand] = stock[brand] - 1
+            total = total - 1
+            brand = tonumber(brands[brand])
+            awarded = awarded + 1
+            slot_awarded = slot_awarded + 1
+            if void then
+                consumed = math.max(consumed + 1, math.floor(cap))
+            else
+                consumed = consumed + 1
+            end
+        end
+        outcomes[i] = brand
+        replays[i] = 0
+        redis.call('SET', pkey, brand, 'EX', processed_ttl)
+        local doc
+        if brand > 0 then
+            doc = '{"outcome":"WIN","brand":' .. brand
+        else
+            doc = '{"outcome":"LOSE","brand":null'
+        end
+        local meta = ARGV[a + 5]
+        if meta ~= '' then doc = doc .. ',' .. meta end
+        redis.call('SET', rkey, doc .. '}', 'EX', result_ttl)
+    end
+end
+
+local function num(x)
+    if x == nil then return '' end
+    return string.format('%.17g', x)
+end
+redis.call('HSET', KEYS[1], 'consumed', consumed, 'awarded', awarded,
+           'slot_awarded', slot_awarded, 'slot_cap', num(slot_cap),
+           'slot_plays', slot_plays, 'plays', plays)
+if slot ~= nil then redis.call('HSET', KEYS[1], 'slot', slot) end
+if forecast ~= nil then redis.call('HSET', KEYS[1], 'forecast', num(forecast)) end
+return {{num(consumed), num(awarded), num(slot), num(slot_awarded), num(slot_cap),
+         num(slot_plays), num(forecast), num(plays), num(total)}, outcomes, replays}
+"""
+
+# Load a game: set every brand's stock and start its pacing state afresh, atomically.
+#   KEYS[1]          pacing:game:{g}
+#   KEYS[1+j]        budget:game:{g}:brand:<brand j>
+#   ARGV[j]          stock of brand j
+#   returns          the total stock loaded
+LOAD_GAME = """
+redis.call('DEL', KEYS[1])
+local total = 0
+for j = 1, #ARGV do
+    redis.call('SET', KEYS[1 + j], ARGV[j])
+    total = total + tonumber(ARGV[j])
+end
+return total
+"""

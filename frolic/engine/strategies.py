@@ -1,0 +1,210 @@
+"""The probability strategies (DESIGN.md §5). Pure: an injected random source, no I/O.
+
+Each turns a batch of plays into ``ledger.Decision`` intents from the last known state.
+The state may be a batch old, or shared with other allocators; the caps in each intent
+are enforced atomically by the store, so a stale view can cost precision, never budget.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from frolic.engine.ledger import FORECAST_ALPHA, Decision, next_forecast
+from frolic.engine.rules import NO_CAP, GameRules, PacingState
+
+RandomSource = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class Play:
+    play_id: str
+    t: float  # request time, on the rules' clock
+
+
+class Strategy(Protocol):
+    def plan(
+        self, rules: GameRules, state: PacingState, plays: Sequence[Play]
+    ) -> list[Decision]: ...
+
+
+def _meta(name: str, p: float, draw: float) -> str:
+    return f'"strategy":"{name}","p":{p:.6g},"draw":{draw:.6g}'
+
+
+def _clock(rules: GameRules, t: float) -> tuple[float, int]:
+    """The play's time inside the game and its slot (a skewed clock is clamped)."""
+    t = min(max(t, rules.start), rules.end)
+    last = math.ceil(rules.duration / rules.slot_seconds) - 1
+    return t, min(rules.slot_of(t), last)
+
+
+class SlotStrategy:
+    """The seed's formula exactly (seed-design.md §4.4): P_base = remaining / slots left.
+
+    Case 1, P_base < 1: each play wins with probability P_base.
+    Case 2, P_base >= 1: the slot's share is floor(P_base), plus one with probability
+    frac(P_base); every play of the slot wins until the share is used. The store fixes
+    the share when the slot's first play arrives, so all allocators agree on it.
+    """
+
+    name = "slot"
+
+    def __init__(self, rng: RandomSource) -> None:
+        self.rng = rng
+
+    def plan(self, rules: GameRules, state: PacingState, plays: Sequence[Play]) -> list[Decision]:
+        remaining = state.remaining
+        out = []
+        for play in plays:
+            t, slot = _clock(rules, play.t)
+            remaining_slots = math.ceil(max(1.0, rules.end - t) / rules.slot_seconds)
+            p_base = remaining / remaining_slots
+            draw = self.rng()
+            if p_base < 1:
+                want, p, slot_cap = draw < p_base, p_base, NO_CAP
+            else:
+                fixed = math.floor(p_base)
+                winners = fixed + (1 if draw < p_base - fixed else 0)
+                want, p, slot_cap = True, 1.0, float(min(winners, remaining))
+            if want and remaining > 0:
+                remaining -= 1
+            out.append(Decision(play.play_id, slot, want, NO_CAP, slot_cap, self.rng(),
+                                _meta(self.name, p, draw)))  # fmt: skip
+        return out
+
+
+class PacedStrategy:
+    """Traffic-aware pacing, the default.
+
+    Target: the line ``total * elapsed / duration``. Each play's cap is the line at the
+    play's own time, enforced atomically by the store, so no spike spends ahead of it and
+    the last coupon goes no earlier than the hindsight oracle's would.
+
+    Quota: the line at the end of the play's slot minus what is consumed. It is spread at
+    random over the plays expected in the rest of the slot: each play wins with
+    probability ``quota / (eagerness * expected plays left)``. Expected plays blend the
+    shared forecast (an EWMA of plays per slot, learned in the store) with the rate seen
+    so far in this slot. An eagerness below 1 spends a slot's quota in its first part,
+    which keeps the curve within a fraction of a coupon of the oracle while the winner is
+    still a random pick among many plays (``docs/pacing.md`` measures the trade).
+
+    Closed loop: whatever a slot leaves unspent raises the next slot's quota, so after a
+    dead period or a forecast that ran high the deficit is paid back as plays arrive.
+    """
+
+    name = "paced"
+
+    def __init__(
+        self, rng: RandomSource, *, alpha: float = FORECAST_ALPHA, eagerness: float = 0.25
+    ) -> None:
+        self.rng = rng
+        self.alpha = alpha
+        self.eagerness = eagerness
+
+    def plan(self, rules: GameRules, state: PacingState, plays: Sequence[Play]) -> list[Decision]:
+        total = state.awarded + state.remaining
+        consumed, remaining = state.consumed, state.remaining
+        slot, slot_plays, forecast = state.slot, state.slot_plays, state.forecast
+        out = []
+        for play in plays:
+            t, k = _clock(rules, play.t)
+            if slot is None or k > slot:
+                if slot is not None:
+                    forecast = next_forecast(forecast, slot_plays, k - slot, self.alpha)
+                slot, slot_plays = k, 0
+            slot_plays += 1
+            elapsed = t - rules.start
+            quota = total * (rules.slot_end(k) - rules.start) / rules.duration - consumed
+            p = 0.0
+            if quota > 0 and remaining > 0:
+                expected = self.expected_plays_left(rules, k, t, slot_plays, forecast)
+                p = min(1.0, quota / max(1.0, self.eagerness * expected))
+            cap = total * elapsed / rules.duration
+            draw = self.rng()
+            want = draw < p
+            if want:
+                consumed += 1
+                remaining -= 1
+            out.append(Decision(play.play_id, k, want, cap, NO_CAP, self.rng(),
+                                _meta(self.name, p, draw)))  # fmt: skip
+        return out
+
+    @staticmethod
+    def expected_plays_left(
+        rules: GameRules, slot: int, t: float, seen: int, forecast: float | None
+    ) -> float:
+        """Plays expected in the rest of ``slot`` after the one at ``t``."""
+        start, end = rules.slot_start(slot), rules.slot_end(slot)
+        elapsed, left = t - start, end - t
+        observed = seen / elapsed if elapsed > 0 else None
+        planned = None if forecast is None else forecast / rules.slot_seconds
+        if observed is None and planned is None:
+            return 0.0
+        if observed is None or planned is None:
+            rate = observed if planned is None else planned
+        else:
+            weight = elapsed / (end - start)
+            rate = weight * observed + (1 - weight) * planned
+        assert rate is not None
+        return rate * left
+
+
+class WinningMomentsStrategy:
+    """The instant-win industry's standard: ``budget`` instants drawn uniformly over the
+    game from a secret per-game seed; the first play at or after an instant claims it.
+    Unclaimed instants roll over to later plays, or die at the next claim when the game
+    voids them (``moments_void``). Every allocator derives the same instants."""
+
+    name = "winning_moments"
+
+    def __init__(self, rules: GameRules) -> None:
+        draw = random.Random(rules.moments_seed).random
+        self.instants = sorted(rules.start + draw() * rules.duration for _ in range(rules.budget))
+
+    def plan(self, rules: GameRules, state: PacingState, plays: Sequence[Play]) -> list[Decision]:
+        consumed = state.consumed
+        out = []
+        for play in plays:
+            t, slot = _clock(rules, play.t)
+            passed = bisect.bisect_right(self.instants, t)
+            want = consumed < passed
+            meta = '"strategy":"winning_moments","p":0,"draw":null'
+            if want:
+                meta = f'"strategy":"winning_moments","p":1,"moment":{self.instants[consumed]:.3f}'
+                consumed = passed if rules.moments_void else consumed + 1
+            out.append(Decision(play.play_id, slot, want, float(passed), NO_CAP, 0.5, meta))
+        return out
+
+
+class FixedOddsStrategy:
+    """One win in ``odds`` plays, while stock lasts: the classic, for comparison."""
+
+    name = "fixed_odds"
+
+    def __init__(self, rng: RandomSource) -> None:
+        self.rng = rng
+
+    def plan(self, rules: GameRules, state: PacingState, plays: Sequence[Play]) -> list[Decision]:
+        p = 1 / rules.odds
+        out = []
+        for play in plays:
+            _, slot = _clock(rules, play.t)
+            draw = self.rng()
+            out.append(Decision(play.play_id, slot, draw < p, NO_CAP, NO_CAP, self.rng(),
+                                _meta(self.name, p, draw)))  # fmt: skip
+        return out
+
+
+def make_strategy(rules: GameRules, rng: RandomSource) -> Strategy:
+    if rules.strategy == "paced":
+        return PacedStrategy(rng)
+    if rules.strategy == "slot":
+        return SlotStrategy(rng)
+    if rules.strategy == "winning_moments":
+        return WinningMomentsStrategy(rules)
+    return FixedOddsStrategy(rng)

@@ -1,0 +1,184 @@
+"""Every budget store keeps the same contract: the ledger's rules, atomically.
+
+The in-memory store is the reference; the Lua store (single Redis and Cluster) and the
+optimistic WATCH/MULTI store must give the same outcomes and states for the same input.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from frolic.engine.ledger import Decision, Outcome
+from frolic.engine.redis_store import LuaStore
+from frolic.engine.rules import NO_CAP, PacingState
+from frolic.engine.store import BudgetStore, MemoryStore
+from frolic.redis_client import connect
+from frolic.stack import Endpoints
+from tests.engine.conftest import new_rules
+
+
+def want(play_id: str, slot: int = 0, *, cap: float = NO_CAP, slot_cap: float = NO_CAP,
+         draw: float = 0.5, wants: bool = True) -> Decision:  # fmt: skip
+    return Decision(play_id, slot, wants, cap, slot_cap, draw, f'"p":1,"id":"{play_id}"')
+
+
+async def test_load_sets_stock_and_fresh_state(store: BudgetStore) -> None:
+    rules = new_rules()
+    await store.load(rules, {7: 3, 8: 4})
+    assert await store.stock(rules) == {7: 3, 8: 4}
+    assert await store.state(rules) == PacingState(remaining=7)
+
+
+async def test_budget_is_never_overspent(store: BudgetStore) -> None:
+    rules = new_rules()
+    await store.load(rules, {7: 2, 8: 1})
+    state, outcomes = await store.decide(rules, [want(f"p{i}") for i in range(10)])
+    assert sum(o.win for o in outcomes) == 3
+    assert [o.win for o in outcomes] == [True] * 3 + [False] * 7
+    assert await store.stock(rules) == {7: 0, 8: 0}
+    assert state.awarded == 3
+    assert state.remaining == 0
+
+
+async def test_a_replay_returns_the_stored_outcome_and_changes_nothing(
+    store: BudgetStore,
+) -> None:
+    rules = new_rules()
+    await store.load(rules, {7: 1, 8: 0})
+    _, first = await store.decide(rules, [want("a"), want("b")])
+    before = await store.state(rules)
+    # Replayed with different intents: the stored outcome stands.
+    after, again = await store.decide(rules, [want("b", wants=True), want("a", wants=False)])
+    assert again == [Outcome("b", None, replay=True), Outcome("a", 7, replay=True)]
+    assert first == [Outcome("a", 7), Outcome("b", None)]
+    assert after == before
+
+
+async def test_the_cumulative_cap_holds(store: BudgetStore) -> None:
+    rules = new_rules()
+    await store.load(rules, {7: 50, 8: 50})
+    _, outcomes = await store.decide(rules, [want(f"p{i}", cap=2.5) for i in range(6)])
+    assert sum(o.win for o in outcomes) == 3  # consumed 0, 1, 2 are each < 2.5
+
+
+async def test_the_slot_cap_is_fixed_by_the_slots_first_play(store: BudgetStore) -> None:
+    rules = new_rules()
+    await store.load(rules, {7: 50, 8: 50})
+    plays = [
+        want("a", 0, slot_cap=2), want("b", 0, slot_cap=9), want("c", 0),
+        want("d", 1, slot_cap=1), want("e", 1),
+    ]  # fmt: skip
+    state, outcomes = await store.decide(rules, plays)
+    assert [o.win for o in outcomes] == [True, True, False, True, False]
+    assert (state.slot, state.slot_cap, state.slot_awarded) == (1, 1, 1)
+
+
+async def test_forecast_learns_from_closed_slots(store: BudgetStore) -> None:
+    rules = new_rules()
+    await store.load(rules, {7: 0, 8: 0})
+    await store.decide(rules, [want(f"a{i}", 0, wants=False) for i in range(10)])
+    state, _ = await store.decide(rules, [want("b", 1, wants=False)])
+    assert state.forecast == 10  # the first closed slot seeds it
+    state, _ = await store.decide(rules, [want("c", 4, wants=False)])
+    # slot 1 closed with 1 play, then slots 2 and 3 were empty
+    assert state.forecast == pytest.approx((0.7 * 10 + 0.3 * 1) * 0.7**2)
+    assert state.plays == 12
+
+
+async def test_late_play_counts_in_the_current_slot(store: BudgetStore) -> None:
+    rules = new_rules()
+    await store.load(rules, {7: 5, 8: 0})
+    await store.decide(rules, [want("a", 3, slot_cap=1)])
+    state, outcomes = await store.decide(rules, [want("late", 2, slot_cap=5)])
+    assert not outcomes[0].win  # slot 3's cap of 1 is used
+    assert (state.slot, state.slot_plays) == (3, 2)
+
+
+async def test_brand_is_drawn_by_remaining_stock(store: BudgetStore) -> None:
+    rules = new_rules()
+    await store.load(rules, {7: 1, 8: 3})
+    # total 4: a draw below 1/4 picks brand 7, the rest brand 8
+    _, outcomes = await store.decide(rules, [want("a", draw=0.24), want("b", draw=0.0)])
+    assert [o.brand for o in outcomes] == [7, 8]
+    _, outcomes = await store.decide(rules, [want(f"c{i}", draw=0.0) for i in range(3)])
+    assert [o.brand for o in outcomes] == [8, 8, None]
+
+
+async def test_void_mode_consumes_every_passed_moment(store: BudgetStore) -> None:
+    rules = new_rules(strategy="winning_moments", moments_void=True)
+    await store.load(rules, {7: 10, 8: 0})
+    # Three moments have passed when the first play claims: the other two die.
+    state, outcomes = await store.decide(rules, [want("a", cap=3), want("b", cap=3)])
+    assert [o.win for o in outcomes] == [True, False]
+    assert (state.awarded, state.consumed) == (1, 3)
+
+
+async def test_result_document_is_stored(store: BudgetStore) -> None:
+    rules = new_rules()
+    await store.load(rules, {7: 1, 8: 0})
+    await store.decide(rules, [want("w"), want("l")])
+    assert json.loads(await store.result(rules, "w") or "") == {
+        "outcome": "WIN", "brand": 7, "p": 1, "id": "w"
+    }  # fmt: skip
+    assert json.loads(await store.result(rules, "l") or "")["outcome"] == "LOSE"
+    assert await store.result(rules, "never") is None
+
+
+batches = st.lists(
+    st.lists(
+        st.tuples(
+            st.integers(0, 30),  # play id, small so replays happen
+            st.integers(0, 6),  # slot
+            st.booleans(),  # want
+            st.sampled_from([0.0, 1.0, 2.5, 5.0, NO_CAP]),  # cap
+            st.sampled_from([0.0, 1.0, 3.0, NO_CAP]),  # slot cap
+            st.floats(0, 1, exclude_max=True),  # brand draw
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(batches=batches, stock=st.tuples(st.integers(0, 5), st.integers(0, 5)),
+       void=st.booleans())  # fmt: skip
+async def test_every_store_matches_the_reference(
+    store: BudgetStore, batches: list[list[tuple[int, int, bool, float, float, float]]],
+    stock: tuple[int, int], void: bool,
+) -> None:  # fmt: skip
+    rules = new_rules(moments_void=void)
+    reference = MemoryStore()
+    for s in (store, reference):
+        await s.load(rules, {7: stock[0], 8: stock[1]})
+    for batch in batches:
+        decisions = [
+            Decision(f"p{i}", slot, w, cap, slot_cap, draw, f'"n":{i}')
+            for i, slot, w, cap, slot_cap, draw in batch
+        ]
+        got = await store.decide(rules, decisions)
+        expected = await reference.decide(rules, decisions)
+        assert got == expected
+        for stock_left in (await store.stock(rules)).values():
+            assert stock_left >= 0
+    assert await store.state(rules) == await reference.state(rules)
+
+
+async def test_seed_decrement_script(endpoints: Endpoints) -> None:
+    client = connect(endpoints.redis_url)
+    store = LuaStore(client)
+    rules = new_rules()
+    await store.load(rules, {7: 2, 8: 0})
+    assert await store.decrement(rules.game_id, 7, 2)
+    assert not await store.decrement(rules.game_id, 7, 1)
+    assert not await store.decrement(rules.game_id, 8, 1)
+    assert await store.stock(rules) == {7: 0, 8: 0}
+    await client.aclose()

@@ -1,0 +1,161 @@
+"""The strategies' promises, as properties over any traffic and any clock."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from frolic.engine.engine import Engine
+from frolic.engine.rules import STRATEGIES, GameRules, PacingState, StrategyName
+from frolic.engine.store import MemoryStore
+from frolic.engine.strategies import PacedStrategy, Play, SlotStrategy, WinningMomentsStrategy
+from tests.engine.conftest import new_rules
+
+
+async def run(rules: GameRules, stock: dict[int, int], batches: list[list[float]],
+              seed: int = 0) -> tuple[MemoryStore, Engine, list[list[bool]]]:  # fmt: skip
+    store = MemoryStore()
+    await store.load(rules, stock)
+    engine = Engine(store, random.Random(seed).random)
+    wins = []
+    n = 0
+    for batch in batches:
+        plays = [Play(f"p{n + i}", t) for i, t in enumerate(batch)]
+        n += len(batch)
+        wins.append([o.win for o in await engine.decide(rules, plays)])
+    return store, engine, wins
+
+
+clock = st.floats(-500, 700, allow_nan=False)  # the game runs 0..100: skew both ways
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    strategy=st.sampled_from(STRATEGIES),
+    stock=st.tuples(st.integers(0, 30), st.integers(0, 30)),
+    batches=st.lists(st.lists(clock, min_size=1, max_size=40), min_size=1, max_size=8),
+    odds=st.integers(1, 5),
+    void=st.booleans(),
+    seed=st.integers(0, 2**32),
+)
+async def test_every_strategy_respects_the_budget_at_any_clock(
+    strategy: StrategyName, stock: tuple[int, int], batches: list[list[float]],
+    odds: int, void: bool, seed: int,
+) -> None:  # fmt: skip
+    budget = sum(stock)
+    rules = new_rules(strategy=strategy, budget=max(budget, 1), odds=odds, moments_void=void)
+    store, _, wins = await run(rules, {7: stock[0], 8: stock[1]}, batches, seed)
+    left = await store.stock(rules)
+    awarded = sum(map(sum, wins))
+    assert awarded <= budget
+    assert min(left.values()) >= 0
+    assert awarded == budget - sum(left.values())
+    assert (await store.state(rules)).awarded == awarded
+
+
+async def test_a_replayed_batch_gets_the_same_outcomes() -> None:
+    rules = new_rules(budget=20)
+    store = MemoryStore()
+    await store.load(rules, {7: 10, 8: 10})
+    engine = Engine(store, random.Random(1).random)
+    plays = [Play(f"p{i}", i * 0.1) for i in range(300)]
+    first = await engine.decide(rules, plays)
+    again = await engine.decide(rules, plays)
+    assert [o.brand for o in again] == [o.brand for o in first]
+    assert all(o.replay for o in again)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    bursts=st.lists(st.tuples(st.floats(0, 99), st.integers(1, 400)), min_size=1, max_size=6),
+    budget=st.integers(1, 200),
+)
+async def test_paced_never_spends_ahead_of_its_line(
+    bursts: list[tuple[float, int]], budget: int
+) -> None:
+    rules = new_rules(budget=budget, slot_seconds=2.0)
+    times = sorted(t + i * 1e-4 for t, n in bursts for i in range(n))
+    batches = [times[i : i + 25] for i in range(0, len(times), 25)]
+    _, _, wins = await run(rules, {7: budget, 8: 0}, batches)
+    flat = [w for batch in wins for w in batch]
+    awarded = 0
+    for t, won in zip(times, flat, strict=True):
+        awarded += won
+        slot_end = rules.slot_end(rules.slot_of(min(t, rules.end)))
+        assert awarded <= math.ceil(budget * slot_end / rules.duration)
+
+
+async def test_paced_winners_are_not_predictable() -> None:
+    rules = new_rules(budget=100, end=1000.0, slot_seconds=5.0)
+    batches = [[i * 0.05 + j * 0.01 for j in range(5)] for i in range(4000)]
+    winners = []
+    for seed in (1, 2):
+        _, _, wins = await run(rules, {7: 100, 8: 0}, batches, seed)
+        flat = [w for batch in wins for w in batch]
+        winners.append({i for i, w in enumerate(flat) if w})
+    a, b = winners
+    assert abs(len(a) - len(b)) <= 2  # same pace ...
+    assert len(a & b) / len(a | b) < 0.2  # ... different winners
+
+
+def test_slot_strategy_case_1_is_the_seed_probability() -> None:
+    rules = new_rules(strategy="slot", end=1000.0, slot_seconds=5.0)
+    state = PacingState(remaining=10)
+    # 1000 s left in 5 s slots: 200 slots, P_base = 10 / 200
+    (decision,) = SlotStrategy(lambda: 0.01).plan(rules, state, [Play("a", 0.0)])
+    assert json.loads("{" + decision.meta + "}")["p"] == pytest.approx(0.05)
+    assert decision.want  # 0.01 < 0.05
+
+
+def test_slot_strategy_case_2_fixes_the_slots_share() -> None:
+    rules = new_rules(strategy="slot", end=100.0, slot_seconds=5.0)
+    state = PacingState(remaining=50)  # 20 slots left: P_base = 2.5
+    low = SlotStrategy(lambda: 0.1).plan(rules, state, [Play("a", 0.0)])[0]
+    high = SlotStrategy(lambda: 0.9).plan(rules, state, [Play("a", 0.0)])[0]
+    assert (low.slot_cap, high.slot_cap) == (3, 2)  # floor 2, plus 1 when draw < 0.5
+    assert low.want
+    assert high.want
+
+
+@pytest.mark.parametrize(
+    ("void", "wins"), [(False, [True, True, True]), (True, [True, False, False])]
+)
+async def test_moments_roll_over_or_die(void: bool, wins: list[bool]) -> None:
+    rules = new_rules(strategy="winning_moments", budget=3, moments_void=void, moments_seed=5)
+    moments = WinningMomentsStrategy(rules).instants
+    assert moments == sorted(moments)
+    assert len(moments) == 3
+    assert WinningMomentsStrategy(rules).instants == moments  # every allocator agrees
+    after_all = moments[-1] + 0.001
+    _, _, got = await run(rules, {7: 3, 8: 0}, [[after_all] * 3])
+    assert got == [wins]
+
+
+async def test_moments_are_claimed_by_the_first_play_at_or_after_them() -> None:
+    rules = new_rules(strategy="winning_moments", budget=2, moments_seed=9)
+    first, second = WinningMomentsStrategy(rules).instants
+    times = [first - 0.01, first, first + 0.001, second + 0.001]
+    _, _, got = await run(rules, {7: 2, 8: 0}, [times])
+    assert got == [[False, True, False, True]]
+
+
+async def test_fixed_odds_win_one_in_n() -> None:
+    rules = new_rules(strategy="fixed_odds", budget=5000, odds=10, end=1000.0)
+    batches = [[i * 0.05] for i in range(20000)]
+    _, _, wins = await run(rules, {7: 5000, 8: 0}, batches)
+    assert 1800 < sum(map(sum, wins)) < 2200
+
+
+def test_expected_plays_blend_forecast_and_observation() -> None:
+    rules = new_rules(slot_seconds=4.0)
+    forecast_only = PacedStrategy.expected_plays_left(rules, 0, 0.0, 1, 40.0)
+    assert forecast_only == pytest.approx(40.0)  # 10/s for the whole slot
+    halfway = PacedStrategy.expected_plays_left(rules, 0, 2.0, 40, 40.0)
+    # observed 20/s, planned 10/s, half the slot gone: 15/s for the 2 s left
+    assert halfway == pytest.approx(30.0)
+    assert PacedStrategy.expected_plays_left(rules, 0, 0.0, 1, None) == 0.0
