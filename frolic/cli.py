@@ -123,19 +123,15 @@ def demo() -> None:
     _not_yet("demo")
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def bench() -> None:
-    """Run the benchmarks (not implemented yet)."""
-    _not_yet("bench")
-
-
-def _register_simulate() -> None:
+def _register_subcommands() -> None:
+    from frolic.bench.cli import app as bench
     from frolic.sim.cli import simulate
 
     app.command()(simulate)
+    app.add_typer(bench, name="bench")
 
 
-_register_simulate()
+_register_subcommands()
 
 if __name__ == "__main__":
     app()

@@ -1,7 +1,19 @@
 """Every Redis key the engine uses. Each carries the game's hash tag ``{<gameId>}``, so one
-Lua call may touch all of a game's keys on Redis Cluster (they share one hash slot)."""
+Lua call may touch all of a game's keys on Redis Cluster (they share one hash slot).
+
+Outcomes and result documents live in hashes bucketed by the play's request time, not in
+a key per play (the seed's ``play_processed:{playId}`` and ``result:{playId}``): a key per
+play costs Redis a key and an expiry entry each, three calls a play, which made it the
+bottleneck (docs/performance.md). A replay is the same event with the same request time,
+so it finds its bucket; the reveal knows the request time of the play it reveals.
+"""
 
 from __future__ import annotations
+
+import math
+
+PROCESSED_BUCKET_SECONDS = 3600
+RESULT_BUCKET_SECONDS = 10
 
 
 def tag(game_id: int) -> str:
@@ -18,11 +30,19 @@ def pacing(game_id: int) -> str:
     return f"pacing:game:{{{game_id}}}"
 
 
-def result(game_id: int, play_id: str) -> str:
-    """The seed's ``result:{playId}`` (JSON, short TTL), tagged with the game."""
-    return f"result:{{{game_id}}}:{play_id}"
+def processed_bucket(t: float) -> int:
+    return math.floor(t / PROCESSED_BUCKET_SECONDS)
 
 
-def processed(game_id: int, play_id: str) -> str:
-    """The seed's ``play_processed:{playId}``: the brand won (0 for a loss), kept for replays."""
-    return f"play_processed:{{{game_id}}}:{play_id}"
+def processed(game_id: int, bucket: int) -> str:
+    """The seed's idempotency record, one hash an hour: playId -> brand won (0: a loss)."""
+    return f"processed:game:{{{game_id}}}:{bucket}"
+
+
+def result_bucket(t: float) -> int:
+    return math.floor(t / RESULT_BUCKET_SECONDS)
+
+
+def results(game_id: int, bucket: int) -> str:
+    """The seed's result store, one hash per 10 s of plays: playId -> result JSON."""
+    return f"results:game:{{{game_id}}}:{bucket}"

@@ -19,18 +19,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import MutableMapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from typing import NamedTuple
 
 from frolic.engine.rules import PacingState
 
 FORECAST_ALPHA = 0.3
 
 
-@dataclass(frozen=True)
-class Decision:
-    """One play's intent, as the atomic step receives it."""
+class Decision(NamedTuple):
+    """One play's intent, as the atomic step receives it.
+
+    A NamedTuple rather than a frozen dataclass: a batch builds thousands of these, and a
+    frozen dataclass pays ``object.__setattr__`` for every field.
+    """
 
     play_id: str
+    t: float  # the play's request time: which hour and 10 s bucket it is stored under
     slot: int
     want: bool
     cap: float
@@ -39,8 +44,7 @@ class Decision:
     meta: str = ""  # a JSON fragment for the audit trail, e.g. '"p":0.1,"draw":0.05'
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     play_id: str
     brand: int | None  # the brand won, or None for a loss
     replay: bool = False
@@ -51,7 +55,7 @@ class Outcome:
 
 
 def result_json(brand: int | None, meta: str) -> str:
-    """The result document stored for the reveal (``result:{game}:<playId>``)."""
+    """The result document stored for the reveal (see ``keys.results``)."""
     head = f'{{"outcome":"WIN","brand":{brand}' if brand else '{"outcome":"LOSE","brand":null'
     return f"{head},{meta}}}" if meta else f"{head}}}"
 

@@ -4,8 +4,10 @@ optimistic-locking fallback (WATCH/MULTI) for deployments that cannot run script
 from __future__ import annotations
 
 import asyncio
+import math
 import random
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from redis.exceptions import WatchError
@@ -60,13 +62,44 @@ def state_fields(state: PacingState) -> dict[str, str]:
     return fields
 
 
+class _Buckets:
+    """The processed and results hashes a batch touches, each with its 1-based index."""
+
+    def __init__(self, game_id: int, decisions: Sequence[Decision]) -> None:
+        self.processed: dict[int, int] = {}
+        self.results: dict[int, int] = {}
+        self.of: list[tuple[int, int]] = []
+        for d in decisions:
+            hour, tens = keys.processed_bucket(d.t), keys.result_bucket(d.t)
+            b = self.processed.setdefault(hour, len(self.processed) + 1)
+            r = self.results.setdefault(tens, len(self.results) + 1)
+            self.of.append((b, r))
+        self.processed_keys = [keys.processed(game_id, h) for h in self.processed]
+        self.result_keys = [keys.results(game_id, t) for t in self.results]
+
+    def ttls(self, now: float, processed_ttl: int, result_ttl: int) -> list[int]:
+        """Seconds each hash lives: its window's end from now (plays of a game on a virtual
+        clock have ended long ago), plus how long its records must outlive it."""
+        hour, tens = keys.PROCESSED_BUCKET_SECONDS, keys.RESULT_BUCKET_SECONDS
+        return [
+            *(max(0, math.ceil((h + 1) * hour - now)) + processed_ttl for h in self.processed),
+            *(max(0, math.ceil((t + 1) * tens - now)) + result_ttl for t in self.results),
+        ]
+
+
 class _RedisStore:
     def __init__(
-        self, client: AsyncRedis, *, result_ttl: int = 20, processed_ttl: int = 2 * DAY
+        self,
+        client: AsyncRedis,
+        *,
+        result_ttl: int = 20,
+        processed_ttl: int = 2 * DAY,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.client = client
         self.result_ttl = result_ttl
         self.processed_ttl = processed_ttl
+        self.clock = clock
         self._load = client.register_script(scripts.LOAD_GAME)
 
     async def load(self, rules: GameRules, stock: Mapping[int, int]) -> None:
@@ -87,16 +120,17 @@ class _RedisStore:
         values = await self.client.mget([keys.budget(g, b) for b in rules.brands])
         return {b: int(v or 0) for b, v in zip(rules.brands, values, strict=True)}
 
-    async def result(self, rules: GameRules, play_id: str) -> str | None:
-        raw = await self.client.get(keys.result(rules.game_id, play_id))
+    async def result(self, rules: GameRules, play_id: str, t: float) -> str | None:
+        key = keys.results(rules.game_id, keys.result_bucket(t))
+        raw = await self.client.hget(key, play_id)
         return None if raw is None else raw.decode() if isinstance(raw, bytes) else str(raw)
 
 
 class LuaStore(_RedisStore):
     """One EVALSHA decides a whole batch of one game (``scripts.DECIDE_BATCH``)."""
 
-    def __init__(self, client: AsyncRedis, **ttls: int) -> None:
-        super().__init__(client, **ttls)
+    def __init__(self, client: AsyncRedis, **options: Any) -> None:
+        super().__init__(client, **options)
         self._decide = client.register_script(scripts.DECIDE_BATCH)
         self._decrement = client.register_script(scripts.SEED_DECREMENT)
 
@@ -107,21 +141,30 @@ class LuaStore(_RedisStore):
     async def decide(
         self, rules: GameRules, decisions: Sequence[Decision]
     ) -> tuple[PacingState, list[Outcome]]:
+        if len(decisions) > scripts.MAX_BATCH:
+            state: PacingState | None = None
+            outcomes: list[Outcome] = []
+            for i in range(0, len(decisions), scripts.MAX_BATCH):
+                state, more = await self.decide(rules, decisions[i : i + scripts.MAX_BATCH])
+                outcomes += more
+            assert state is not None
+            return state, outcomes
         g = rules.game_id
-        batch_keys = [keys.pacing(g)]
-        batch_keys.extend(keys.budget(g, b) for b in rules.brands)
-        args: list[Any] = [len(rules.brands), *rules.brands]
-        args += [self.result_ttl, self.processed_ttl, ledger.FORECAST_ALPHA,
-                 int(rules.moments_void), len(decisions)]  # fmt: skip
-        for d in decisions:
-            batch_keys.append(keys.processed(g, d.play_id))
-            batch_keys.append(keys.result(g, d.play_id))
-            args += [d.slot, int(d.want), repr(d.cap), repr(d.slot_cap), repr(d.brand_draw),
-                     d.meta]  # fmt: skip
+        buckets = _Buckets(g, decisions)
+        batch_keys = [keys.pacing(g), *(keys.budget(g, b) for b in rules.brands),
+                      *buckets.processed_keys, *buckets.result_keys]  # fmt: skip
+        args: list[Any] = [
+            len(rules.brands), *rules.brands, len(buckets.processed), len(buckets.results),
+            ledger.FORECAST_ALPHA, 1 if rules.moments_void else 0, len(decisions),
+            *buckets.ttls(self.clock(), self.processed_ttl, self.result_ttl),
+        ]  # fmt: skip
+        for d, (b, r) in zip(decisions, buckets.of, strict=True):
+            args += (d.play_id, b, r, d.slot, 1 if d.want else 0, d.cap, d.slot_cap,
+                     d.brand_draw, d.meta)  # fmt: skip
         raw_state, brands, replays = await self._decide(keys=batch_keys, args=args)
         state = parse_state(raw_state[:8], int(float(raw_state[8])))
         outcomes = [
-            Outcome(d.play_id, int(b) or None, replay=bool(r))
+            Outcome(d.play_id, int(b) or None, r == 1)
             for d, b, r in zip(decisions, brands, replays, strict=True)
         ]
         return state, outcomes
@@ -139,35 +182,52 @@ class OptimisticStore(_RedisStore):
         g = rules.game_id
         pacing_key = keys.pacing(g)
         budget_keys = [keys.budget(g, b) for b in rules.brands]
-        processed_keys = [keys.processed(g, d.play_id) for d in decisions]
+        buckets = _Buckets(g, decisions)
         for attempt in range(self.max_attempts):
             async with self.client.pipeline(transaction=True) as pipe:
                 try:
-                    await pipe.watch(pacing_key, *budget_keys, *processed_keys)
+                    await pipe.watch(pacing_key, *budget_keys, *buckets.processed_keys)
                     raw = await pipe.hmget(pacing_key, list(STATE_FIELDS))
                     stock = [int(v or 0) for v in await pipe.mget(budget_keys)]
-                    prior = await pipe.mget(processed_keys)
-                    decided = {
-                        d.play_id: int(p) for d, p in zip(decisions, prior, strict=True) if p
-                    }
+                    decided: dict[str, int] = {}
+                    for key, index in zip(buckets.processed_keys, buckets.processed.values(),
+                                          strict=True):  # fmt: skip
+                        ids = [d.play_id for d, (b, _) in zip(decisions, buckets.of,
+                                                              strict=True) if b == index]  # fmt: skip
+                        found = await pipe.hmget(key, ids)
+                        decided.update((i, int(v)) for i, v in zip(ids, found, strict=True) if v)
                     before = parse_state(raw, sum(max(v, 0) for v in stock))
                     state, outcomes, results = ledger.apply(
-                        before, stock, rules.brands, decisions, decided,
-                        void=rules.moments_void,
-                    )  # fmt: skip
+                        before, stock, rules.brands, decisions, decided, void=rules.moments_void
+                    )
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.hset(pacing_key, mapping=state_fields(state))  # type: ignore[arg-type]
                     for key, left in zip(budget_keys, stock, strict=True):
                         pipe.set(key, left)
-                    for d in decisions:
-                        if d.play_id in results:
-                            pipe.set(keys.processed(g, d.play_id), decided[d.play_id],
-                                     ex=self.processed_ttl)  # fmt: skip
-                            pipe.set(keys.result(g, d.play_id), results[d.play_id],
-                                     ex=self.result_ttl)  # fmt: skip
+                    self._write(pipe, decisions, buckets, decided, results)
                     await pipe.execute()
                     return state, outcomes
                 except WatchError:
                     # Another allocator changed the game first: back off a little, redo.
                     await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise RuntimeError(f"game {g}: gave up after {self.max_attempts} conflicting attempts")
+
+    def _write(
+        self, pipe: Any, decisions: Sequence[Decision], buckets: _Buckets,
+        decided: Mapping[str, int], results: Mapping[str, str],
+    ) -> None:  # fmt: skip
+        processed: dict[str, dict[str, int]] = {}
+        documents: dict[str, dict[str, str]] = {}
+        for d, (b, r) in zip(decisions, buckets.of, strict=True):
+            if d.play_id in results:
+                processed.setdefault(buckets.processed_keys[b - 1], {})[d.play_id] = decided[
+                    d.play_id
+                ]
+                documents.setdefault(buckets.result_keys[r - 1], {})[d.play_id] = results[d.play_id]
+        ttls = dict(zip(
+            [*buckets.processed_keys, *buckets.result_keys],
+            buckets.ttls(self.clock(), self.processed_ttl, self.result_ttl), strict=True,
+        ))  # fmt: skip
+        for key, mapping in (*processed.items(), *documents.items()):
+            pipe.hset(key, mapping=mapping)
+            pipe.expire(key, ttls[key])

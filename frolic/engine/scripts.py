@@ -19,30 +19,36 @@ return 0
 
 # Decide a batch of plays of one game in one atomic step: the rules of
 # frolic/engine/ledger.py, line for line (the contract test holds them equal).
-#   KEYS[1]               pacing:game:{g}                          (hash)
-#   KEYS[1+j], j=1..nb    budget:game:{g}:brand:<brands[j]>        (integer)
-#   KEYS[1+nb+2i-1]       play_processed:{g}:<play i>              (brand or 0)
-#   KEYS[1+nb+2i]         result:{g}:<play i>                      (JSON)
-#   ARGV[1]               nb, the number of brands
-#   ARGV[1+j]             brands[j], the brand ids in KEYS order
-#   ARGV[nb+2..nb+6]      result TTL s, processed TTL s, forecast alpha, void (0|1), n plays
-#   ARGV[nb+7+6(i-1)...]  per play: slot, want (0|1), cap, slot_cap, brand_draw, meta
+#   KEYS[1]                  pacing:game:{g}                            (hash)
+#   KEYS[1+j], j=1..nb       budget:game:{g}:brand:<brands[j]>          (integer)
+#   KEYS[1+nb+b], b=1..np    processed:game:{g}:<hour>                  (hash playId -> brand)
+#   KEYS[1+nb+np+r], r=1..nr results:game:{g}:<10 s bucket>             (hash playId -> JSON)
+#   ARGV[1]                  nb, the number of brands
+#   ARGV[1+j]                brands[j], the brand ids in KEYS order
+#   ARGV[nb+2..nb+6]         np, nr, forecast alpha, void (0|1), n plays
+#   ARGV[nb+7..]             np TTLs of the processed hashes, then nr TTLs of the results
+#   then per play, 9 each:   playId, processed index b, results index r, slot, want (0|1),
+#                            cap, slot_cap, brand_draw, meta
 #   returns {state, outcomes, replays}:
 #     state    {consumed, awarded, slot, slot_awarded, slot_cap, slot_plays, forecast,
 #               plays, remaining} as strings ('' for none)
 #     outcomes the brand won per play, 0 for a loss
 #     replays  1 where the play had been decided before (its stored outcome returned)
+#   A batch holds at most MAX_BATCH plays (Lua's unpack() limit).
 DECIDE_BATCH = """
 local nb = tonumber(ARGV[1])
 local brands = {}
 for j = 1, nb do brands[j] = ARGV[1 + j] end
 local base = 1 + nb
-local result_ttl = ARGV[base + 1]
-local processed_ttl = ARGV[base + 2]
+local np = tonumber(ARGV[base + 1])
+local nr = tonumber(ARGV[base + 2])
 local alpha = tonumber(ARGV[base + 3])
 local void = ARGV[base + 4] == '1'
 local n = tonumber(ARGV[base + 5])
-local first = base + 6
+local ttl = base + 5
+local first = ttl + np + nr + 1
+local pkey = 1 + nb
+local rkey = 1 + nb + np
 
 local st = redis.call('HMGET', KEYS[1], 'consumed', 'awarded', 'slot', 'slot_awarded',
                       'slot_cap', 'slot_plays', 'forecast', 'plays')
@@ -62,17 +68,38 @@ for j = 1, nb do
     if left > 0 then total = total + left end
 end
 
+-- What is decided already: one HMGET per processed hash.
+local asked = {}
+for b = 1, np do asked[b] = {} end
+for i = 1, n do
+    local a = first + (i - 1) * 9
+    local list = asked[tonumber(ARGV[a + 1])]
+    list[#list + 1] = ARGV[a]
+end
+local known = {}
+for b = 1, np do
+    local list = asked[b]
+    if #list > 0 then
+        local found = redis.call('HMGET', KEYS[pkey + b], unpack(list))
+        for x = 1, #list do
+            if found[x] then known[list[x]] = tonumber(found[x]) end
+        end
+    end
+end
+
+local new_processed, new_results = {}, {}
+for b = 1, np do new_processed[b] = {} end
+for r = 1, nr do new_results[r] = {} end
 local outcomes, replays = {}, {}
 for i = 1, n do
-    local a = first + (i - 1) * 6
-    local pkey = KEYS[nb + 2 * i]
-    local rkey = KEYS[nb + 2 * i + 1]
-    local prior = redis.call('GET', pkey)
+    local a = first + (i - 1) * 9
+    local id = ARGV[a]
+    local prior = known[id]
     if prior then
-        outcomes[i] = tonumber(prior)
+        outcomes[i] = prior
         replays[i] = 1
     else
-        local k = tonumber(ARGV[a])
+        local k = tonumber(ARGV[a + 3])
         if slot == nil or k > slot then
             if slot ~= nil then
                 if forecast == nil then
@@ -83,14 +110,14 @@ for i = 1, n do
                 forecast = forecast * (1 - alpha) ^ (k - slot - 1)
             end
             slot, slot_awarded, slot_plays = k, 0, 0
-            slot_cap = tonumber(ARGV[a + 3])
+            slot_cap = tonumber(ARGV[a + 6])
         end
         slot_plays = slot_plays + 1
         plays = plays + 1
         local brand = 0
-        local cap = tonumber(ARGV[a + 2])
-        if ARGV[a + 1] == '1' and consumed < cap and slot_awarded < slot_cap and total > 0 then
-            local target = math.min(math.floor(tonumber(ARGV[a + 4]) * total), total - 1)
+        local cap = tonumber(ARGV[a + 5])
+        if ARGV[a + 4] == '1' and consumed < cap and slot_awarded < slot_cap and total > 0 then
+            local target = math.min(math.floor(tonumber(ARGV[a + 7]) * total), total - 1)
             for j = 1, nb do
                 if stock[j] > 0 then
                     if target < stock[j] then
@@ -114,16 +141,34 @@ for i = 1, n do
         end
         outcomes[i] = brand
         replays[i] = 0
-        redis.call('SET', pkey, brand, 'EX', processed_ttl)
+        known[id] = brand
         local doc
         if brand > 0 then
             doc = '{"outcome":"WIN","brand":' .. brand
         else
             doc = '{"outcome":"LOSE","brand":null'
         end
-        local meta = ARGV[a + 5]
+        local meta = ARGV[a + 8]
         if meta ~= '' then doc = doc .. ',' .. meta end
-        redis.call('SET', rkey, doc .. '}', 'EX', result_ttl)
+        local p = new_processed[tonumber(ARGV[a + 1])]
+        p[#p + 1] = id
+        p[#p + 1] = brand
+        local r = new_results[tonumber(ARGV[a + 2])]
+        r[#r + 1] = id
+        r[#r + 1] = doc .. '}'
+    end
+end
+
+for b = 1, np do
+    if #new_processed[b] > 0 then
+        redis.call('HSET', KEYS[pkey + b], unpack(new_processed[b]))
+        redis.call('EXPIRE', KEYS[pkey + b], ARGV[ttl + b])
+    end
+end
+for r = 1, nr do
+    if #new_results[r] > 0 then
+        redis.call('HSET', KEYS[rkey + r], unpack(new_results[r]))
+        redis.call('EXPIRE', KEYS[rkey + r], ARGV[ttl + np + r])
     end
 end
 
@@ -139,6 +184,7 @@ if forecast ~= nil then redis.call('HSET', KEYS[1], 'forecast', num(forecast)) e
 return {{num(consumed), num(awarded), num(slot), num(slot_awarded), num(slot_cap),
          num(slot_plays), num(forecast), num(plays), num(total)}, outcomes, replays}
 """
+MAX_BATCH = 1000
 
 # Load a game: set every brand's stock and start its pacing state afresh, atomically.
 #   KEYS[1]          pacing:game:{g}

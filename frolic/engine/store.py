@@ -31,8 +31,8 @@ class BudgetStore(Protocol):
     ) -> tuple[PacingState, list[Outcome]]:
         """Apply a batch atomically (see ``ledger``); the state after, and the outcomes."""
 
-    async def result(self, rules: GameRules, play_id: str) -> str | None:
-        """The stored result document of a play, while it lives."""
+    async def result(self, rules: GameRules, play_id: str, t: float) -> str | None:
+        """The stored result document of the play made at ``t``, while it lives."""
 
 
 @dataclass
@@ -76,7 +76,7 @@ class MemoryStore:
         game.results.update(results)
         return game.state, outcomes
 
-    async def result(self, rules: GameRules, play_id: str) -> str | None:
+    async def result(self, rules: GameRules, play_id: str, t: float) -> str | None:
         return self._game(rules).results.get(play_id)
 
     def _game(self, rules: GameRules) -> _Game:

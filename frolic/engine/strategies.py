@@ -73,7 +73,7 @@ class SlotStrategy:
                 want, p, slot_cap = True, 1.0, float(min(winners, remaining))
             if want and remaining > 0:
                 remaining -= 1
-            out.append(Decision(play.play_id, slot, want, NO_CAP, slot_cap, self.rng(),
+            out.append(Decision(play.play_id, play.t, slot, want, NO_CAP, slot_cap, self.rng(),
                                 _meta(self.name, p, draw)))  # fmt: skip
         return out
 
@@ -110,28 +110,34 @@ class PacedStrategy:
         total = state.awarded + state.remaining
         consumed, remaining = state.consumed, state.remaining
         slot, slot_plays, forecast = state.slot, state.slot_plays, state.forecast
+        # This loop runs for every play an allocator decides: constants are hoisted.
+        start, end, width = rules.start, rules.end, rules.slot_seconds
+        per_second = total / rules.duration
+        last = math.ceil(rules.duration / width) - 1
+        eagerness, rng, name = self.eagerness, self.rng, self.name
         out = []
         for play in plays:
-            t, k = _clock(rules, play.t)
+            t = min(max(play.t, start), end)
+            k = min(math.floor((t - start) / width), last)
             if slot is None or k > slot:
                 if slot is not None:
                     forecast = next_forecast(forecast, slot_plays, k - slot, self.alpha)
                 slot, slot_plays = k, 0
             slot_plays += 1
-            elapsed = t - rules.start
-            quota = total * (rules.slot_end(k) - rules.start) / rules.duration - consumed
+            slot_start = start + k * width
+            slot_end = min(end, slot_start + width)
+            quota = per_second * (slot_end - start) - consumed
             p = 0.0
             if quota > 0 and remaining > 0:
-                expected = self.expected_plays_left(rules, k, t, slot_plays, forecast)
-                p = min(1.0, quota / max(1.0, self.eagerness * expected))
-            cap = total * elapsed / rules.duration
-            draw = self.rng()
+                expected = _plays_left(t, slot_start, slot_end, width, slot_plays, forecast)
+                p = min(1.0, quota / max(1.0, eagerness * expected))
+            draw = rng()
             want = draw < p
             if want:
                 consumed += 1
                 remaining -= 1
-            out.append(Decision(play.play_id, k, want, cap, NO_CAP, self.rng(),
-                                _meta(self.name, p, draw)))  # fmt: skip
+            out.append(Decision(play.play_id, play.t, k, want, per_second * (t - start), NO_CAP,
+                                rng(), _meta(name, p, draw)))  # fmt: skip
         return out
 
     @staticmethod
@@ -140,18 +146,21 @@ class PacedStrategy:
     ) -> float:
         """Plays expected in the rest of ``slot`` after the one at ``t``."""
         start, end = rules.slot_start(slot), rules.slot_end(slot)
-        elapsed, left = t - start, end - t
-        observed = seen / elapsed if elapsed > 0 else None
-        planned = None if forecast is None else forecast / rules.slot_seconds
-        if observed is None and planned is None:
-            return 0.0
-        if observed is None or planned is None:
-            rate = observed if planned is None else planned
-        else:
-            weight = elapsed / (end - start)
-            rate = weight * observed + (1 - weight) * planned
-        assert rate is not None
-        return rate * left
+        return _plays_left(t, start, end, rules.slot_seconds, seen, forecast)
+
+
+def _plays_left(
+    t: float, start: float, end: float, width: float, seen: int, forecast: float | None
+) -> float:
+    """The observed rate so far in the slot, blended with the forecast's, times time left."""
+    elapsed, left = t - start, end - t
+    if forecast is None:
+        return seen / elapsed * left if elapsed > 0 else 0.0
+    planned = forecast / width
+    if elapsed <= 0:
+        return planned * left
+    weight = elapsed / (end - start)
+    return (weight * seen / elapsed + (1 - weight) * planned) * left
 
 
 class WinningMomentsStrategy:
@@ -177,7 +186,7 @@ class WinningMomentsStrategy:
             if want:
                 meta = f'"strategy":"winning_moments","p":1,"moment":{self.instants[consumed]:.3f}'
                 consumed = passed if rules.moments_void else consumed + 1
-            out.append(Decision(play.play_id, slot, want, float(passed), NO_CAP, 0.5, meta))
+            out.append(Decision(play.play_id, play.t, slot, want, float(passed), NO_CAP, 0.5, meta))
         return out
 
 
@@ -195,7 +204,7 @@ class FixedOddsStrategy:
         for play in plays:
             _, slot = _clock(rules, play.t)
             draw = self.rng()
-            out.append(Decision(play.play_id, slot, draw < p, NO_CAP, NO_CAP, self.rng(),
+            out.append(Decision(play.play_id, play.t, slot, draw < p, NO_CAP, NO_CAP, self.rng(),
                                 _meta(self.name, p, draw)))  # fmt: skip
         return out
 

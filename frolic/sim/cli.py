@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -56,6 +57,7 @@ def simulate(
     try:
         name = _strategy(strategy)
         times, game = _inputs(trace, scenario, plays, budget, duration, slot, odds, void, seed)
+        _check_outputs(decisions, plot)
     except BadRequest as exc:
         typer.secho(f"error: {exc.detail}", err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from exc
@@ -90,28 +92,50 @@ def _inputs(
 ) -> tuple[NDArray[np.float64], runner.Game]:  # fmt: skip
     if (trace is None) == (scenario is None):
         raise BadRequest("give either --trace PLAYS.csv or --scenario NAME")
+    # Checked before any traffic is generated: a zero is an answer, not a missing option.
+    if slot is not None and not 1 <= slot <= 5:
+        raise BadRequest("--slot must be between 1 and 5 seconds")
+    if duration is not None and not (0 < duration < math.inf):
+        raise BadRequest("--duration must be a positive number of seconds")
     if scenario is not None:
         shape = SCENARIOS.get(scenario)
         if shape is None:
             raise BadRequest(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
-        duration = duration or shape.duration
-        slot = slot or shape.slot_seconds
+        duration = shape.duration if duration is None else duration
+        slot = shape.slot_seconds if slot is None else slot
         times = shape.generate(plays, duration, np.random.default_rng(seed))
     else:
         assert trace is not None
-        if not trace.is_file():
-            raise BadRequest(f"no trace file at {trace}")
-        times = read_trace(trace)
         if duration is None:
             raise BadRequest("--duration is needed with --trace")
-    slot = slot or 5.0
-    if not 1 <= slot <= 5:
-        raise BadRequest("--slot must be between 1 and 5 seconds")
-    if duration <= 0:
-        raise BadRequest("--duration must be positive")
+        times = _read(trace)
+        if times.size and times[-1] >= duration:
+            raise BadRequest(
+                f"{trace.name}: a play at t={times[-1]:g} is at or after the end of the game "
+                f"(--duration {duration:g})"
+            )
+    slot = 5.0 if slot is None else slot
     default_odds = max(1, round(len(times) / budget))
     game = runner.Game(budget, duration, slot, odds or default_odds, void)
     return times, game
+
+
+def _read(trace: Path) -> NDArray[np.float64]:
+    if not trace.is_file():
+        raise BadRequest(f"no trace file at {trace}")
+    try:
+        return read_trace(trace)
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"{trace.name} is not a UTF-8 text file") from exc
+    except OSError as exc:
+        raise BadRequest(f"cannot read {trace}: {exc.strerror}") from exc
+
+
+def _check_outputs(*paths: Path | None) -> None:
+    """Fail before a long run, not after it, when an output cannot be written."""
+    for path in paths:
+        if path is not None and not path.parent.is_dir():
+            raise BadRequest(f"no directory {path.parent} to write {path.name} in")
 
 
 @contextmanager

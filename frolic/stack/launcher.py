@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Literal
 
 from frolic.config import Settings
 from frolic.errors import StackError
@@ -53,9 +53,22 @@ class Endpoints:
         }
 
 
+Server = Literal["postgres", "redis", "broker"]
+ALL_SERVERS: frozenset[Server] = frozenset({"postgres", "redis", "broker"})
+_SETTING: dict[Server, str] = {
+    "postgres": "database_url", "redis": "redis_url", "broker": "kafka_bootstrap"
+}  # fmt: skip
+
+
 class Stack:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, settings: Settings, *, only: frozenset[Server] = ALL_SERVERS) -> None:
+        """``only`` narrows which servers may be started (a Redis benchmark needs no
+        PostgreSQL); an unset server left out gets the endpoint ``""``."""
+        left_out = {
+            _SETTING[server]: "" for server in ALL_SERVERS - only
+            if getattr(settings, _SETTING[server]) is None
+        }  # fmt: skip
+        self.settings = settings.model_copy(update=left_out)
         self.servers: list[ChildServer] = []
         self._lock: IO[str] | None = None
 

@@ -21,9 +21,16 @@ from frolic.stack import Endpoints
 from tests.engine.conftest import new_rules
 
 
+def request_time(play_id: str) -> float:
+    """A play's request time, derived from its id so that a replay keeps it; ids spread
+    over several hours and 10 s buckets, so batches span more than one of each."""
+    return sum(map(ord, play_id)) * 97.0 % 20_000
+
+
 def want(play_id: str, slot: int = 0, *, cap: float = NO_CAP, slot_cap: float = NO_CAP,
          draw: float = 0.5, wants: bool = True) -> Decision:  # fmt: skip
-    return Decision(play_id, slot, wants, cap, slot_cap, draw, f'"p":1,"id":"{play_id}"')
+    return Decision(play_id, request_time(play_id), slot, wants, cap, slot_cap, draw,
+                    f'"p":1,"id":"{play_id}"')  # fmt: skip
 
 
 async def test_load_sets_stock_and_fresh_state(store: BudgetStore) -> None:
@@ -121,11 +128,11 @@ async def test_result_document_is_stored(store: BudgetStore) -> None:
     rules = new_rules()
     await store.load(rules, {7: 1, 8: 0})
     await store.decide(rules, [want("w"), want("l")])
-    assert json.loads(await store.result(rules, "w") or "") == {
-        "outcome": "WIN", "brand": 7, "p": 1, "id": "w"
-    }  # fmt: skip
-    assert json.loads(await store.result(rules, "l") or "")["outcome"] == "LOSE"
-    assert await store.result(rules, "never") is None
+    won = await store.result(rules, "w", request_time("w"))
+    assert json.loads(won or "") == {"outcome": "WIN", "brand": 7, "p": 1, "id": "w"}
+    lost = await store.result(rules, "l", request_time("l"))
+    assert json.loads(lost or "")["outcome"] == "LOSE"
+    assert await store.result(rules, "never", request_time("never")) is None
 
 
 batches = st.lists(
@@ -161,7 +168,7 @@ async def test_every_store_matches_the_reference(
         await s.load(rules, {7: stock[0], 8: stock[1]})
     for batch in batches:
         decisions = [
-            Decision(f"p{i}", slot, w, cap, slot_cap, draw, f'"n":{i}')
+            Decision(f"p{i}", request_time(f"p{i}"), slot, w, cap, slot_cap, draw, f'"n":{i}')
             for i, slot, w, cap, slot_cap, draw in batch
         ]
         got = await store.decide(rules, decisions)

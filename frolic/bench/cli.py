@@ -1,0 +1,39 @@
+"""``frolic bench``: run against the FROLIC_* servers, or the embedded ones when unset."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from frolic.config import Settings
+from frolic.stack import Stack
+
+app = typer.Typer(help="Benchmarks: each figure is a ratio to a baseline from the same run.")
+
+
+@app.command()
+def allocate(
+    plays: Annotated[int, typer.Option(min=1000, help="Plays to decide (10% replays).")] = 200_000,
+    budget: Annotated[int, typer.Option(min=1, help="Coupons in the game.")] = 10_000,
+    workers: Annotated[int, typer.Option(min=1, help="Allocator processes.")] = 2,
+    batch: Annotated[int, typer.Option(min=1, help="Plays per Redis call.")] = 256,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON line.")] = False,
+) -> None:
+    """K allocator processes decide N plays of one game; vs the seed's per-play EVALSHA."""
+    from frolic.bench.allocate import measure
+
+    settings = Settings()
+    with Stack(settings, only=frozenset({"redis"})) as endpoints:
+        typer.echo(f"deciding {plays:,} plays with {workers} workers ...", err=True)
+        result = measure(
+            endpoints.redis_url, plays=plays, budget=budget, workers=workers, batch=batch
+        )
+    if as_json:
+        print(json.dumps(result))
+    else:
+        for name, value in result.items():
+            print(f"{name:>24}  {value}")
+    sys.stdout.flush()

@@ -1,0 +1,720 @@
+"""The pacing report: ``python -m frolic.sim.report [--out docs] [--seeds 3]``.
+
+Regenerates ``<out>/pacing.md`` and one picture per row in ``<out>/pacing/``. Each row is
+a ``frolic simulate --compare`` run: all four strategies on the same trace, for seeds
+``0 .. seeds-1``. A row's seed ``s`` is exactly what ``frolic simulate --scenario ...
+--plays ... --budget ... --seed s`` computes: the same traffic, game and random sources.
+
+``run`` and ``check`` are shared with the fast gate in ``tests/sim``, so the report and
+the test judge ``paced`` by the same rules. Every number the page states is computed here,
+from the runs, on each regeneration.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from statistics import mean
+from typing import Annotated
+
+import numpy as np
+import typer
+from numpy.typing import NDArray
+from rich.console import Console
+
+from frolic.engine.rules import STRATEGIES, StrategyName
+from frolic.sim import runner
+from frolic.sim.metrics import DEFAULT_GRID_POINTS, Metrics, evaluate, oracle_wins
+from frolic.sim.plot import plot_curves
+from frolic.sim.scenarios import SCENARIOS, Scenario
+
+# The issue's targets for ``paced``.
+MIN_UTILIZATION = 0.995
+MIN_EXHAUSTION = 0.98
+MAX_NRMSE_VS_ORACLE = 0.01
+BASELINES: tuple[StrategyName, ...] = ("slot", "winning_moments")
+# Utilization and exhaustion are judged only where plays are at least this many budgets.
+JUDGED_PLAYS_PER_COUPON = 2
+# Even the oracle's last coupon unlocks only at (1 - 1/B) of the game, before 98% of it
+# for B < 50; the exhaustion rule is judged only at or above this budget.
+MIN_JUDGED_BUDGET = 100
+# Strategies re-run with one play per batch, to tell a formula from its batching.
+UNBATCHED: tuple[StrategyName, ...] = ("paced", "slot")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the report: a scenario at a size and a budget."""
+
+    name: str  # the anchor and the picture's file name
+    title: str
+    scenario: str
+    plays: int
+    budget: int
+    duration: float | None = None  # None: the scenario's own
+    slot_seconds: float | None = None
+    about: str = ""  # None given: the scenario's description
+
+    @property
+    def shape(self) -> Scenario:
+        return SCENARIOS[self.scenario]
+
+    @property
+    def game(self) -> runner.Game:
+        """The game ``frolic simulate`` builds for these options (odds default included)."""
+        duration = self.shape.duration if self.duration is None else self.duration
+        slot = self.shape.slot_seconds if self.slot_seconds is None else self.slot_seconds
+        return runner.Game(self.budget, duration, slot, max(1, round(self.plays / self.budget)))
+
+    @property
+    def slots(self) -> int:
+        game = self.game
+        return int(np.ceil(game.duration / game.slot_seconds))
+
+    @property
+    def judges_spending(self) -> bool:
+        return self.plays >= JUDGED_PLAYS_PER_COUPON * self.budget
+
+    @property
+    def judges_exhaustion(self) -> bool:
+        return self.judges_spending and self.budget >= MIN_JUDGED_BUDGET
+
+    def traffic(self, seed: int) -> NDArray[np.float64]:
+        return self.shape.generate(self.plays, self.game.duration, np.random.default_rng(seed))
+
+    def command(self, seed: int = 0) -> str:
+        """The ``frolic simulate`` line that reproduces this row's seed and draws it."""
+        extra = "" if self.duration is None else f" --duration {self.duration:g}"
+        extra += "" if self.slot_seconds is None else f" --slot {self.slot_seconds:g}"
+        return (
+            f"frolic simulate --scenario {self.scenario} --plays {self.plays} "
+            f"--budget {self.budget}{extra} --seed {seed} --compare --plot {self.name}.png"
+        )
+
+
+def _short(seconds: int, budget: int) -> Row:
+    return Row(
+        f"short-{seconds}s", f"short, {seconds} s game", "short", 150 * seconds, budget,
+        float(seconds), 1.0,
+        f"A {seconds}-second game in 1-second slots, about 150 plays a second: the rate "
+        "varies 0.3-1.7x second to second and quadruples for the final 10 seconds.",
+    )  # fmt: skip
+
+
+ROWS: tuple[Row, ...] = (
+    Row("flat", "flat", "flat", 200_000, 1000),
+    Row("diurnal", "diurnal, 3 days", "diurnal", 300_000, 2000),
+    Row("spikes", "spikes", "spikes", 200_000, 1000),
+    Row("spikes-small-budget", "spikes, small budget", "spikes", 200_000, 100),
+    Row("sparse-1x", "sparse, plays 1x the budget", "sparse", 1000, 1000),
+    Row("sparse-2x", "sparse, plays 2x the budget", "sparse", 2000, 1000),
+    Row("sparse-3x", "sparse, plays 3x the budget", "sparse", 3000, 1000),
+    Row("ramp", "ramp", "ramp", 200_000, 1000),
+    Row("launch", "launch burst", "launch", 200_000, 1000),
+    _short(60, 100),
+    _short(90, 100),
+    _short(120, 200),
+    Row("dead", "dead periods", "dead", 200_000, 1000),
+    Row("flat-large-budget", "flat, large budget", "flat", 400_000, 100_000,
+        about="Constant rate for an hour, with a budget of a quarter of the plays."),  # fmt: skip
+)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One seed of one row: the trace, each strategy's decisions and their metrics."""
+
+    row: Row
+    seed: int
+    times: NDArray[np.float64]
+    wins: dict[StrategyName, NDArray[np.bool_]]
+    metrics: dict[StrategyName, Metrics]
+    oracle: Metrics
+    # The same strategies deciding one play per batch (only those asked for).
+    unbatched: dict[StrategyName, Metrics] = field(default_factory=dict)
+
+
+def run(
+    row: Row,
+    seed: int,
+    strategies: Sequence[StrategyName] = STRATEGIES,
+    unbatched: Sequence[StrategyName] = (),
+) -> Run:
+    times, game = row.traffic(seed), row.game
+
+    def measure(each: runner.Game, name: StrategyName) -> tuple[NDArray[np.bool_], Metrics]:
+        wins = runner.simulate(times, each, name, seed=seed)
+        return wins, evaluate(times, wins, game.budget, game.duration)
+
+    batched = {name: measure(game, name) for name in strategies}
+    single = replace(game, max_batch=1)
+    oracle = evaluate(times, oracle_wins(times, game.budget, game.duration), game.budget,
+                      game.duration)  # fmt: skip
+    return Run(
+        row, seed, times,
+        wins={name: w for name, (w, _) in batched.items()},
+        metrics={name: m for name, (_, m) in batched.items()},
+        oracle=oracle,
+        unbatched={name: measure(single, name)[1] for name in unbatched},
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Check:
+    """One of paced's targets on one seed: passed, failed, or not judged (None)."""
+
+    target: str
+    passed: bool | None
+    detail: str
+
+
+TARGETS = (
+    "never overspends",
+    f"uses >= {MIN_UTILIZATION:.1%}",
+    f"not out before {MIN_EXHAUSTION:.0%}",
+    f"NRMSE vs oracle <= {MAX_NRMSE_VS_ORACLE}",
+    *(f"as good as {name}" for name in BASELINES),
+)
+
+
+def check(row: Row, metrics: dict[StrategyName, Metrics]) -> list[Check]:
+    """Paced's targets on one seed, in the order of ``TARGETS``."""
+    paced = metrics["paced"]
+    spending, out = row.judges_spending, paced.exhaustion_time
+    checks = [
+        Check(TARGETS[0], paced.overspend == 0, f"overspend {paced.overspend}"),
+        Check(
+            TARGETS[1],
+            paced.utilization >= MIN_UTILIZATION if spending else None,
+            f"utilization {paced.utilization:.3%}",
+        ),
+        Check(
+            TARGETS[2],
+            (out is None or out >= MIN_EXHAUSTION) if row.judges_exhaustion else None,
+            "never exhausted" if out is None else f"exhausted at {out:.2%}",
+        ),
+        Check(
+            TARGETS[3],
+            paced.nrmse_vs_oracle <= MAX_NRMSE_VS_ORACLE,
+            f"NRMSE vs oracle {paced.nrmse_vs_oracle:.4f}",
+        ),
+    ]
+    for target, name in zip(TARGETS[4:], BASELINES, strict=True):
+        checks.append(_compare(target, paced, metrics[name], spending))
+    return checks
+
+
+def _compare(target: str, paced: Metrics, other: Metrics, spending: bool) -> Check:
+    """At least as close to the oracle and, where judged, at least as much of the budget."""
+    worse = []
+    if paced.nrmse_vs_oracle > other.nrmse_vs_oracle:
+        worse.append(f"NRMSE {paced.nrmse_vs_oracle:.4f} > {other.nrmse_vs_oracle:.4f}")
+    if spending and paced.utilization < other.utilization:
+        worse.append(
+            f"awarded {paced.awarded:,} < {other.awarded:,} "
+            f"(utilization {paced.utilization:.3%} < {other.utilization:.3%})"
+        )
+    detail = "; ".join(worse) or f"NRMSE {paced.nrmse_vs_oracle:.4f} <= {other.nrmse_vs_oracle:.4f}"
+    return Check(target, not worse, detail)
+
+
+@dataclass(frozen=True)
+class RowResult:
+    row: Row
+    runs: list[Run]
+
+    @property
+    def worst_seed(self) -> Run:
+        """The seed on which paced strays furthest from the oracle: the one pictured."""
+        return max(self.runs, key=lambda r: r.metrics["paced"].nrmse_vs_oracle)
+
+    def values(self, name: StrategyName | None, metric: str) -> list[float]:
+        """A metric per seed; ``None`` names the oracle."""
+        return [float(getattr(_of(r, name), metric)) for r in self.runs]
+
+    def exhaustions(self, name: StrategyName | None) -> list[float | None]:
+        return [_of(r, name).exhaustion_time for r in self.runs]
+
+    def verdict(self, target: int) -> Check:
+        """Failed if any seed failed (with that seed's numbers), else the worst seed's."""
+        per_seed = [check(self.row, r.metrics)[target] for r in self.runs]
+        for r, each in zip(self.runs, per_seed, strict=True):
+            if each.passed is False:
+                return replace(each, detail=f"seed {r.seed}: {each.detail}")
+        return per_seed[self.runs.index(self.worst_seed)]
+
+    def failures(self) -> list[Check]:
+        return [v for t in range(len(TARGETS)) if (v := self.verdict(t)).passed is False]
+
+
+def _of(r: Run, name: StrategyName | None) -> Metrics:
+    return r.oracle if name is None else r.metrics[name]
+
+
+def measure(rows: Sequence[Row], seeds: int, log: Callable[[str], None]) -> list[RowResult]:
+    """Every row over every seed, with a line of progress per row."""
+    results = []
+    for index, row in enumerate(rows, 1):
+        started = time.perf_counter()
+        result = RowResult(row, [run(row, s, unbatched=UNBATCHED) for s in range(seeds)])
+        results.append(result)
+        failed = result.failures()
+        log(
+            f"[{index}/{len(rows)}] {row.name}: {row.plays:,} plays, budget {row.budget:,}, "
+            f"{seeds} seed(s) in {time.perf_counter() - started:.1f} s; paced's worst NRMSE "
+            f"vs oracle {max(result.values('paced', 'nrmse_vs_oracle')):.4f}; "
+            + (f"FAILED: {'; '.join(f.detail for f in failed)}" if failed else "targets met")
+        )
+    return results
+
+
+def draw(results: Sequence[RowResult], pictures: Path) -> None:
+    pictures.mkdir(parents=True, exist_ok=True)
+    for result in results:
+        r, row = result.worst_seed, result.row
+        title = (
+            f"{row.title}: {row.plays:,} plays, budget {row.budget:,}, seed {r.seed} "
+            f"(paced's worst of {len(result.runs)})"
+        )
+        wins = {str(name): w for name, w in r.wins.items()}
+        plot_curves(pictures / f"{row.name}.png", r.times, wins, row.budget,
+                    row.game.duration, title)  # fmt: skip
+
+
+# -- the page -----------------------------------------------------------------------------
+
+Lines = list[str]
+
+
+def _pct(value: float) -> str:
+    return f"{value:.2%}"
+
+
+def _span(values: Sequence[float], fmt: Callable[[float], str]) -> str:
+    """``low-high`` over the seeds, or the one value when they agree to the digits shown."""
+    low, high = fmt(min(values)), fmt(max(values))
+    return low if low == high else f"{low}-{high}"
+
+
+def _nrmse(value: float) -> str:
+    return f"{value:.4f}"
+
+
+def _exhausted(values: Sequence[float | None], worst: bool) -> str:
+    """Paced: the earliest seed ('never' if no seed ran out). Others: the mean of the seeds
+    that ran out, and how many did when not all."""
+    times = [v for v in values if v is not None]
+    if not times:
+        return "never"
+    if worst:
+        return _pct(min(times))
+    text = _pct(mean(times))
+    return text if len(times) == len(values) else f"{text} ({len(times)} of {len(values)})"
+
+
+def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> Lines:
+    return [
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+        *("| " + " | ".join(cells) + " |" for cells in rows),
+    ]
+
+
+def _strategy_cells(result: RowResult, name: StrategyName | None) -> list[str]:
+    """Paced's worst seed per metric; the mean over seeds for the others and the oracle."""
+    worst, n = name == "paced", len(result.runs)
+
+    def pick(metric: str, high_is_bad: bool = True) -> float:
+        values = result.values(name, metric)
+        if not worst:
+            return mean(values)
+        return max(values) if high_is_bad else min(values)
+
+    awarded = pick("awarded", high_is_bad=False)
+    label = "oracle" if name is None else name
+    return [
+        f"**paced** (worst of {n})" if worst else f"{label} (mean of {n})",
+        f"{awarded:,.0f}" if worst or awarded == round(awarded) else f"{awarded:,.1f}",
+        f"{pick('overspend'):g}",
+        _pct(pick("utilization", high_is_bad=False)),
+        _exhausted(result.exhaustions(name), worst),
+        "0 (by definition)" if name is None else _nrmse(pick("nrmse_vs_oracle")),
+        _nrmse(pick("nrmse_vs_target")),
+        _nrmse(pick("max_gap_vs_target")),
+    ]
+
+
+def _cell(check: Check) -> str:
+    if check.passed is None:
+        return "n/a"
+    return "pass" if check.passed else f"**FAIL** ({check.detail})"
+
+
+def _summary(results: Sequence[RowResult]) -> Lines:
+    head = ["row", "plays", "budget", "paced used", "paced out at", "paced NRMSE vs oracle",
+            *TARGETS]  # fmt: skip
+    rows = [
+        [
+            f"[{result.row.name}](#{result.row.name})",
+            f"{result.row.plays:,}",
+            f"{result.row.budget:,}",
+            _pct(min(result.values("paced", "utilization"))),
+            _exhausted(result.exhaustions("paced"), worst=True),
+            _nrmse(max(result.values("paced", "nrmse_vs_oracle"))),
+            *(_cell(result.verdict(t)) for t in range(len(TARGETS))),
+        ]
+        for result in results
+    ]
+    return _table(head, rows)
+
+
+def _section(result: RowResult, pictures: str) -> Lines:
+    row, game, worst = result.row, result.row.game, result.worst_seed
+    head = ["strategy", "awarded", "overspend", "utilization", "exhausted at",
+            "NRMSE vs oracle", "NRMSE vs target", "max gap"]  # fmt: skip
+    names: list[StrategyName | None] = [*STRATEGIES, None]
+    return [
+        f'<a id="{row.name}"></a>',
+        "",
+        f"### {row.title}",
+        "",
+        f"{row.about or row.shape.description} {row.plays:,} plays, budget {row.budget:,}, "
+        f"a {game.duration:g} s game in {row.slots:,} slots of {game.slot_seconds:g} s: "
+        f"{row.plays / row.budget:g} plays per coupon, {row.plays / row.slots:.3g} plays and "
+        f"{row.budget / row.slots:.3g} coupons per slot on average.",
+        "",
+        *_table(head, [_strategy_cells(result, name) for name in names]),
+        "",
+        f"Pictured: seed {worst.seed}, where paced is furthest from the oracle. "
+        f"`{row.command(worst.seed)}` redraws it.",
+        "",
+        f"![{row.title}: cumulative coupons awarded per strategy]({pictures}/{row.name}.png)",
+        "",
+    ]
+
+
+def _per_seed(results: Sequence[RowResult]) -> Lines:
+    compared: tuple[StrategyName, ...] = ("paced", *BASELINES)
+    head = ["row", "seed", *(f"{n} NRMSE" for n in compared), *(f"{n} awarded" for n in compared),
+            "oracle awarded", "paced out at"]  # fmt: skip
+    rows = []
+    for result in results:
+        for r in result.runs:
+            out = r.metrics["paced"].exhaustion_time
+            rows.append([
+                result.row.name, str(r.seed),
+                *(_nrmse(r.metrics[n].nrmse_vs_oracle) for n in compared),
+                *(f"{r.metrics[n].awarded:,}" for n in compared),
+                f"{r.oracle.awarded:,}",
+                "never" if out is None else _pct(out),
+            ])  # fmt: skip
+    return _table(head, rows)
+
+
+def _intro(results: Sequence[RowResult], seeds: int) -> Lines:
+    failed = [(result.row.name, f) for result in results for f in result.failures()]
+    met = sum(1 for result in results if not result.failures())
+    verdict = (
+        f"`paced` meets every target on all {len(results)} rows."
+        if not failed
+        else f"`paced` meets every target on {met} of {len(results)} rows. It fails: "
+        + "; ".join(f"**{name}**, *{f.target}*: {f.detail}" for name, f in failed)
+        + ". [Batching](#batching) explains why."
+    )
+    return [
+        "# Pacing: how each strategy spends a game's budget",
+        "",
+        "<!-- Generated by `python -m frolic.sim.report`; edit frolic/sim/report.py instead. -->",
+        "",
+        "Each row runs the four strategies on the same traffic, as `frolic simulate --compare` "
+        f"does, for seeds 0 to {seeds - 1}. **`paced` is shown at its worst seed** (for each "
+        "metric, the worst value over the seeds); the other strategies and the oracle at their "
+        "**mean** over the seeds. Comparisons between `paced` and a baseline are made seed by "
+        "seed, on the same trace; the [per-seed table](#per-seed) has every figure they use.",
+        "",
+        verdict,
+        "",
+    ]
+
+
+def _reproduce(seeds: int) -> Lines:
+    example = next(r for r in ROWS if r.name == "spikes-small-budget")
+    return [
+        "## Reproduce",
+        "",
+        "```sh",
+        ". .venv/bin/activate",
+        f"python -m frolic.sim.report --out docs --seeds {seeds}   # this page and docs/pacing/*.png",
+        f"{example.command(0)}   # one row, one seed",
+        "```",
+        "",
+        "Every row gives the `frolic simulate` line for its pictured seed; the command prints "
+        "the same metrics as the tables (`--json` for a machine-readable copy, `--decisions "
+        "OUT.csv` for each play's outcome). To replay recorded traffic instead, give "
+        "`--trace PLAYS.csv --duration SECONDS` (a CSV with a header `t` and one play time "
+        "per line, in seconds since the start).",
+        "",
+    ]
+
+
+def _definitions() -> Lines:
+    return [
+        "## What the numbers mean",
+        "",
+        "A game has a budget of *B* coupons, lasts *T* seconds and is cut into slots of 1-5 s. "
+        "The simulator sends the plays through the production decision path (`engine.Engine` "
+        "on an in-memory store) the way an allocator does: in batches of the plays that arrive "
+        "within 50 ms of each other, at most 500, each batch planned from the state the "
+        "previous one left. Definitions, from `frolic/sim/metrics.py`:",
+        "",
+        "- **target**: the line *B·t/T*, the budget spread evenly over the game.",
+        "- **oracle**: awards a play at time *t* if and only if fewer than *B·t/T* coupons "
+        "(and fewer than *B*) have gone so far. It knows nothing of the future but follows "
+        "the target as tightly as the plays allow; where traffic has gaps it trails the line "
+        "too, so comparing with the oracle separates a strategy's own error from what the "
+        "traffic made unavoidable.",
+        "- **awarded**, **overspend** (awarded beyond *B*, never allowed), **utilization** "
+        "(awarded / *B*).",
+        "- **exhausted at**: the fraction of the game elapsed when the *B*-th coupon went; "
+        "*never* if it did not.",
+        "- **NRMSE vs oracle**: the root-mean-square difference between the strategy's "
+        "cumulative-awarded curve and the oracle's, sampled at "
+        f"{DEFAULT_GRID_POINTS:,} evenly spaced instants of [0, *T*], divided by *B*.",
+        "- **NRMSE vs target**: the same against the line *B·t/T*.",
+        "- **max gap**: the largest distance between the cumulative-awarded curve and the "
+        "line over [0, *T*], divided by *B*, computed exactly at the curve's steps.",
+        "",
+        "## Targets",
+        "",
+        "On every row, `paced` must:",
+        "",
+        "1. never overspend;",
+        f"2. use at least {MIN_UTILIZATION:.1%} of the budget where plays are at least "
+        f"{JUDGED_PLAYS_PER_COUPON}x the budget;",
+        f"3. in those same rows, not exhaust the budget before {MIN_EXHAUSTION:.0%} of the "
+        "game has passed;",
+        f"4. keep its NRMSE vs oracle at or below {MAX_NRMSE_VS_ORACLE};",
+        "5. be at least as good as `slot` and `winning_moments`: an NRMSE vs oracle no "
+        "higher and, where plays are at least 2x the budget, a utilization no lower, on "
+        "each seed.",
+        "",
+        "The exhaustion rule needs budgets of at least "
+        f"{MIN_JUDGED_BUDGET}: even the oracle's last coupon unlocks only once *B·t/T > B-1*, "
+        "at (1 - 1/*B*) of the game, which is before 98% of it for any budget under 50 and "
+        "only 1% of the game from the end at *B* = 100. Every row where the rule is judged "
+        f"has *B* >= {MIN_JUDGED_BUDGET}. *n/a* marks a target a row does not judge (plays "
+        "under 2x the budget).",
+        "",
+    ]
+
+
+def _discussion(results: Sequence[RowResult]) -> Lines:
+    by = {result.row.name: result for result in results}
+
+    def nrmse(row: str, name: StrategyName) -> str:
+        return _span(by[row].values(name, "nrmse_vs_oracle"), _nrmse)
+
+    def out(row: str, name: StrategyName) -> str:
+        times = [t for t in by[row].exhaustions(name) if t is not None]
+        return _span(times, _pct) if times else "never"
+
+    def used(row: str, name: StrategyName | None) -> str:
+        return _span(by[row].values(name, "utilization"), lambda v: f"{v:.1%}")
+
+    def per_slot(row: str) -> str:
+        r = by[row].row
+        return (
+            f"{r.budget:,} coupons over {r.slots:,} slots (*P_base* = {r.budget / r.slots:.3f} "
+            f"at the start) with {r.plays / r.slots:.3g} plays per slot on average"
+        )
+
+    dense = ("flat", "spikes", "ramp", "launch")
+    dense_slot = [v for row in dense for v in by[row].values("slot", "nrmse_vs_oracle")]
+    dense_paced = [v for row in dense for v in by[row].values("paced", "nrmse_vs_oracle")]
+    moments = _moments_by_budget(results)
+    return [
+        "## Why the baselines fail where they fail",
+        "",
+        "Ranges are over the seeds.",
+        "",
+        "**`slot`, the seed's formula** (*P_base* = remaining / slots left).",
+        "",
+        "- *Case 1 assumes one play per slot.* With fewer coupons than slots left, every play "
+        "wins with probability *P_base*, so a slot of *n* plays spends *n* times the slot's "
+        f"share. `spikes-small-budget`: {per_slot('spikes-small-budget')}; it ran out at "
+        f"{out('spikes-small-budget', 'slot')} of the game, NRMSE vs oracle "
+        f"{nrmse('spikes-small-budget', 'slot')}. `diurnal`: {per_slot('diurnal')}; out at "
+        f"{out('diurnal', 'slot')}, NRMSE {nrmse('diurnal', 'slot')}.",
+        "- *Case 2 does not catch up.* With a coupon or more per slot, each slot gets a fixed "
+        "share; what a slot without plays leaves is spread over all the slots left instead "
+        "of going to the next plays. `dead`: NRMSE vs oracle "
+        f"{nrmse('dead', 'slot')}, where `paced` ({nrmse('dead', 'paced')}) and "
+        f"`winning_moments` ({nrmse('dead', 'winning_moments')}) pay the backlog as soon as "
+        "plays return.",
+        "- *A fixed share wastes plays that are scarce.* `sparse-1x` has as many plays as "
+        "coupons, so every play refused is a coupon never given; a share of one or two per "
+        f"slot refuses the busy slots' extra plays: {used('sparse-1x', 'slot')} of the budget "
+        f"used, against {used('sparse-1x', 'paced')} for `paced` and "
+        f"{used('sparse-1x', None)} for the oracle.",
+        "- Where there is more than a coupon per slot and traffic never stops (`flat`, "
+        "`spikes`, `ramp`, `launch` at *B* = 1,000) it stays near the line: NRMSE vs oracle "
+        f"{_span(dense_slot, _nrmse)}, within 0.01, against {_span(dense_paced, _nrmse)} for "
+        "`paced`.",
+        "- On the short games and `flat-large-budget` most of its error is not the formula "
+        "but how it plans a batch: see [Batching](#batching).",
+        "",
+        "**`winning_moments`**: *B* instants drawn uniformly over the game from the game's "
+        "seed, whatever the traffic. Where plays are dense each instant is claimed almost at "
+        "once, so the curve is the spread of *B* uniform draws around the line, and its error "
+        "in budgets shrinks as the budget grows. Mean NRMSE vs oracle by budget: "
+        + ", ".join(f"{value:.4f} at *B* = {budget:,}" for budget, value in moments)
+        + ". It misses 0.01 on every seed of the rows with *B* <= 200 "
+        f"(`short-90s`: {nrmse('short-90s', 'winning_moments')}; `spikes-small-budget`: "
+        f"{nrmse('spikes-small-budget', 'winning_moments')}) and on some seeds at *B* = "
+        f"1,000 (`flat`: {nrmse('flat', 'winning_moments')}). The instants depend only on the "
+        "seed and the budget, so rows with the same budget repeat its figures (`flat`, `ramp` "
+        f"and `launch`: {nrmse('flat', 'winning_moments')}, "
+        f"{nrmse('ramp', 'winning_moments')}, {nrmse('launch', 'winning_moments')}). "
+        "Unclaimed instants roll over to the next play, so dead periods cost it little "
+        f"(`dead`: {nrmse('dead', 'winning_moments')}); its error is the luck of the draw.",
+        "",
+        "**`fixed_odds`** (not one of the targets' baselines): every play wins with "
+        "probability 1/*N*, *N* = plays / budget, so it spends with the traffic, not with "
+        f"time: NRMSE vs oracle {nrmse('launch', 'fixed_odds')} on `launch`, "
+        f"{nrmse('ramp', 'fixed_odds')} on `ramp`, {nrmse('spikes', 'fixed_odds')} on "
+        f"`spikes`, {nrmse('diurnal', 'fixed_odds')} on `diurnal`; and the draw leaves "
+        f"coupons unspent ({used('short-90s', 'fixed_odds')} used on `short-90s`).",
+        "",
+        *_batching(results),
+        *_context(results),
+    ]
+
+
+def _moments_by_budget(results: Sequence[RowResult]) -> list[tuple[int, float]]:
+    """winning_moments' mean NRMSE vs oracle over the rows of each budget, but sparse-1x
+    (where plays, not the draw, limit it)."""
+    by_budget: dict[int, list[float]] = {}
+    for result in results:
+        if result.row.judges_spending:
+            by_budget.setdefault(result.row.budget, []).extend(
+                result.values("winning_moments", "nrmse_vs_oracle")
+            )
+    return [(budget, mean(values)) for budget, values in sorted(by_budget.items())]
+
+
+def _batching(results: Sequence[RowResult]) -> Lines:
+    def cells(result: RowResult) -> list[str]:
+        def both(name: StrategyName, metric: str, fmt: Callable[[float], str]) -> str:
+            batched = _span(result.values(name, metric), fmt)
+            single = _span([float(getattr(r.unbatched[name], metric)) for r in result.runs], fmt)
+            return f"{batched} / {single}"
+
+        def outs(name: StrategyName) -> str:
+            batched = _exhausted(result.exhaustions(name), worst=True)
+            single = [r.unbatched[name].exhaustion_time for r in result.runs]
+            return f"{batched} / {_exhausted(single, worst=True)}"
+
+        return [
+            f"[{result.row.name}](#{result.row.name})",
+            both("slot", "awarded", lambda v: f"{v:,.0f}"),
+            outs("slot"),
+            both("slot", "nrmse_vs_oracle", _nrmse),
+            both("paced", "awarded", lambda v: f"{v:,.0f}"),
+            both("paced", "nrmse_vs_oracle", _nrmse),
+        ]
+
+    head = ["row", "slot awarded", "slot out at (earliest)", "slot NRMSE vs oracle",
+            "paced awarded", "paced NRMSE vs oracle"]  # fmt: skip
+    return [
+        '<a id="batching"></a>',
+        "",
+        "## Batching",
+        "",
+        "`slot` and `paced` plan a whole batch from the state the store returned after the "
+        "previous one, counting each play that *wants* to win as spent before the store has "
+        "applied its caps. A play the store then refuses (a slot share used up, or `paced`'s "
+        "per-play cap) still counts as spent for the rest of that batch's plan. Re-running "
+        "both with one play per batch separates the formula from this: each cell is "
+        "*batched / one play per batch*, ranges over the seeds.",
+        "",
+        *_table(head, [cells(result) for result in results]),
+        "",
+        "- `slot` on the short games: in case 2 every play of a slot wants to win, so a "
+        "batch that crosses into a new slot has already counted its first plays as spent; "
+        "the new slot's first play then sees fewer coupons than slots left, falls into case 1, "
+        "and case 1 sets no cap on the slot, so every later play of that slot wins. With one "
+        "play per batch the short games run out no earlier than "
+        + _pct(min(_unbatched_outs(results, "slot", "short-")))
+        + ".",
+        "- `flat-large-budget` (four plays per coupon, a coupon every 36 ms): the last "
+        "coupon unlocks only in the game's final 36 ms, inside one batch. Coupons left "
+        "unspent in the batched runs are spent with one play per batch.",
+        "",
+    ]
+
+
+def _unbatched_outs(results: Sequence[RowResult], name: StrategyName, prefix: str) -> list[float]:
+    return [
+        t
+        for result in results
+        if result.row.name.startswith(prefix)
+        for r in result.runs
+        if (t := r.unbatched[name].exhaustion_time) is not None
+    ]
+
+
+def _context(results: Sequence[RowResult]) -> Lines:
+    paced = [v for result in results for v in result.values("paced", "nrmse_vs_oracle")]
+    return [
+        "## Context: published figures",
+        "",
+        "Quoted from the issue's survey, not measured here, and measured on other traces "
+        "against other yardsticks, so only a sense of scale: the best published pacers reach "
+        "an NRMSE of 0.04 (PID) to 0.09 (Smart Pacing) on their own traces; the seed formula "
+        "runs out in the first 10-70% of a game under realistic traffic; uniform winning "
+        "moments land at 0.013-0.065. Here `paced`'s NRMSE vs oracle is at most "
+        f"{max(paced):.4f} over every row and seed.",
+        "",
+    ]
+
+
+def render(results: Sequence[RowResult], seeds: int, pictures: str) -> str:
+    lines = [
+        *_intro(results, seeds),
+        *_reproduce(seeds),
+        *_definitions(),
+        "## Results",
+        "",
+        "`paced`'s worst seed per row and a verdict per target; a target fails if it fails on "
+        "any seed.",
+        "",
+        *_summary(results),
+        "",
+        *_discussion(results),
+        "## Rows",
+        "",
+    ]
+    for result in results:
+        lines.extend(_section(result, pictures))
+    lines += ['<a id="per-seed"></a>', "", "## Per seed", "", *_per_seed(results), ""]
+    return "\n".join(lines)
+
+
+def main(
+    out: Annotated[Path, typer.Option(help="Where pacing.md and pacing/*.png go.")] = Path("docs"),
+    seeds: Annotated[int, typer.Option(min=1, help="Seeds per row: 0 .. seeds-1.")] = 3,
+) -> None:
+    """Regenerate the pacing report: every row, every strategy, every seed."""
+    console = Console(stderr=True)
+    started = time.perf_counter()
+    results = measure(ROWS, seeds, console.print)
+    console.print("drawing the pictures")
+    draw(results, out / "pacing")
+    (out / "pacing.md").write_text(render(results, seeds, "pacing"), encoding="utf-8")
+    console.print(f"wrote {out / 'pacing.md'} in {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    typer.run(main)
