@@ -111,4 +111,3 @@ def _evalsha_loop(
         decrement(keys=[key], args=[1])
     results.put((start, time.monotonic()))
     client.close()
-

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -66,6 +67,12 @@ class Game(Base):
     __table_args__ = (
         CheckConstraint("end_time > start_time", name="ends_after_start"),
         CheckConstraint("total_budget >= 0", name="budget_not_negative"),
+        CheckConstraint("slot_seconds BETWEEN 1 AND 5", name="slot_seconds_range"),
+        CheckConstraint("odds >= 1", name="odds_positive"),
+        CheckConstraint(
+            "probability_type IN ('paced', 'slot', 'winning_moments', 'fixed_odds')",
+            name="known_probability_type",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -78,6 +85,13 @@ class Game(Base):
     status: Mapped[str] = mapped_column(String(50))
     created_at: Mapped[datetime | None] = _created()
     updated_at: Mapped[datetime | None] = _created()
+    # Engine settings (migration 0003).
+    slot_seconds: Mapped[int] = mapped_column(SmallInteger, server_default="5")
+    odds: Mapped[int] = mapped_column(Integer, server_default="100")
+    moments_seed: Mapped[int] = mapped_column(
+        BigInteger, server_default=text("floor(random() * 9000000000000000000)::bigint")
+    )
+    moments_void: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
 
 
 class Brand(Base):

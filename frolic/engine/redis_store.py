@@ -77,6 +77,13 @@ class _Buckets:
         self.processed_keys = [keys.processed(game_id, h) for h in self.processed]
         self.result_keys = [keys.results(game_id, t) for t in self.results]
 
+    def play_ids(self, decisions: Sequence[Decision]) -> dict[str, list[str]]:
+        """The play ids to look up in each processed hash."""
+        ids: dict[str, list[str]] = {key: [] for key in self.processed_keys}
+        for d, (b, _) in zip(decisions, self.of, strict=True):
+            ids[self.processed_keys[b - 1]].append(d.play_id)
+        return ids
+
     def ttls(self, now: float, processed_ttl: int, result_ttl: int) -> list[int]:
         """Seconds each hash lives: its window's end from now (plays of a game on a virtual
         clock have ended long ago), plus how long its records must outlive it."""
@@ -190,10 +197,7 @@ class OptimisticStore(_RedisStore):
                     raw = await pipe.hmget(pacing_key, list(STATE_FIELDS))
                     stock = [int(v or 0) for v in await pipe.mget(budget_keys)]
                     decided: dict[str, int] = {}
-                    for key, index in zip(buckets.processed_keys, buckets.processed.values(),
-                                          strict=True):  # fmt: skip
-                        ids = [d.play_id for d, (b, _) in zip(decisions, buckets.of,
-                                                              strict=True) if b == index]  # fmt: skip
+                    for key, ids in buckets.play_ids(decisions).items():
                         found = await pipe.hmget(key, ids)
                         decided.update((i, int(v)) for i, v in zip(ids, found, strict=True) if v)
                     before = parse_state(raw, sum(max(v, 0) for v in stock))

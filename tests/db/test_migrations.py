@@ -34,9 +34,10 @@ async def test_up_down_up(empty_database: str) -> None:
     try:
         await asyncio.to_thread(migrate.upgrade, empty_database)
         assert await tables(engine) == SEED_TABLES
-        await asyncio.to_thread(migrate.downgrade, empty_database, "0001")
-        async with engine.connect() as conn:
-            assert await migrate.current(conn) == "0001"
+        for revision in ("0002", "0001"):  # one step down at a time
+            await asyncio.to_thread(migrate.downgrade, empty_database, revision)
+            async with engine.connect() as conn:
+                assert await migrate.current(conn) == revision
         await asyncio.to_thread(migrate.downgrade, empty_database, "base")
         assert await tables(engine) == set()
         await asyncio.to_thread(migrate.upgrade, empty_database)
@@ -183,3 +184,31 @@ async def test_unissued_coupon_lookup_uses_the_partial_index(db: AsyncConnection
         )
     ).scalars()
     assert "ix_coupons_unissued" in "\n".join(plan)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "constraint"),
+    [
+        ("slot_seconds", 0, "slot_seconds_range"),
+        ("slot_seconds", 6, "slot_seconds_range"),
+        ("odds", 0, "odds_positive"),
+        ("probability_type", "'lucky'", "known_probability_type"),
+    ],
+)
+async def test_engine_settings_are_checked(
+    db: AsyncConnection, column: str, value: object, constraint: str
+) -> None:
+    game, _ = await seed_game(db)
+    with pytest.raises(IntegrityError, match=constraint):
+        async with db.begin_nested():
+            await db.execute(
+                text(f"UPDATE games SET {column} = {value} WHERE id = :g"), {"g": game}
+            )
+
+
+async def test_each_game_gets_its_own_secret_moments_seed(db: AsyncConnection) -> None:
+    first, _ = await seed_game(db)
+    second, _ = await seed_game(db)
+    seeds = (await db.execute(text("SELECT moments_seed FROM games WHERE id IN (:a, :b)"),
+                              {"a": first, "b": second})).scalars().all()  # fmt: skip
+    assert len(set(seeds)) == 2
