@@ -79,6 +79,16 @@ class Settings(BaseSettings):
     result_ttl_seconds: int = Field(
         20, ge=1, description="How long a decided result stays in Redis."
     )
+    processed_ttl_seconds: int = Field(
+        2 * 86_400,
+        ge=60,
+        description="How long Redis remembers a play's outcome for replays, after its hour.",
+    )
+    budget_store: Literal["lua", "optimistic"] = Field(
+        "lua",
+        description="How budgets change atomically: one Lua call per batch, or the seed's "
+        "optimistic WATCH/MULTI fallback (single Redis only).",
+    )
 
     stack_start_timeout: float = Field(
         60.0, gt=0, description="Seconds to wait for each embedded server to become ready."

@@ -21,7 +21,10 @@ REPLAY_RATIO = 0.1
 BASELINE_CLIENTS = 50  # redis-benchmark's default
 
 
-def measure(url: str, *, plays: int, budget: int, workers: int, batch: int = 256) -> dict[str, Any]:
+def measure(
+    url: str, *, plays: int, budget: int, workers: int, batch: int = 256,
+    store: hammer.StoreKind = "lua",
+) -> dict[str, Any]:  # fmt: skip
     """Decide ``plays`` plays (a tenth of them replays) and compare with the baseline."""
     rules = GameRules(
         game_id=secrets.randbelow(10**9), start=0.0, end=3600.0, budget=budget, brands=(1, 2)
@@ -30,7 +33,7 @@ def measure(url: str, *, plays: int, budget: int, workers: int, batch: int = 256
         hammer.Hammer(
             url, rules, {1: budget // 2, 2: budget - budget // 2},
             plays=round(plays * (1 - REPLAY_RATIO)), workers=workers, batch=batch,
-            replay_ratio=REPLAY_RATIO, processed_ttl=600,
+            replay_ratio=REPLAY_RATIO, processed_ttl=600, store=store,
         )
     )  # fmt: skip
     rate = run.decisions / run.seconds
@@ -41,6 +44,7 @@ def measure(url: str, *, plays: int, budget: int, workers: int, batch: int = 256
         "seconds": round(run.seconds, 3),
         "workers": workers,
         "batch": batch,
+        "store": store,
         "awarded": run.awarded,
         "budget": budget,
         "overspent": max(0, run.awarded - budget),

@@ -20,6 +20,7 @@ def allocate(
     budget: Annotated[int, typer.Option(min=1, help="Coupons in the game.")] = 10_000,
     workers: Annotated[int, typer.Option(min=1, help="Allocator processes.")] = 2,
     batch: Annotated[int, typer.Option(min=1, help="Plays per Redis call.")] = 256,
+    store: Annotated[str, typer.Option(help="lua, or optimistic (WATCH/MULTI).")] = "lua",
     as_json: Annotated[bool, typer.Option("--json", help="One JSON line.")] = False,
 ) -> None:
     """K allocator processes decide N plays of one game; vs the seed's per-play EVALSHA."""
@@ -28,9 +29,12 @@ def allocate(
     settings = Settings()
     with Stack(settings, only=frozenset({"redis"})) as endpoints:
         typer.echo(f"deciding {plays:,} plays with {workers} workers ...", err=True)
+        if store not in ("lua", "optimistic"):
+            raise typer.BadParameter("--store is lua or optimistic")
         result = measure(
-            endpoints.redis_url, plays=plays, budget=budget, workers=workers, batch=batch
-        )
+            endpoints.redis_url, plays=plays, budget=budget, workers=workers, batch=batch,
+            store="optimistic" if store == "optimistic" else "lua",
+        )  # fmt: skip
     if as_json:
         print(json.dumps(result))
     else:

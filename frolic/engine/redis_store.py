@@ -12,6 +12,7 @@ from typing import Any
 
 from redis.exceptions import WatchError
 
+from frolic.config import Settings
 from frolic.engine import keys, ledger, scripts
 from frolic.engine.ledger import Decision, Outcome
 from frolic.engine.rules import GameRules, PacingState
@@ -235,3 +236,13 @@ class OptimisticStore(_RedisStore):
         for key, mapping in (*processed.items(), *documents.items()):
             pipe.hset(key, mapping=mapping)
             pipe.expire(key, ttls[key])
+
+
+def store_for(settings: Settings, client: AsyncRedis) -> LuaStore | OptimisticStore:
+    """The budget store the settings ask for."""
+    kind = LuaStore if settings.budget_store == "lua" else OptimisticStore
+    return kind(
+        client,
+        result_ttl=settings.result_ttl_seconds,
+        processed_ttl=settings.processed_ttl_seconds,
+    )

@@ -189,3 +189,14 @@ async def test_seed_decrement_script(endpoints: Endpoints) -> None:
     assert not await store.decrement(rules.game_id, 8, 1)
     assert await store.stock(rules) == {7: 0, 8: 0}
     await client.aclose()
+
+
+def test_settings_select_the_store(endpoints: Endpoints) -> None:
+    from frolic.config import Settings
+    from frolic.engine.redis_store import OptimisticStore, store_for
+
+    client = connect(endpoints.redis_url)
+    assert isinstance(store_for(Settings(), client), LuaStore)
+    chosen = store_for(Settings(budget_store="optimistic", result_ttl_seconds=5), client)
+    assert isinstance(chosen, OptimisticStore)
+    assert chosen.result_ttl == 5
