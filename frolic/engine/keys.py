@@ -4,8 +4,8 @@ Lua call may touch all of a game's keys on Redis Cluster (they share one hash sl
 Outcomes and result documents live in hashes bucketed by the play's request time, not in
 a key per play (the seed's ``play_processed:{playId}`` and ``result:{playId}``): a key per
 play costs Redis a key and an expiry entry each, three calls a play, which made it the
-bottleneck (docs/performance.md). A replay is the same event with the same request time,
-so it finds its bucket; the reveal knows the request time of the play it reveals.
+bottleneck (figures in docs/decisions.md). A replay is the same event with the same
+request time, so it finds its bucket; the reveal knows the request time of the play.
 """
 
 from __future__ import annotations

@@ -59,21 +59,28 @@ class SlotStrategy:
 
     def plan(self, rules: GameRules, state: PacingState, plays: Sequence[Play]) -> list[Decision]:
         remaining = state.remaining
+        # The open slot as the store has it: its share (NO_CAP in case 1) and its awards.
+        slot, share, given = state.slot, state.slot_cap, state.slot_awarded
         out = []
         for play in plays:
-            t, slot = _clock(rules, play.t)
-            remaining_slots = math.ceil(max(1.0, rules.end - t) / rules.slot_seconds)
-            p_base = remaining / remaining_slots
+            t, k = _clock(rules, play.t)
+            p_base = remaining / math.ceil(max(1.0, rules.end - t) / rules.slot_seconds)
             draw = self.rng()
-            if p_base < 1:
-                want, p, slot_cap = draw < p_base, p_base, NO_CAP
+            if slot is None or k > slot:
+                # A slot's first play fixes its case and share, for every play of the slot.
+                share = NO_CAP
+                if p_base >= 1:
+                    fixed = math.floor(p_base)
+                    share = float(min(fixed + (1 if draw < p_base - fixed else 0), remaining))
+                slot, given = k, 0
+            if share < NO_CAP:
+                want, p = True, 1.0  # case 2: every play wins until the share is used
             else:
-                fixed = math.floor(p_base)
-                winners = fixed + (1 if draw < p_base - fixed else 0)
-                want, p, slot_cap = True, 1.0, float(min(winners, remaining))
-            if want and remaining > 0:
+                want, p = draw < p_base, p_base  # case 1
+            if want and given < share and remaining > 0:
+                given += 1
                 remaining -= 1
-            out.append(Decision(play.play_id, play.t, slot, want, NO_CAP, slot_cap, self.rng(),
+            out.append(Decision(play.play_id, play.t, k, want, NO_CAP, share, self.rng(),
                                 _meta(self.name, p, draw)))  # fmt: skip
         return out
 
@@ -95,6 +102,9 @@ class PacedStrategy:
 
     Closed loop: whatever a slot leaves unspent raises the next slot's quota, so after a
     dead period or a forecast that ran high the deficit is paid back as plays arrive.
+
+    End game: once the plays expected before the end are no more than the coupons left,
+    every play the line allows wins, as the oracle's would; nothing is left for later.
     """
 
     name = "paced"
@@ -127,17 +137,20 @@ class PacedStrategy:
             slot_start = start + k * width
             slot_end = min(end, slot_start + width)
             quota = per_second * (slot_end - start) - consumed
+            cap = per_second * (t - start)
             p = 0.0
             if quota > 0 and remaining > 0:
-                expected = _plays_left(t, slot_start, slot_end, width, slot_plays, forecast)
-                p = min(1.0, quota / max(1.0, eagerness * expected))
+                rate = _rate(t, slot_start, slot_end, width, slot_plays, forecast)
+                p = min(1.0, quota / max(1.0, eagerness * rate * (slot_end - t)))
+                if rate * (end - t) <= remaining:
+                    p = 1.0  # end game: no more plays are coming than coupons are left
             draw = rng()
             want = draw < p
-            if want:
+            if want and consumed < cap:  # as the store will judge it
                 consumed += 1
                 remaining -= 1
-            out.append(Decision(play.play_id, play.t, k, want, per_second * (t - start), NO_CAP,
-                                rng(), _meta(name, p, draw)))  # fmt: skip
+            out.append(Decision(play.play_id, play.t, k, want, cap, NO_CAP, rng(),
+                                _meta(name, p, draw)))  # fmt: skip
         return out
 
     @staticmethod
@@ -146,21 +159,22 @@ class PacedStrategy:
     ) -> float:
         """Plays expected in the rest of ``slot`` after the one at ``t``."""
         start, end = rules.slot_start(slot), rules.slot_end(slot)
-        return _plays_left(t, start, end, rules.slot_seconds, seen, forecast)
+        return _rate(t, start, end, rules.slot_seconds, seen, forecast) * (end - t)
 
 
-def _plays_left(
+def _rate(
     t: float, start: float, end: float, width: float, seen: int, forecast: float | None
 ) -> float:
-    """The observed rate so far in the slot, blended with the forecast's, times time left."""
-    elapsed, left = t - start, end - t
+    """Plays per second expected from ``t``: the rate seen so far in the slot, blended
+    (by how much of the slot has passed) with the forecast's."""
+    elapsed = t - start
     if forecast is None:
-        return seen / elapsed * left if elapsed > 0 else 0.0
+        return seen / elapsed if elapsed > 0 else 0.0
     planned = forecast / width
     if elapsed <= 0:
-        return planned * left
+        return planned
     weight = elapsed / (end - start)
-    return (weight * seen / elapsed + (1 - weight) * planned) * left
+    return weight * seen / elapsed + (1 - weight) * planned
 
 
 class WinningMomentsStrategy:

@@ -159,3 +159,26 @@ def test_expected_plays_blend_forecast_and_observation() -> None:
     # observed 20/s, planned 10/s, half the slot gone: 15/s for the 2 s left
     assert halfway == pytest.approx(30.0)
     assert PacedStrategy.expected_plays_left(rules, 0, 0.0, 1, None) == 0.0
+
+
+async def test_paced_refused_wants_do_not_use_up_the_batch() -> None:
+    # Batches of 10 s: at the end of the game one batch holds the last coupon's unlock and
+    # many plays that want to win before it; those refused must not end the batch's tries.
+    rules = new_rules(budget=50, end=100.0, slot_seconds=5.0)
+    times = [i * 0.02 for i in range(5000)]
+    batches = [times[i : i + 500] for i in range(0, len(times), 500)]
+    store, _, _ = await run(rules, {7: 50, 8: 0}, batches)
+    assert (await store.state(rules)).awarded == 50
+
+
+async def test_slot_case_is_fixed_per_slot_across_a_batch() -> None:
+    # P_base = 20 coupons / 20 slots = 1: case 2, one coupon a slot. One batch spans many
+    # slots; a slot must never open uncapped because the batch counted refused wants.
+    rules = new_rules(strategy="slot", budget=20, end=20.0, slot_seconds=1.0)
+    times = [i * 0.01 for i in range(2000)]
+    batches = [times[i : i + 400] for i in range(0, len(times), 400)]
+    _, _, wins = await run(rules, {7: 20, 8: 0}, batches)
+    flat = [w for batch in wins for w in batch]
+    per_slot = [sum(flat[s * 100 : (s + 1) * 100]) for s in range(20)]
+    assert max(per_slot) <= 2  # floor(P_base), plus one by chance
+    assert sum(per_slot[:10]) <= 12  # not spent in the first half
