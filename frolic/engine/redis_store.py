@@ -15,7 +15,7 @@ from redis.exceptions import WatchError
 from frolic.config import Settings
 from frolic.engine import keys, ledger, scripts
 from frolic.engine.ledger import Decision, Outcome
-from frolic.engine.rules import GameRules, PacingState
+from frolic.engine.rules import NO_CAP, GameRules, PacingState
 from frolic.redis_client import AsyncRedis
 
 STATE_FIELDS = (
@@ -63,6 +63,10 @@ def state_fields(state: PacingState) -> dict[str, str]:
     return fields
 
 
+def _cap(cap: float) -> float | bytes:
+    return b"" if cap >= NO_CAP else cap
+
+
 class _Buckets:
     """The processed and results hashes a batch touches, each with its 1-based index."""
 
@@ -70,11 +74,18 @@ class _Buckets:
         self.processed: dict[int, int] = {}
         self.results: dict[int, int] = {}
         self.of: list[tuple[int, int]] = []
+        # A batch's plays are close in time: the previous play's buckets are a fast path.
+        lo, hi, pair = 0.0, -1.0, (0, 0)
         for d in decisions:
-            hour, tens = keys.processed_bucket(d.t), keys.result_bucket(d.t)
-            b = self.processed.setdefault(hour, len(self.processed) + 1)
-            r = self.results.setdefault(tens, len(self.results) + 1)
-            self.of.append((b, r))
+            if not lo <= d.t < hi:
+                hour, tens = keys.processed_bucket(d.t), keys.result_bucket(d.t)
+                pair = (
+                    self.processed.setdefault(hour, len(self.processed) + 1),
+                    self.results.setdefault(tens, len(self.results) + 1),
+                )
+                lo = tens * keys.RESULT_BUCKET_SECONDS
+                hi = lo + keys.RESULT_BUCKET_SECONDS
+            self.of.append(pair)
         self.processed_keys = [keys.processed(game_id, h) for h in self.processed]
         self.result_keys = [keys.results(game_id, t) for t in self.results]
 
@@ -167,8 +178,14 @@ class LuaStore(_RedisStore):
             *buckets.ttls(self.clock(), self.processed_ttl, self.result_ttl),
         ]  # fmt: skip
         for d, (b, r) in zip(decisions, buckets.of, strict=True):
-            args += (d.play_id, b, r, d.slot, 1 if d.want else 0, d.cap, d.slot_cap,
-                     d.brand_draw, d.meta)  # fmt: skip
+            # Every argument costs packing here and a Lua string there: "no cap" and the
+            # brand draw of a play that does not want to win go as empty strings.
+            if d.want:
+                args += (d.play_id, b, r, d.slot, b"1", _cap(d.cap), _cap(d.slot_cap),
+                         d.brand_draw, d.meta)  # fmt: skip
+            else:
+                args += (d.play_id, b, r, d.slot, b"0", _cap(d.cap), _cap(d.slot_cap), b"",
+                         d.meta)  # fmt: skip
         raw_state, brands, replays = await self._decide(keys=batch_keys, args=args)
         state = parse_state(raw_state[:8], int(float(raw_state[8])))
         outcomes = [

@@ -28,7 +28,7 @@ return 0
 #   ARGV[nb+2..nb+6]         np, nr, forecast alpha, void (0|1), n plays
 #   ARGV[nb+7..]             np TTLs of the processed hashes, then nr TTLs of the results
 #   then per play, 9 each:   playId, processed index b, results index r, slot, want (0|1),
-#                            cap, slot_cap, brand_draw, meta
+#                            cap, slot_cap ('' for none), brand_draw ('' unless want), meta
 #   returns {state, outcomes, replays}:
 #     state    {consumed, awarded, slot, slot_awarded, slot_cap, slot_plays, forecast,
 #               plays, remaining} as strings ('' for none)
@@ -110,12 +110,12 @@ for i = 1, n do
                 forecast = forecast * (1 - alpha) ^ (k - slot - 1)
             end
             slot, slot_awarded, slot_plays = k, 0, 0
-            slot_cap = tonumber(ARGV[a + 6])
+            slot_cap = tonumber(ARGV[a + 6]) or 1e300
         end
         slot_plays = slot_plays + 1
         plays = plays + 1
         local brand = 0
-        local cap = tonumber(ARGV[a + 5])
+        local cap = tonumber(ARGV[a + 5]) or 1e300
         if ARGV[a + 4] == '1' and consumed < cap and slot_awarded < slot_cap and total > 0 then
             local target = math.min(math.floor(tonumber(ARGV[a + 7]) * total), total - 1)
             for j = 1, nb do
@@ -142,11 +142,11 @@ for i = 1, n do
         outcomes[i] = brand
         replays[i] = 0
         known[id] = brand
-        local doc
+        local doc = '{"playId":"' .. id .. '","outcome":'
         if brand > 0 then
-            doc = '{"outcome":"WIN","brand":' .. brand
+            doc = doc .. '"WIN","brand":' .. brand
         else
-            doc = '{"outcome":"LOSE","brand":null'
+            doc = doc .. '"LOSE","brand":null'
         end
         local meta = ARGV[a + 8]
         if meta ~= '' then doc = doc .. ',' .. meta end

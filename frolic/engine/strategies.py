@@ -33,7 +33,9 @@ class Strategy(Protocol):
 
 
 def _meta(name: str, p: float, draw: float) -> str:
-    return f'"strategy":"{name}","p":{p:.6g},"draw":{draw:.6g}'
+    """The audit fragment of a result: the probability and the draw it was decided by (the
+    strategy is the game's ``probability_type``)."""
+    return f'"p":{p:.6g},"draw":{draw:.6g}'
 
 
 def _clock(rules: GameRules, t: float) -> tuple[float, int]:
@@ -196,9 +198,9 @@ class WinningMomentsStrategy:
             t, slot = _clock(rules, play.t)
             passed = bisect.bisect_right(self.instants, t)
             want = consumed < passed
-            meta = '"strategy":"winning_moments","p":0,"draw":null'
+            meta = '"p":0,"draw":null'
             if want:
-                meta = f'"strategy":"winning_moments","p":1,"moment":{self.instants[consumed]:.3f}'
+                meta = f'"p":1,"moment":{self.instants[consumed]:.3f}'
                 consumed = passed if rules.moments_void else consumed + 1
             out.append(Decision(play.play_id, play.t, slot, want, float(passed), NO_CAP, 0.5, meta))
         return out

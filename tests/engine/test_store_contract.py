@@ -129,7 +129,9 @@ async def test_result_document_is_stored(store: BudgetStore) -> None:
     await store.load(rules, {7: 1, 8: 0})
     await store.decide(rules, [want("w"), want("l")])
     won = await store.result(rules, "w", request_time("w"))
-    assert json.loads(won or "") == {"outcome": "WIN", "brand": 7, "p": 1, "id": "w"}
+    assert json.loads(won or "") == {
+        "playId": "w", "outcome": "WIN", "brand": 7, "p": 1, "id": "w"
+    }  # fmt: skip
     lost = await store.result(rules, "l", request_time("l"))
     assert json.loads(lost or "")["outcome"] == "LOSE"
     assert await store.result(rules, "never", request_time("never")) is None
