@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from frolic.stack import Endpoints
 
 
@@ -27,3 +29,14 @@ def test_bench_allocate_prints_its_json_line(endpoints: Endpoints) -> None:
     assert result["mismatched_replays"] == 0
     assert result["decisions_per_s"] > 0
     assert result["baseline_evalsha_per_s"] > 0
+
+
+def test_without_redis_benchmark_a_python_client_is_the_baseline(
+    endpoints: Endpoints, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from frolic.bench import allocate
+
+    monkeypatch.setattr(allocate.shutil, "which", lambda name: None)
+    rate, tool = allocate.seed_evalsha_rate(endpoints.redis_url, calls=2000, workers=2)
+    assert tool == "python-evalsha"
+    assert rate > 0
