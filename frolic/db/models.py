@@ -73,6 +73,10 @@ class Game(Base):
             "probability_type IN ('paced', 'slot', 'winning_moments', 'fixed_odds')",
             name="known_probability_type",
         ),
+        CheckConstraint(
+            "cooldown_seconds >= 0 AND (max_plays_per_day IS NULL OR max_plays_per_day >= 1)",
+            name="player_limits",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -92,6 +96,9 @@ class Game(Base):
         BigInteger, server_default=text("floor(random() * 9000000000000000000)::bigint")
     )
     moments_void: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # Player limits (migration 0004).
+    max_plays_per_day: Mapped[int | None] = mapped_column(Integer)
+    cooldown_seconds: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class Brand(Base):
@@ -182,3 +189,4 @@ class User(Base):
     name: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime | None] = _created()
     updated_at: Mapped[datetime | None] = _created()
+    blocked: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))

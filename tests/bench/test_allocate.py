@@ -36,7 +36,7 @@ def test_without_redis_benchmark_a_python_client_is_the_baseline(
 ) -> None:
     from frolic.bench import allocate
 
-    monkeypatch.setattr(allocate.shutil, "which", lambda name: None)
+    monkeypatch.setattr("frolic.bench.allocate.shutil.which", lambda name: None)
     rate, tool = allocate.seed_evalsha_rate(endpoints.redis_url, calls=2000, workers=2)
     assert tool == "python-evalsha"
     assert rate > 0

@@ -34,7 +34,7 @@ async def test_up_down_up(empty_database: str) -> None:
     try:
         await asyncio.to_thread(migrate.upgrade, empty_database)
         assert await tables(engine) == SEED_TABLES
-        for revision in ("0002", "0001"):  # one step down at a time
+        for revision in ("0003", "0002", "0001"):  # one step down at a time
             await asyncio.to_thread(migrate.downgrade, empty_database, revision)
             async with engine.connect() as conn:
                 assert await migrate.current(conn) == revision

@@ -1,0 +1,1 @@
+"""The play log on Kafka: what goes on each topic, and the clients that carry it."""

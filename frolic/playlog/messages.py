@@ -1,0 +1,70 @@
+"""The messages on Frolic's topics, and their JSON form (orjson, compact).
+
+    play-events    PlayEvent   ingestion -> allocators          key: the player's external id
+    play-results   Decided     allocators -> recorders          key: the player's external id
+    play-final     Final       recorders -> every ws process    key: the player's external id
+
+Times are epoch seconds (floats). ``t`` is when the play was requested: it fixes the play's
+slot, its Redis buckets, and ``reveal_at`` (``t`` + the reel).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+
+class PlayEvent(msgspec.Struct, frozen=True):
+    play_id: str
+    game_id: int
+    user_id: int  # users.id
+    user: str  # users.external_id: the JWT's sub, and the message key
+    t: float
+    reveal_at: float
+    device: dict[str, Any] | None = None
+
+
+class Decided(msgspec.Struct, frozen=True):
+    play_id: str
+    game_id: int
+    user_id: int
+    user: str
+    t: float
+    reveal_at: float
+    brand: int | None  # the brand won, or None for a loss
+    decided_at: float
+    audit: dict[str, Any] = {}  # the strategy's probability and draw, as stored in Redis
+
+
+class Final(msgspec.Struct, frozen=True):
+    """A play's outcome as the player will see it, coupon code included."""
+
+    play_id: str
+    game_id: int
+    user: str
+    reveal_at: float
+    outcome: str  # "WIN" or "LOSE"
+    brand: int | None
+    coupon_code: str | None
+
+    def reveal(self) -> dict[str, Any]:
+        """The WebSocket message of DESIGN.md §7."""
+        return {
+            "type": "result",
+            "playId": self.play_id,
+            "outcome": self.outcome,
+            "brand": self.brand,
+            "couponCode": self.coupon_code,
+        }
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def encode(message: PlayEvent | Decided | Final) -> bytes:
+    return _encoder.encode(message)
+
+
+def decoder(kind: type[PlayEvent] | type[Decided] | type[Final]) -> msgspec.json.Decoder[Any]:
+    return msgspec.json.Decoder(kind)
