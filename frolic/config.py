@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     )
     play_topic: str = Field("play-events", description="Topic of accepted plays.")
     result_topic: str = Field("play-results", description="Topic of decided outcomes.")
+    final_topic: str = Field(
+        "play-final", description="Topic of final outcomes (with codes) for the reveal."
+    )
     kafka_session_timeout_ms: int = Field(
         6000,
         ge=1000,

@@ -28,7 +28,7 @@ def admin_client(settings: Settings) -> AdminClient:
 
 def ensure_topics(admin: AdminClient, settings: Settings, timeout: float = 15.0) -> None:
     """Create the play and result topics if missing; an existing topic is left as it is."""
-    wanted = [settings.play_topic, settings.result_topic]
+    wanted = [settings.play_topic, settings.result_topic, settings.final_topic]
     futures = admin.create_topics(
         [NewTopic(name, settings.kafka_partitions, 1) for name in wanted],
         operation_timeout=timeout,

@@ -29,7 +29,7 @@ async def check_redis(res: Resources) -> str:
 async def check_broker(res: Resources) -> str:
     counts = await asyncio.to_thread(topics.partition_counts, res.kafka_admin, CHECK_TIMEOUT)
     s = res.settings
-    missing = [t for t in (s.play_topic, s.result_topic) if t not in counts]
+    missing = [t for t in (s.play_topic, s.result_topic, s.final_topic) if t not in counts]
     return f"missing topics: {', '.join(missing)}" if missing else "ok"
 
 

@@ -1,0 +1,96 @@
+"""Read a game for the pipeline; a short cache keeps PostgreSQL off the hot path.
+
+A cached game may be up to ``ttl`` seconds stale. That is safe: the budget lives in Redis
+and its caps are atomic, so staleness can only delay a pause or an end by ``ttl``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from frolic.db.models import Game, GameBrandBudget
+from frolic.engine.rules import STRATEGIES, GameRules, StrategyName
+
+LIVE = "live"
+
+
+@dataclass(frozen=True)
+class GameView:
+    rules: GameRules
+    status: str
+    max_plays_per_day: int | None
+    cooldown_seconds: int
+
+    @property
+    def game_id(self) -> int:
+        return self.rules.game_id
+
+    def open_at(self, now: float) -> bool:
+        return self.status == LIVE and self.rules.start <= now < self.rules.end
+
+
+def epoch(moment: datetime) -> float:
+    return moment.timestamp()
+
+
+def _strategy(name: str) -> StrategyName:
+    for known in STRATEGIES:
+        if known == name:
+            return known
+    raise ValueError(f"unknown probability_type {name!r}")
+
+
+async def load_game(db: AsyncEngine, game_id: int) -> GameView | None:
+    async with db.connect() as conn:
+        game = (await conn.execute(select(Game).where(Game.id == game_id))).one_or_none()
+        if game is None:
+            return None
+        budgets = (
+            (
+                await conn.execute(
+                    select(GameBrandBudget.brand_id)
+                    .where(GameBrandBudget.game_id == game_id)
+                    .order_by(GameBrandBudget.brand_id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    g = game
+    rules = GameRules(
+        game_id=g.id, start=epoch(g.start_time), end=epoch(g.end_time), budget=g.total_budget,
+        brands=tuple(budgets) or (0,), strategy=_strategy(g.probability_type),
+        slot_seconds=float(g.slot_seconds), odds=g.odds, moments_seed=g.moments_seed,
+        moments_void=g.moments_void,
+    )  # fmt: skip
+    return GameView(rules, g.status, g.max_plays_per_day, g.cooldown_seconds)
+
+
+class GameCache:
+    """Games by id, each re-read from PostgreSQL at most every ``ttl`` seconds."""
+
+    def __init__(
+        self, db: AsyncEngine, *, ttl: float = 2.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.db = db
+        self.ttl = ttl
+        self.clock = clock
+        self._games: dict[int, tuple[float, GameView | None]] = {}
+
+    async def get(self, game_id: int) -> GameView | None:
+        cached = self._games.get(game_id)
+        now = self.clock()
+        if cached is not None and now - cached[0] < self.ttl:
+            return cached[1]
+        view = await load_game(self.db, game_id)
+        self._games[game_id] = (now, view)
+        return view
+
+    def forget(self, game_id: int) -> None:
+        self._games.pop(game_id, None)
