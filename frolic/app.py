@@ -1,27 +1,65 @@
-"""The ASGI app: ``create_app(settings)`` builds the clients once, in the lifespan."""
+"""The ASGI app: ``create_app(settings, roles)`` builds each role's parts once, in the
+lifespan, and stops them in order: workers finish their batch and commit, then the clients
+close."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 import frolic
-from frolic.config import Settings
+from frolic.allocator.redrive import redrive_forever
+from frolic.allocator.worker import Allocator
+from frolic.config import ALL_ROLES, Role, Settings
+from frolic.games.repository import GameCache
 from frolic.health.endpoints import router as health_router
+from frolic.play.endpoints import router as play_router
+from frolic.play.service import PlayService
+from frolic.play.writer import PlayWriter
+from frolic.playlog.producer import PlayLog
+from frolic.recorder.worker import Recorder
 from frolic.resources import open_resources
 from frolic.web import install_error_handlers
 
+log = logging.getLogger(__name__)
 
-def create_app(settings: Settings) -> FastAPI:
+
+def create_app(settings: Settings, roles: Sequence[Role] = ALL_ROLES) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_resources(settings) as res:
             app.state.resources = res
+            playlog = PlayLog(settings)
+            games = GameCache(res.db)
+            writer = PlayWriter(res.db)
+            stop = asyncio.Event()
+            workers: list[asyncio.Task[None]] = []
+            if "api" in roles:
+                writer.start()
+                app.state.plays = PlayService(settings, res.redis, games, writer, playlog)
+            if "allocator" in roles:
+                allocator = Allocator(settings, res.redis, games, playlog)
+                workers.append(asyncio.create_task(allocator.run(stop), name="allocator"))
+                workers.append(asyncio.create_task(
+                    redrive_forever(settings, res.db, playlog, stop), name="redrive"
+                ))  # fmt: skip
+            if "recorder" in roles:
+                recorder = Recorder(settings, res.db, playlog)
+                workers.append(asyncio.create_task(recorder.run(stop), name="recorder"))
             try:
                 yield
             finally:
+                stop.set()
+                for worker in workers:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(worker, 30)
+                await writer.stop()
+                await asyncio.to_thread(playlog.close)
                 # Let go of the clients before the servers they talk to are stopped.
                 del app.state.resources
 
@@ -33,4 +71,6 @@ def create_app(settings: Settings) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(health_router)
+    if "api" in roles:
+        app.include_router(play_router)
     return app

@@ -93,6 +93,20 @@ class Settings(BaseSettings):
         "optimistic WATCH/MULTI fallback (single Redis only).",
     )
 
+    rate_user_per_second: float = Field(
+        5.0, gt=0, description="Requests a player may make per second (GCRA), sustained."
+    )
+    rate_user_burst: int = Field(20, ge=1, description="Requests a player may make at once.")
+    rate_ip_per_second: float = Field(
+        500.0, gt=0, description="Requests one IP address may make per second, sustained."
+    )
+    rate_ip_burst: int = Field(1000, ge=1, description="Requests one IP may make at once.")
+    redrive_after_seconds: float = Field(
+        15.0,
+        gt=0,
+        description="A play still undecided this long after it was accepted is published again.",
+    )
+
     stack_start_timeout: float = Field(
         60.0, gt=0, description="Seconds to wait for each embedded server to become ready."
     )

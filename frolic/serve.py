@@ -52,7 +52,7 @@ def serve(settings: Settings, roles: Sequence[Role]) -> None:
         prepare(settings)
         log.info("serving roles %s on http://%s:%d", ",".join(roles), settings.host, settings.port)
         config = uvicorn.Config(
-            create_app(settings),
+            create_app(settings, roles),
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level.lower(),

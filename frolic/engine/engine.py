@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from frolic.engine.ledger import Outcome
+from frolic.engine.ledger import Decision, Outcome
 from frolic.engine.rules import GameRules, PacingState
 from frolic.engine.store import BudgetStore
 from frolic.engine.strategies import Play, RandomSource, Strategy, make_strategy
@@ -25,12 +25,18 @@ class Engine:
         self._strategies: dict[GameRules, Strategy] = {}
 
     async def decide(self, rules: GameRules, plays: Sequence[Play]) -> list[Outcome]:
+        return [outcome for outcome, _ in await self.decide_audited(rules, plays)]
+
+    async def decide_audited(
+        self, rules: GameRules, plays: Sequence[Play]
+    ) -> list[tuple[Outcome, Decision]]:
+        """Each outcome with the decision behind it (its probability and draw)."""
         state = self._states.get(rules.game_id)
         if state is None:
             state = await self.store.state(rules)
         decisions = self.strategy(rules).plan(rules, state, plays)
         self._states[rules.game_id], outcomes = await self.store.decide(rules, decisions)
-        return outcomes
+        return list(zip(outcomes, decisions, strict=True))
 
     def strategy(self, rules: GameRules) -> Strategy:
         strategy = self._strategies.get(rules)

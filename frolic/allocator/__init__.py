@@ -1,0 +1,1 @@
+"""The allocator role: decide queued plays, batch by batch, game by game."""

@@ -1,0 +1,69 @@
+"""The re-driver: publish again the plays that were accepted but never decided.
+
+The embedded broker forgets everything when it restarts, and any broker can lose an
+unflushed message in a crash; the play row written at ingestion is the durable record.
+A play undecided ``redrive_after_seconds`` after it was requested is published again
+with its own id and request time, so the store's idempotency keeps one outcome per play.
+A transaction-scoped advisory lock lets one allocator at a time do it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from frolic.config import Settings
+from frolic.playlog import messages
+from frolic.playlog.producer import PlayLog
+
+log = logging.getLogger(__name__)
+LOCK = 0x52454452  # "REDR"
+LIMIT = 5000
+
+_UNDECIDED = text(
+    "SELECT p.play_id, p.game_id, p.user_id, u.external_id, "
+    "extract(epoch FROM p.request_time) AS requested, p.metadata "
+    "FROM play_events p JOIN users u ON u.id = p.user_id "
+    "WHERE p.processed_time IS NULL AND p.request_time < now() - make_interval(secs => :age) "
+    "ORDER BY p.request_time LIMIT :limit"
+)
+
+
+async def redrive_once(settings: Settings, db: AsyncEngine, playlog: PlayLog) -> int:
+    """Publish the overdue undecided plays again; how many were sent."""
+    async with db.begin() as conn:
+        locked = (await conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"),
+                                     {"k": LOCK})).scalar_one()  # fmt: skip
+        if not locked:
+            return 0
+        rows = (
+            await conn.execute(_UNDECIDED, {"age": settings.redrive_after_seconds, "limit": LIMIT})
+        ).all()
+    for row in rows:
+        meta = row.metadata or {}
+        t = float(row.requested)
+        event = messages.PlayEvent(
+            str(row.play_id), row.game_id, row.user_id, row.external_id, t,
+            float(meta.get("revealAt") or t + settings.reveal_seconds), meta.get("device"),
+        )  # fmt: skip
+        playlog.publish(settings.play_topic, row.external_id, messages.encode(event))
+    if rows:
+        log.warning("re-drove %d undecided plays", len(rows))
+    return len(rows)
+
+
+async def redrive_forever(
+    settings: Settings, db: AsyncEngine, playlog: PlayLog, stop: asyncio.Event
+) -> None:
+    while not stop.is_set():
+        try:
+            await redrive_once(settings, db, playlog)
+        except Exception:
+            log.exception("re-drive failed; trying again")
+        try:
+            await asyncio.wait_for(stop.wait(), settings.redrive_after_seconds / 3)
+        except TimeoutError:
+            pass

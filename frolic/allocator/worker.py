@@ -1,0 +1,109 @@
+"""The allocator: a consumer-group member deciding plays from the play topic.
+
+Per batch: decode, group by game, one engine call (one Redis round trip) per game, publish
+every outcome to the results topic and wait until the broker has them all, then commit
+offsets. A crash before the commit means the batch is consumed again; the store's
+idempotency returns the same outcomes, so the replay is harmless. On stop it finishes the
+batch in hand, commits and leaves the group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+
+import orjson
+
+from frolic.config import Settings
+from frolic.engine.engine import Engine
+from frolic.engine.redis_store import store_for
+from frolic.engine.strategies import Play
+from frolic.games.repository import GameCache
+from frolic.playlog import messages
+from frolic.playlog.consumer import BatchConsumer
+from frolic.playlog.producer import PlayLog
+from frolic.redis_client import AsyncRedis
+
+log = logging.getLogger(__name__)
+GROUP = "frolic-allocators"
+_decode = messages.decoder(messages.PlayEvent)
+
+
+class Allocator:
+    def __init__(
+        self,
+        settings: Settings,
+        redis: AsyncRedis,
+        games: GameCache,
+        playlog: PlayLog,
+        *,
+        rng: Callable[[], float] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.games = games
+        self.playlog = playlog
+        # Players must not predict draws: the operating system's randomness by default.
+        self.engine = Engine(store_for(settings, redis), rng or random.SystemRandom().random)
+        self.decided = 0
+        self.batches = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        consumer = BatchConsumer(self.settings, self.settings.play_topic, GROUP)
+        try:
+            while not stop.is_set():
+                batch = await consumer.next_batch()
+                if not batch:
+                    continue
+                events = []
+                for message in batch:
+                    try:
+                        events.append(_decode.decode(message.value() or b""))
+                    except Exception:
+                        log.warning("skipping an undecodable play event at offset %s",
+                                    message.offset())  # fmt: skip
+                await self.decide(events)
+                await consumer.commit()
+        finally:
+            await consumer.close()
+            log.info("allocator stopped after %d plays in %d batches", self.decided, self.batches)
+
+    async def decide(self, events: Sequence[messages.PlayEvent]) -> None:
+        by_game: dict[int, list[messages.PlayEvent]] = defaultdict(list)
+        for event in events:
+            by_game[event.game_id].append(event)
+        deliveries = []
+        for game_id, plays in by_game.items():
+            deliveries += await self._decide_game(game_id, plays)
+        await asyncio.gather(*deliveries)
+        self.decided += len(events)
+        self.batches += 1
+
+    async def _decide_game(
+        self, game_id: int, events: list[messages.PlayEvent]
+    ) -> list[asyncio.Future[None]]:
+        game = await self.games.get(game_id)
+        now = time.time()
+        topic = self.settings.result_topic
+        audited: list[tuple[int | None, dict[str, object]]]
+        if game is None:
+            log.error("plays of unknown game %d: recorded as losses", game_id)
+            audited = [(None, {"error": "unknown game"}) for _ in events]
+        else:
+            decided = await self.engine.decide_audited(
+                game.rules, [Play(e.play_id, e.t) for e in events]
+            )
+            audited = [
+                (outcome.brand, orjson.loads("{" + decision.meta + "}"))
+                for outcome, decision in decided
+            ]
+        out = []
+        for e, (brand, audit) in zip(events, audited, strict=True):
+            result = messages.Decided(
+                e.play_id, e.game_id, e.user_id, e.user, e.t, e.reveal_at, brand, now, audit
+            )
+            out.append(self.playlog.deliver(topic, e.user, messages.encode(result)))
+        return out

@@ -1,0 +1,1 @@
+"""Play ingestion: the gateway's checks, the durable record, and the publish."""

@@ -1,0 +1,72 @@
+"""A consumer-group member used from asyncio: every call to the confluent consumer runs on
+one dedicated thread (librdkafka wants a consumer used from one thread), batch by batch.
+Offsets are committed only when the caller says its batch is done (at-least-once)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from confluent_kafka import Consumer, Message
+
+from frolic.config import Settings
+from frolic.topics import client_config
+
+log = logging.getLogger(__name__)
+
+
+class BatchConsumer:
+    def __init__(
+        self, settings: Settings, topic: str, group: str, *, batch: int = 1000,
+        wait: float = 0.05, **extra: Any,
+    ) -> None:  # fmt: skip
+        self.batch_size = batch
+        self.wait = wait
+        config = client_config(
+            settings,
+            **{
+                "group.id": group,
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "session.timeout.ms": settings.kafka_session_timeout_ms,
+                "heartbeat.interval.ms": max(500, settings.kafka_session_timeout_ms // 6),
+                **extra,
+            },
+        )
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"consumer-{group}")
+        self._consumer = Consumer(config)
+        self._consumer.subscribe([topic], on_revoke=self._on_revoke)
+
+    async def next_batch(self) -> list[Message]:
+        """The next messages (possibly none), errors logged and dropped."""
+        messages: list[Message] = await self._run(
+            self._consumer.consume, self.batch_size, self.wait
+        )
+        good = []
+        for message in messages:
+            if message.error():
+                log.warning("consumer error: %s", message.error())
+            else:
+                good.append(message)
+        return good
+
+    async def commit(self) -> None:
+        """Commit the positions of everything consumed so far."""
+        try:
+            await self._run(self._consumer.commit, None, None, False)
+        except Exception as exc:  # nothing consumed since the last commit, or a rebalance
+            if "NO_OFFSET" not in str(exc):
+                raise
+
+    async def close(self) -> None:
+        await self._run(self._consumer.close)
+        self._thread.shutdown(wait=True)
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[Any]) -> None:
+        # Called inside consume(), between batches: the previous batch is committed already.
+        log.info("partitions revoked: %s", [p.partition for p in partitions])

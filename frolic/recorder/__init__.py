@@ -1,0 +1,1 @@
+"""The recorder role: outcomes into the ledger, coupon codes issued and locked."""

@@ -1,0 +1,163 @@
+"""Record a batch of decided plays in PostgreSQL, in one transaction.
+
+1. Lock the batch's play rows, in play id order (two recorders never deadlock), creating
+   any that ingestion did not write. Plays already recorded are left as they are: a
+   redelivered outcome changes nothing.
+2. For each win, take one unissued code of the brand won (reserved for this game, or in
+   the brand's open pool) with FOR UPDATE SKIP LOCKED, and lock it to the player; the
+   game's remaining budget for the brand goes down by one.
+3. Write each play's status, processed time, latency, code and audit (probability, draw).
+
+Returns every play of the batch as the player will see it (``Final``), old ones included,
+so a redelivery also repeats the reveal message.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import bindparam, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from frolic.db.models import PlayEvent
+from frolic.playlog.messages import Decided, Final
+
+log = logging.getLogger(__name__)
+
+_LOCK = text(
+    "SELECT play_id, processed_time FROM play_events WHERE play_id = ANY(:ids) "
+    "ORDER BY play_id FOR UPDATE"
+)
+_CODES = text(
+    "SELECT id, code FROM coupons WHERE brand_id = :brand AND issued_at IS NULL "
+    "AND (game_id = :game OR game_id IS NULL) "
+    "ORDER BY game_id NULLS LAST LIMIT :n FOR UPDATE SKIP LOCKED"
+)
+_ISSUE = text(
+    "UPDATE coupons SET issued_to = :user, issued_at = now(), game_id = :game, "
+    "updated_at = now() WHERE id = :id"
+)
+_SPEND = text(
+    "UPDATE game_brand_budgets SET remaining_coupons = remaining_coupons - :n, "
+    "updated_at = now() WHERE game_id = :game AND brand_id = :brand"
+)
+_FINALS = text(
+    "SELECT p.play_id, p.game_id, p.status, p.request_time, p.metadata, u.external_id, "
+    "c.code, c.brand_id FROM play_events p JOIN users u ON u.id = p.user_id "
+    "LEFT JOIN coupons c ON c.id = p.reward_coupon_id WHERE p.play_id = ANY(:ids)"
+)
+_RECORD = (
+    update(PlayEvent)
+    .where(PlayEvent.play_id == bindparam("pid"))
+    .values(
+        status=bindparam("status"),
+        processed_time=bindparam("processed"),
+        latency_ms=bindparam("latency"),
+        reward_coupon_id=bindparam("coupon"),
+        metadata_=bindparam("meta"),
+    )
+)
+
+
+async def record(db: AsyncEngine, batch: Sequence[Decided], reveal_seconds: float) -> list[Final]:
+    ids = [uuid.UUID(d.play_id) for d in batch]
+    async with db.begin() as conn:
+        await _ensure_rows(conn, batch)
+        locked = (await conn.execute(_LOCK, {"ids": ids})).all()
+        done = {str(row.play_id) for row in locked if row.processed_time is not None}
+        fresh = {d.play_id: d for d in batch if d.play_id not in done}
+        codes = await _issue_codes(conn, list(fresh.values()))
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "pid": uuid.UUID(d.play_id),
+                "status": "WIN" if d.brand is not None else "LOSE",
+                "processed": now,
+                "latency": max(0, round((now.timestamp() - d.t) * 1000)),
+                "coupon": codes.get(d.play_id),
+                "meta": _audit(d, has_code=d.play_id in codes),
+            }
+            for d in fresh.values()
+        ]
+        if rows:
+            await conn.execute(_RECORD, rows)
+        finals = (await conn.execute(_FINALS, {"ids": ids})).all()
+    return [_final(row, reveal_seconds) for row in finals]
+
+
+async def _ensure_rows(conn: AsyncConnection, batch: Sequence[Decided]) -> None:
+    """Ingestion writes every play before publishing it; this only covers a row that was
+    lost anyway (a restored database), so that an outcome is never dropped."""
+    await conn.execute(
+        text(
+            "INSERT INTO play_events (play_id, user_id, game_id, status, request_time, metadata) "
+            "SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:users AS bigint[]), "
+            "CAST(:games AS bigint[]), CAST(:statuses AS varchar[]), "
+            "CAST(:times AS timestamptz[]), CAST(:metas AS jsonb[])) "
+            "ON CONFLICT (play_id) DO NOTHING"
+        ),
+        {
+            "ids": [uuid.UUID(d.play_id) for d in batch],
+            "users": [d.user_id for d in batch],
+            "games": [d.game_id for d in batch],
+            "statuses": ["QUEUED"] * len(batch),
+            "times": [datetime.fromtimestamp(d.t, UTC) for d in batch],
+            "metas": [_json({"revealAt": d.reveal_at}) for d in batch],
+        },
+    )
+
+
+async def _issue_codes(conn: AsyncConnection, wins: Sequence[Decided]) -> dict[str, int]:
+    """Coupon id per winning play; a win with no code left is logged and has none."""
+    wanted: dict[tuple[int, int], list[Decided]] = defaultdict(list)
+    for d in wins:
+        if d.brand is not None:
+            wanted[(d.game_id, d.brand)].append(d)
+    issued: dict[str, int] = {}
+    for (game, brand), plays in sorted(wanted.items()):
+        found = (await conn.execute(_CODES, {"brand": brand, "game": game, "n": len(plays)})).all()
+        if len(found) < len(plays):
+            log.error("game %d, brand %d: %d wins but only %d codes left",
+                      game, brand, len(plays), len(found))  # fmt: skip
+        for play, coupon in zip(plays, found, strict=False):
+            issued[play.play_id] = coupon.id
+        if found:
+            await conn.execute(
+                _ISSUE,
+                [
+                    {"user": p.user_id, "game": game, "id": c.id}
+                    for p, c in zip(plays, found, strict=False)
+                ],
+            )
+        await conn.execute(_SPEND, {"n": len(plays), "game": game, "brand": brand})
+    return issued
+
+
+def _audit(d: Decided, *, has_code: bool) -> dict[str, Any]:
+    """What the ledger keeps of a decision: when it is revealed, the brand, the strategy's
+    probability and draw, and whether a win found no code (a shortfall to reconcile)."""
+    audit = {"revealAt": d.reveal_at, "brand": d.brand, **d.audit}
+    if d.brand is not None and not has_code:
+        audit["error"] = "no code left"
+    return audit
+
+
+def _final(row: Any, reveal_seconds: float) -> Final:
+    meta = row.metadata or {}
+    reveal_at = float(meta.get("revealAt") or row.request_time.timestamp() + reveal_seconds)
+    won = row.status == "WIN"
+    return Final(
+        str(row.play_id), row.game_id, row.external_id, reveal_at,
+        "WIN" if won else "LOSE", (row.brand_id or meta.get("brand")) if won else None,
+        row.code,
+    )  # fmt: skip
+
+
+def _json(value: dict[str, Any]) -> str:
+    return orjson.dumps(value).decode()

@@ -1,0 +1,66 @@
+"""The recorder: a consumer-group member writing decided plays to the ledger.
+
+Per batch: record it (one transaction, ``ledger.record``), publish each play's final
+outcome for the reveal and wait for the broker, then commit offsets. A crash anywhere
+before the commit replays the batch, which the ledger recognises and leaves as it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from frolic.config import Settings
+from frolic.playlog import messages
+from frolic.playlog.consumer import BatchConsumer
+from frolic.playlog.producer import PlayLog
+from frolic.recorder.ledger import record
+
+log = logging.getLogger(__name__)
+GROUP = "frolic-recorders"
+_decode = messages.decoder(messages.Decided)
+
+
+class Recorder:
+    def __init__(self, settings: Settings, db: AsyncEngine, playlog: PlayLog) -> None:
+        self.settings = settings
+        self.db = db
+        self.playlog = playlog
+        self.recorded = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        consumer = BatchConsumer(self.settings, self.settings.result_topic, GROUP, batch=500)
+        try:
+            while not stop.is_set():
+                batch = await consumer.next_batch()
+                if not batch:
+                    continue
+                decided = []
+                for message in batch:
+                    try:
+                        decided.append(_decode.decode(message.value() or b""))
+                    except Exception:
+                        log.warning("skipping an undecodable outcome at offset %s",
+                                    message.offset())  # fmt: skip
+                await self.record(decided)
+                await consumer.commit()
+        finally:
+            await consumer.close()
+            log.info("recorder stopped after %d outcomes", self.recorded)
+
+    async def record(self, decided: list[messages.Decided]) -> None:
+        while True:
+            try:
+                finals = await record(self.db, decided, self.settings.reveal_seconds)
+                break
+            except Exception:
+                # PostgreSQL down or a transient conflict: the batch waits, nothing is lost.
+                log.exception("recording %d outcomes failed; retrying", len(decided))
+                await asyncio.sleep(1)
+        topic = self.settings.final_topic
+        await asyncio.gather(*(
+            self.playlog.deliver(topic, f.user, messages.encode(f)) for f in finals
+        ))  # fmt: skip
+        self.recorded += len(decided)

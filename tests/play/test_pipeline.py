@@ -1,0 +1,160 @@
+"""The play pipeline in one process on the real stack: ingestion, Kafka, allocator,
+recorder, coupon codes, and the reveal through ``GET /plays/{id}``."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from frolic import topics
+from frolic.app import create_app
+from frolic.auth.tokens import mint_player_token
+from frolic.config import Settings
+from frolic.db.session import create_engine
+from tests.play.factories import create_live_game
+
+
+@pytest.fixture(scope="module")
+def pipeline_settings(settings: Settings) -> Settings:
+    """Topics of its own, so no other test's messages reach these consumers."""
+    tag = uuid.uuid4().hex[:6]
+    mine = settings.model_copy(update={
+        "play_topic": f"plays-{tag}", "result_topic": f"results-{tag}",
+        "final_topic": f"final-{tag}", "reveal_seconds": 1.5, "kafka_partitions": 4,
+    })  # fmt: skip
+    topics.ensure_topics(topics.admin_client(mine), mine)
+    return mine
+
+
+@pytest.fixture(scope="module")
+async def client(pipeline_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(pipeline_settings, roles=("api", "allocator", "recorder"))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://frolic") as c:
+            yield c
+
+
+def auth(settings: Settings, user: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_player_token(settings, user)}"}
+
+
+async def wait_decided(settings: Settings, play_ids: list[str], timeout: float = 30) -> None:
+    assert settings.database_url
+    db = create_engine(settings.database_url)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            async with db.connect() as conn:
+                left = (await conn.execute(text(
+                    "SELECT count(*) FROM play_events WHERE play_id = ANY(:ids) "
+                    "AND processed_time IS NULL"), {"ids": [uuid.UUID(p) for p in play_ids]},
+                )).scalar_one()  # fmt: skip
+            if left == 0:
+                return
+            assert time.monotonic() < deadline, f"{left} plays still undecided"
+            await asyncio.sleep(0.2)
+    finally:
+        await db.dispose()
+
+
+async def test_plays_flow_to_final_outcomes(
+    client: httpx.AsyncClient, pipeline_settings: Settings
+) -> None:
+    s = pipeline_settings
+    game = await create_live_game(s, budgets=(6, 4))
+    users = [f"player-{uuid.uuid4().hex[:6]}" for _ in range(30)]
+
+    async def play(user: str, key: str) -> tuple[str, dict[str, object]]:
+        response = await client.post(
+            "/play", json={"gameId": game.game_id},
+            headers={**auth(s, user), "Idempotency-Key": key},
+        )  # fmt: skip
+        assert response.status_code == 202, response.text
+        return user, response.json()
+
+    requests = [(u, f"k{i}") for u in users for i in range(3)]
+    retries = random.Random(1).sample(requests, 9)  # ~10% of requests are retried
+    answered = await asyncio.gather(*(play(u, k) for u, k in requests + retries))
+    by_key: dict[tuple[str, str], set[str]] = {}
+    for (user, key), (_, body) in zip(requests + retries, answered, strict=True):
+        assert body["status"] == "QUEUED"
+        by_key.setdefault((user, key), set()).add(str(body["playId"]))
+    assert all(len(ids) == 1 for ids in by_key.values())  # a retry is the same play
+    plays = {next(iter(ids)): user for (user, _), ids in by_key.items()}
+    assert len(plays) == 90
+
+    # Nothing is disclosed before the reveal.
+    some_play, owner = next(iter(plays.items()))
+    early = (await client.get(f"/plays/{some_play}", headers=auth(s, owner))).json()
+    assert early["status"] == "QUEUED"
+    assert early["outcome"] is None
+
+    await wait_decided(s, list(plays))
+    await asyncio.sleep(s.reveal_seconds)
+    views = {}
+    for play_id, user in plays.items():
+        response = await client.get(f"/plays/{play_id}", headers=auth(s, user))
+        assert response.status_code == 200
+        views[play_id] = response.json()
+    assert all(v["status"] == "REVEALED" for v in views.values())
+    wins = [v for v in views.values() if v["outcome"] == "WIN"]
+    per_brand = Counter(v["brand"] for v in wins)
+    assert all(per_brand[b] <= budget for b, budget in game.brands.items())
+    codes = [v["couponCode"] for v in wins]
+    assert len(codes) == len(set(codes))  # no code held by two plays
+    assert set(codes) <= game.codes
+    # A player sees only their own plays.
+    other = next(u for u in users if u != owner)
+    assert (await client.get(f"/plays/{some_play}", headers=auth(s, other))).status_code == 404
+
+
+async def test_bad_input_gets_a_clear_4xx(
+    client: httpx.AsyncClient, pipeline_settings: Settings
+) -> None:
+    s = pipeline_settings
+    game = await create_live_game(s, budgets=(1,))
+    good = auth(s, "someone")
+    cases = [
+        ({"gameId": game.game_id}, {}, 401, "Unauthorized"),
+        ({"gameId": game.game_id}, {"Authorization": "Bearer nonsense"}, 401, "Unauthorized"),
+        ({"gameId": "x"}, good, 422, "ValidationFailed"),
+        ({}, good, 422, "ValidationFailed"),
+        ({"gameId": game.game_id, "extra": 1}, good, 422, "ValidationFailed"),
+        ({"gameId": 999_999_999}, good, 404, "NotFound"),
+    ]
+    for body, headers, status, error in cases:
+        response = await client.post("/play", json=body, headers=headers)
+        assert response.status_code == status, (body, response.text)
+        assert response.json()["error"] == error
+    expired = mint_player_token(s, "someone", ttl_seconds=-60)
+    response = await client.post("/play", json={"gameId": game.game_id},
+                                 headers={"Authorization": f"Bearer {expired}"})  # fmt: skip
+    assert response.status_code == 401
+    assert "expired" in response.json()["detail"]
+    response = await client.post("/play", content=b"{not json", headers=good)
+    assert response.status_code == 422
+    assert (await client.get("/plays/not-a-uuid", headers=good)).status_code == 404
+
+
+async def test_player_limits_answer_429_with_retry_after(
+    client: httpx.AsyncClient, pipeline_settings: Settings
+) -> None:
+    s = pipeline_settings
+    game = await create_live_game(s, budgets=(1,), max_plays_per_day=2, cooldown_seconds=0)
+    headers = auth(s, f"limited-{uuid.uuid4().hex[:6]}")
+    for _ in range(2):
+        ok = await client.post("/play", json={"gameId": game.game_id}, headers=headers)
+        assert ok.status_code == 202
+    over = await client.post("/play", json={"gameId": game.game_id}, headers=headers)
+    assert over.status_code == 429
+    assert over.json()["error"] == "RateLimited"
+    assert int(over.headers["Retry-After"]) >= 1
