@@ -1,0 +1,112 @@
+"""Frolic as separate processes on the shared embedded servers: a role per process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from frolic.config import Settings
+from frolic.stack.process import free_port
+
+
+@dataclass
+class Role:
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+
+@dataclass
+class Cluster:
+    settings: Settings
+    roles: list[Role] = field(default_factory=list)
+
+    def of(self, name: str) -> list[Role]:
+        return [r for r in self.roles if r.name == name]
+
+
+def environment(settings: Settings, state: Path) -> dict[str, str]:
+    assert settings.jwt_secret is not None
+    assert settings.admin_token is not None
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FROLIC_")}
+    env.update({
+        "FROLIC_DATABASE_URL": settings.database_url or "",
+        "FROLIC_REDIS_URL": settings.redis_url or "",
+        "FROLIC_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "",
+        "FROLIC_STATE_DIR": str(state),
+        "FROLIC_JWT_SECRET": settings.jwt_secret.get_secret_value(),
+        "FROLIC_ADMIN_TOKEN": settings.admin_token.get_secret_value(),
+        "FROLIC_PLAY_TOPIC": settings.play_topic,
+        "FROLIC_RESULT_TOPIC": settings.result_topic,
+        "FROLIC_FINAL_TOPIC": settings.final_topic,
+        "FROLIC_KAFKA_PARTITIONS": str(settings.kafka_partitions),
+        "FROLIC_REVEAL_SECONDS": str(settings.reveal_seconds),
+        "FROLIC_REDRIVE_AFTER_SECONDS": str(settings.redrive_after_seconds),
+        # Every test request comes from 127.0.0.1.
+        "FROLIC_RATE_IP_PER_SECOND": "100000",
+        "FROLIC_RATE_IP_BURST": "100000",
+        "FROLIC_LOG_LEVEL": "WARNING",
+    })  # fmt: skip
+    return env
+
+
+@contextmanager
+def running(settings: Settings, state: Path, layout: Sequence[Sequence[str]]) -> Iterator[Cluster]:
+    """Start one ``frolic serve`` per entry of ``layout`` (its roles), wait for each to be
+    ready, and stop them all (SIGTERM, then SIGKILL) at the end."""
+    cluster = Cluster(settings)
+    env = environment(settings, state)
+    try:
+        for i, roles in enumerate(layout):
+            port = free_port()
+            log = state / f"{i}-{'-'.join(roles)}.log"
+            argv = [sys.executable, "-m", "frolic.cli", "serve", "--port", str(port)]
+            for role in roles:
+                argv += ["--role", role]
+            with open(log, "wb") as out:
+                process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+            cluster.roles.append(Role("+".join(roles), port, process, log))
+        for role in cluster.roles:
+            _wait_ready(role)
+        yield cluster
+    finally:
+        for role in cluster.roles:
+            if role.process.poll() is None:
+                role.process.send_signal(signal.SIGTERM)
+        for role in cluster.roles:
+            try:
+                role.process.wait(30)
+            except subprocess.TimeoutExpired:
+                role.process.kill()
+                role.process.wait()
+
+
+def _wait_ready(role: Role, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert role.process.poll() is None, role.log.read_text()[-3000:]
+        try:
+            if httpx.get(f"{role.url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{role.name} not ready: {role.log.read_text()[-3000:]}")

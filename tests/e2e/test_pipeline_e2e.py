@@ -1,0 +1,198 @@
+"""Thousands of plays from hundreds of players through Frolic as separate processes, on the
+real embedded stack; then every invariant of DESIGN.md §4 is checked in the ledger."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from frolic import topics
+from frolic.auth.tokens import mint_player_token
+from frolic.config import Settings
+from frolic.db.session import create_engine
+from frolic.engine.redis_store import store_for
+from frolic.games.repository import load_game
+from frolic.redis_client import connect
+from tests.e2e.cluster import Cluster, running
+from tests.play.factories import LiveGame, create_live_game
+
+PLAYERS = 300
+PLAYS_EACH = 6  # on the long paced game
+BURST = 600  # plays on the short game, in its last seconds
+RETRY_SHARE = 0.1
+
+LAYOUTS = {
+    "one-process": [["api", "allocator", "recorder"]],
+    "scaled-with-kills": [["api"], ["allocator"], ["allocator"], ["recorder"], ["recorder"]],
+}
+
+
+@pytest.fixture(scope="module")
+def e2e_settings(settings: Settings) -> Settings:
+    tag = uuid.uuid4().hex[:6]
+    mine = settings.model_copy(update={
+        "play_topic": f"e2e-plays-{tag}", "result_topic": f"e2e-results-{tag}",
+        "final_topic": f"e2e-final-{tag}", "reveal_seconds": 2.0, "kafka_partitions": 4,
+        "redrive_after_seconds": 20.0,
+    })  # fmt: skip
+    topics.ensure_topics(topics.admin_client(mine), mine)
+    return mine
+
+
+class Load:
+    """Players pressing play, some requests retried; what the API answered."""
+
+    def __init__(self, settings: Settings, client: httpx.AsyncClient) -> None:
+        self.settings = settings
+        self.client = client
+        self.tokens = {f"p{i}-{uuid.uuid4().hex[:4]}": "" for i in range(PLAYERS)}
+        for user in self.tokens:
+            self.tokens[user] = mint_player_token(settings, user)
+        self.answers: dict[tuple[str, str], set[str]] = {}
+        self.owner: dict[str, str] = {}
+        self.refused: Counter[int] = Counter()
+        self.gate = asyncio.Semaphore(64)
+
+    def auth(self, user: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[user]}"}
+
+    async def play(self, user: str, game: LiveGame, key: str) -> None:
+        async with self.gate:
+            response = await self.client.post(
+                "/play", json={"gameId": game.game_id},
+                headers={"Authorization": f"Bearer {self.tokens[user]}", "Idempotency-Key": key},
+            )  # fmt: skip
+        if response.status_code != 202:
+            self.refused[response.status_code] += 1
+            return
+        play_id = response.json()["playId"]
+        self.answers.setdefault((user, key), set()).add(play_id)
+        self.owner[play_id] = user
+
+    async def run(self, requests: list[tuple[str, LiveGame, str]]) -> None:
+        retried = random.Random(7).sample(requests, int(len(requests) * RETRY_SHARE))
+        await asyncio.gather(*(self.play(*r) for r in requests + retried))
+
+
+async def wait_decided(settings: Settings, play_ids: list[str], timeout: float = 120) -> None:
+    assert settings.database_url
+    db = create_engine(settings.database_url)
+    ids = [uuid.UUID(p) for p in play_ids]
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            async with db.connect() as conn:
+                left = (await conn.execute(text(
+                    "SELECT count(*) FROM play_events WHERE play_id = ANY(:ids) "
+                    "AND processed_time IS NULL"), {"ids": ids})).scalar_one()  # fmt: skip
+            if left == 0:
+                return
+            assert time.monotonic() < deadline, f"{left} accepted plays never got an outcome"
+            await asyncio.sleep(0.5)
+    finally:
+        await db.dispose()
+
+
+async def check_ledger(settings: Settings, games: list[LiveGame], play_ids: list[str]) -> None:
+    assert settings.database_url
+    assert settings.redis_url
+    db = create_engine(settings.database_url)
+    redis = connect(settings.redis_url)
+    ids = [uuid.UUID(p) for p in play_ids]
+    try:
+        async with db.connect() as conn:
+            rows = (await conn.execute(text(
+                "SELECT p.play_id, p.game_id, p.status, p.user_id, c.id AS coupon, c.code, "
+                "c.brand_id, c.issued_to FROM play_events p "
+                "LEFT JOIN coupons c ON c.id = p.reward_coupon_id WHERE p.play_id = ANY(:ids)"),
+                {"ids": ids})).all()  # fmt: skip
+            # 4: every play answered QUEUED has a final outcome in PostgreSQL.
+            assert len(rows) == len(ids)
+            assert {r.status for r in rows} <= {"WIN", "LOSE"}
+            for game in games:
+                wins = [r for r in rows if r.game_id == game.game_id and r.status == "WIN"]
+                # 3: each win holds exactly one code, from the pool, held by no other play,
+                # locked to the winner.
+                assert all(r.coupon is not None for r in wins)
+                assert len({r.coupon for r in wins}) == len(wins)
+                assert {r.code for r in wins} <= game.codes
+                assert all(r.issued_to == r.user_id for r in wins)
+                # 1: never more than the budget, per brand.
+                per_brand = Counter(r.brand_id for r in wins)
+                for brand, budget in game.brands.items():
+                    assert per_brand[brand] <= budget
+                issued = (await conn.execute(text(
+                    "SELECT count(*) FROM coupons WHERE game_id = :g AND issued_at IS NOT NULL"),
+                    {"g": game.game_id})).scalar_one()  # fmt: skip
+                assert issued == len(wins)  # no code issued without its win
+                # 6: Redis remaining + issued in PostgreSQL = total, per brand.
+                view = await load_game(db, game.game_id)
+                assert view is not None
+                stock = await store_for(settings, redis).stock(view.rules)
+                remaining = dict((await conn.execute(text(
+                    "SELECT brand_id, remaining_coupons FROM game_brand_budgets "
+                    "WHERE game_id = :g"), {"g": game.game_id})).all())  # fmt: skip
+                for brand, budget in game.brands.items():
+                    assert stock[brand] + per_brand[brand] == budget
+                    assert remaining[brand] == budget - per_brand[brand]
+    finally:
+        await redis.aclose()
+        await db.dispose()
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+async def test_thousands_of_plays_reach_one_final_outcome_each(
+    layout: str, e2e_settings: Settings, tmp_path: Path
+) -> None:
+    s = e2e_settings
+    with running(s, tmp_path, LAYOUTS[layout]) as cluster:
+        paced = await create_live_game(s, budgets=(60, 40), minutes=60, spare_codes=5)
+        short = await create_live_game(s, budgets=(30,), minutes=25 / 60, spare_codes=5)
+        started = time.monotonic()
+        async with httpx.AsyncClient(base_url=cluster.of(cluster.roles[0].name)[0].url,
+                                     timeout=30) as client:  # fmt: skip
+            load = Load(s, client)
+            users = list(load.tokens)
+            steady = [(u, paced, f"a{i}") for i in range(PLAYS_EACH) for u in users]
+            burst = [(users[i % PLAYERS], short, f"b{i}") for i in range(BURST)]
+
+            async def burst_at_the_end() -> None:
+                # The short game ends 25 s after it was created: play in its last 8 s.
+                await asyncio.sleep(max(0.0, 17 - (time.monotonic() - started)))
+                await load.run(burst)
+
+            async def kill_midway(c: Cluster) -> None:
+                if layout != "scaled-with-kills":
+                    return
+                await asyncio.sleep(3)
+                c.of("allocator")[0].kill()
+                c.of("recorder")[0].kill()
+
+            await asyncio.gather(load.run(steady), burst_at_the_end(), kill_midway(cluster))
+
+            # Retries returned the same play.
+            assert all(len(ids) == 1 for ids in load.answers.values())
+            accepted = list(load.owner)
+            assert len(accepted) >= 0.95 * (len(steady) + len(burst)), load.refused
+            await wait_decided(s, accepted)
+            await check_ledger(s, [paced, short], accepted)
+
+            # 5: a player sees only their own plays.
+            await asyncio.sleep(s.reveal_seconds)
+            sample = random.Random(3).sample(accepted, 20)
+            for play_id in sample:
+                owner = load.owner[play_id]
+                stranger = next(u for u in users if u != owner)
+                mine = await client.get(f"/plays/{play_id}", headers=load.auth(owner))
+                assert mine.status_code == 200
+                assert mine.json()["status"] == "REVEALED"
+                theirs = await client.get(f"/plays/{play_id}", headers=load.auth(stranger))
+                assert theirs.status_code == 404
