@@ -79,8 +79,8 @@ def running(settings: Settings, state: Path, layout: Sequence[Sequence[str]]) ->
             port = free_port()
             log = state / f"{i}-{'-'.join(roles)}.log"
             argv = [sys.executable, "-m", "frolic.cli", "serve", "--port", str(port)]
-            for role in roles:
-                argv += ["--role", role]
+            for name in roles:
+                argv += ["--role", name]
             with open(log, "wb") as out:
                 process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
             cluster.roles.append(Role("+".join(roles), port, process, log))

@@ -137,7 +137,7 @@ async def check_ledger(settings: Settings, games: list[LiveGame], play_ids: list
                 view = await load_game(db, game.game_id)
                 assert view is not None
                 stock = await store_for(settings, redis).stock(view.rules)
-                remaining = dict((await conn.execute(text(
+                remaining: dict[int, int] = dict((await conn.execute(text(
                     "SELECT brand_id, remaining_coupons FROM game_brand_budgets "
                     "WHERE game_id = :g"), {"g": game.game_id})).all())  # fmt: skip
                 for brand, budget in game.brands.items():
