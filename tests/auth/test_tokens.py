@@ -41,3 +41,24 @@ def test_cli_token_uses_the_state_dir_secret(tmp_path: Path) -> None:
         out.stdout.strip(), settings.jwt_secret.get_secret_value(), algorithms=["HS256"]
     )
     assert claims["sub"] == "bob"
+
+
+def test_rs256_player_tokens_verify_with_the_public_key(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from frolic.auth.players import player_id
+    from frolic.errors import Unauthorized
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    settings = Settings(state_dir=tmp_path, jwt_algorithm="RS256", jwt_public_key=public)
+    token = jwt.encode({"sub": "carol", "exp": 4_000_000_000}, key, algorithm="RS256")
+    assert player_id(settings, token) == "carol"
+    forged = jwt.encode({"sub": "carol", "exp": 4_000_000_000}, "x" * 32, algorithm="HS256")
+    with pytest.raises(Unauthorized):
+        player_id(settings, forged)  # an HS256 token must not pass as RS256

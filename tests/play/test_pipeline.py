@@ -158,3 +158,22 @@ async def test_player_limits_answer_429_with_retry_after(
     assert over.status_code == 429
     assert over.json()["error"] == "RateLimited"
     assert int(over.headers["Retry-After"]) >= 1
+
+
+async def test_play_ids_are_uuid7_and_a_burst_over_the_user_rate_gets_429(
+    client: httpx.AsyncClient, pipeline_settings: Settings
+) -> None:
+    s = pipeline_settings
+    game = await create_live_game(s, budgets=(1,))
+    headers = auth(s, f"eager-{uuid.uuid4().hex[:6]}")
+    answers = [
+        await client.post("/play", json={"gameId": game.game_id}, headers=headers)
+        for _ in range(s.rate_user_burst + 3)
+    ]
+    accepted = [a for a in answers if a.status_code == 202]
+    assert uuid.UUID(accepted[0].json()["playId"]).version == 7
+    refused = [a for a in answers if a.status_code == 429]
+    assert refused
+    assert len(accepted) >= s.rate_user_burst - 1
+    assert refused[0].json()["error"] == "RateLimited"
+    assert int(refused[0].headers["Retry-After"]) >= 1
