@@ -1,0 +1,233 @@
+"""This process's reveal sockets, and the clock that sends each final result at its ``revealAt``.
+
+Every ws process hears every final result (``FinalListener``); the hub sends those of the
+players connected *here* and ignores the rest. A player may hold several sockets (tabs,
+devices): each gets each result once.
+
+Nothing here waits on a client. A socket has an outbox (a bounded queue) drained by its own
+writer task, so a slow reader delays only itself; one that falls ``OUTBOX_SIZE`` messages
+behind is closed with 1013 (try again later) and reconnects to catch up from PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections import OrderedDict, deque
+from collections.abc import Iterable
+from typing import Protocol
+
+import orjson
+
+from frolic.playlog.messages import Final
+
+log = logging.getLogger(__name__)
+
+OUTBOX_SIZE = 256
+"""Messages a socket may have queued before it is deemed too slow and closed."""
+SEEN_PER_SOCKET = 4096
+"""Play ids remembered per socket to never send one twice; the oldest are forgotten first."""
+CLOSE_TIMEOUT = 5.0
+TRY_AGAIN_LATER = 1013
+
+
+class Socket(Protocol):
+    """What the hub needs of a socket; Starlette's ``WebSocket`` is one."""
+
+    async def send_text(self, data: str) -> None: ...
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
+
+
+class Lateness:
+    """The last ``capacity`` reveal latenesses (send time minus ``revealAt``, in ms)."""
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self._samples: deque[float] = deque(maxlen=capacity)
+        self.count = 0
+
+    def record(self, ms: float) -> None:
+        self._samples.append(ms)
+        self.count += 1
+
+    def percentile(self, p: float) -> float | None:
+        """Nearest-rank percentile of the samples held, ``None`` before the first."""
+        if not self._samples:
+            return None
+        ordered = sorted(self._samples)
+        rank = math.ceil(p / 100 * len(ordered))
+        return ordered[min(max(rank, 1), len(ordered)) - 1]
+
+    def __len__(self) -> int:
+        return len(self._samples)
+
+
+class Outbox:
+    """One socket's queue of messages and the task that writes them, in order."""
+
+    def __init__(self, hub: Hub, user: str, socket: Socket) -> None:
+        self.user = user
+        self.socket = socket
+        self.closed = False
+        self._hub = hub
+        self._queue: asyncio.Queue[tuple[str, float | None]] = asyncio.Queue(OUTBOX_SIZE)
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._writer = asyncio.get_running_loop().create_task(
+            self._write(), name=f"reveal-writer-{user}"
+        )
+
+    def push(self, text: str, reveal_at: float | None = None) -> None:
+        """Queue ``text``; ``reveal_at`` (a result's) makes its lateness be recorded."""
+        if self.closed:
+            return
+        try:
+            self._queue.put_nowait((text, reveal_at))
+        except asyncio.QueueFull:
+            log.warning("closing a socket of %s: %d messages behind", self.user, OUTBOX_SIZE)
+            self._hub.drop(self, close_code=TRY_AGAIN_LATER, reason="too far behind")
+
+    def claim(self, play_id: str) -> bool:
+        """True the first time a play is offered to this socket, False ever after."""
+        if play_id in self._seen:
+            return False
+        self._seen[play_id] = None
+        if len(self._seen) > SEEN_PER_SOCKET:
+            self._seen.popitem(last=False)
+        return True
+
+    def stop(self) -> None:
+        self.closed = True
+        self._writer.cancel()
+
+    async def _write(self) -> None:
+        while True:
+            text, reveal_at = await self._queue.get()
+            try:
+                await self.socket.send_text(text)
+            except Exception as exc:  # a socket that cannot take a send is gone
+                log.info("dropping a socket of %s: send failed (%r)", self.user, exc)
+                self._hub.drop(self)
+                return
+            self._hub.sent += 1
+            if reveal_at is not None:
+                self._hub.lateness.record((time.time() - reveal_at) * 1000)
+
+
+class Hub:
+    """This process's sockets by player external id, and the reveals scheduled for them."""
+
+    def __init__(self) -> None:
+        self.lateness = Lateness()
+        self.sent = 0  # messages written to sockets, pongs included
+        self._sockets: dict[str, dict[int, Outbox]] = {}
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def connect(self, user: str, socket: Socket) -> Outbox:
+        """Hold ``socket`` for ``user``; call from the event loop that serves it."""
+        outbox = Outbox(self, user, socket)
+        self._sockets.setdefault(user, {})[id(socket)] = outbox
+        return outbox
+
+    def disconnect(self, user: str, socket: Socket) -> None:
+        outbox = self._sockets.get(user, {}).get(id(socket))
+        if outbox is not None:
+            self.drop(outbox)
+
+    def drop(self, outbox: Outbox, *, close_code: int | None = None, reason: str = "") -> None:
+        """Forget a socket; with ``close_code``, also close it (in the background)."""
+        held = self._sockets.get(outbox.user)
+        if held is not None and held.get(id(outbox.socket)) is outbox:
+            del held[id(outbox.socket)]
+            if not held:
+                del self._sockets[outbox.user]
+        if outbox.closed:
+            return
+        outbox.stop()
+        if close_code is not None:
+            task = asyncio.get_running_loop().create_task(_close(outbox.socket, close_code, reason))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+    def connected(self, user: str) -> int:
+        """How many sockets ``user`` holds on this process."""
+        return len(self._sockets.get(user, ()))
+
+    def schedule_many(self, finals: Iterable[Final]) -> None:
+        for final in finals:
+            self.schedule(final)
+
+    def schedule(self, final: Final, *, only: Outbox | None = None, replay: bool = False) -> None:
+        """Send ``final.reveal()`` at ``final.reveal_at`` (at once if due) to the player's
+        sockets here that have not had it: all of them, or ``only`` that one.
+
+        ``replay`` marks a result fetched on reconnect: one already due then is a catch-up,
+        not a late reveal, so its lateness is not recorded.
+        """
+        held = self._sockets.get(final.user)
+        if not held:
+            return
+        candidates = held.values() if only is None else [only] if not only.closed else []
+        targets = [outbox for outbox in candidates if outbox.claim(final.play_id)]
+        if not targets:
+            return
+        loop = asyncio.get_running_loop()
+        delay = final.reveal_at - time.time()
+        if delay <= 0:
+            self._send(final, targets, measure=not replay)
+            return
+        handle: asyncio.TimerHandle
+
+        def fire() -> None:
+            self._timers.discard(handle)
+            self._fire(final, targets)
+
+        # Wall clock to the loop's monotonic clock, once; the timer is immune to clock steps.
+        handle = loop.call_at(loop.time() + delay, fire)
+        self._timers.add(handle)
+
+    def _fire(self, final: Final, targets: list[Outbox]) -> None:
+        early = final.reveal_at - time.time()
+        if (
+            early > 0
+        ):  # a coarse timer (uvloop counts in ms) may fire a hair early: never reveal early
+            loop = asyncio.get_running_loop()
+            handle: asyncio.TimerHandle
+
+            def again() -> None:
+                self._timers.discard(handle)
+                self._fire(final, targets)
+
+            handle = loop.call_later(early, again)
+            self._timers.add(handle)
+            return
+        self._send(final, targets, measure=True)
+
+    def _send(self, final: Final, targets: list[Outbox], *, measure: bool) -> None:
+        text = orjson.dumps(final.reveal()).decode()
+        reveal_at = final.reveal_at if measure else None
+        for outbox in targets:
+            if not outbox.closed:
+                outbox.push(text, reveal_at)
+
+    async def close(self) -> None:
+        """Cancel every pending reveal and writer; the sockets themselves are the server's."""
+        for handle in self._timers:
+            handle.cancel()
+        self._timers.clear()
+        for held in list(self._sockets.values()):
+            for outbox in list(held.values()):
+                self.drop(outbox)
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+
+
+async def _close(socket: Socket, code: int, reason: str) -> None:
+    # A client that does not read may never let the close frame out; the server's keepalive
+    # ping ends that connection later, so give up here rather than wait for it.
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(CLOSE_TIMEOUT):
+            await socket.close(code, reason)

@@ -1,0 +1,136 @@
+"""The hub alone, with sockets that record what they are sent."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import orjson
+import pytest
+
+from frolic.reveal.history import MAX_RECENT
+from frolic.reveal.hub import OUTBOX_SIZE, Hub, Lateness
+from tests.reveal.conftest import final_for
+
+
+class FakeSocket:
+    def __init__(self, *, fail: bool = False, stall: bool = False) -> None:
+        self.sent: list[tuple[float, dict[str, object]]] = []
+        self.closed: tuple[int, str | None] | None = None
+        self.fail = fail
+        self.stall = asyncio.Event() if stall else None
+
+    async def send_text(self, data: str) -> None:
+        if self.fail:
+            raise ConnectionResetError("gone")
+        if self.stall is not None:
+            await self.stall.wait()
+        self.sent.append((time.time(), orjson.loads(data)))
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        self.closed = (code, reason)
+
+
+async def settle(seconds: float = 0.02) -> None:
+    await asyncio.sleep(seconds)
+
+
+async def test_a_result_goes_to_every_socket_of_its_player_at_reveal_at() -> None:
+    hub = Hub()
+    one, two, other = FakeSocket(), FakeSocket(), FakeSocket()
+    hub.connect("ann", one)
+    hub.connect("ann", two)
+    hub.connect("bob", other)
+    final = final_for("ann", time.time() + 0.1)
+    hub.schedule(final)
+    hub.schedule(final)  # a redelivered final
+    await settle(0.05)
+    assert one.sent == two.sent == []  # not before revealAt
+    await settle(0.1)
+    for socket in (one, two):
+        [(at, message)] = socket.sent
+        assert message == final.reveal()
+        assert 0 <= at - final.reveal_at < 0.02
+    assert other.sent == []
+    assert hub.lateness.count == 2
+    await hub.close()
+
+
+async def test_a_replayed_result_already_due_is_sent_at_once_and_not_counted_late() -> None:
+    hub = Hub()
+    socket = FakeSocket()
+    outbox = hub.connect("ann", socket)
+    past = final_for("ann", time.time() - 60)
+    hub.schedule(past, only=outbox, replay=True)
+    hub.schedule(past)  # the same play from the topic: already sent to this socket
+    await settle()
+    assert [m for _, m in socket.sent] == [past.reveal()]
+    assert hub.lateness.count == 0
+    await hub.close()
+
+
+async def test_results_for_players_not_here_are_ignored() -> None:
+    hub = Hub()
+    hub.schedule(final_for("nobody", time.time()))
+    await settle()
+    assert hub.sent == 0
+    await hub.close()
+
+
+async def test_a_socket_that_fails_a_send_is_dropped() -> None:
+    hub = Hub()
+    broken, fine = FakeSocket(fail=True), FakeSocket()
+    hub.connect("ann", broken)
+    hub.connect("ann", fine)
+    hub.schedule(final_for("ann", time.time()))
+    await settle()
+    assert hub.connected("ann") == 1
+    assert len(fine.sent) == 1
+    await hub.close()
+
+
+async def test_a_client_too_far_behind_is_closed_with_1013() -> None:
+    hub = Hub()
+    slow, fine = FakeSocket(stall=True), FakeSocket()
+    hub.connect("ann", slow)
+    hub.connect("ann", fine)
+    now = time.time()
+    for _ in range(OUTBOX_SIZE // 8 + 1):  # bursts a live reader keeps up with
+        hub.schedule_many(final_for("ann", now) for _ in range(8))
+        await asyncio.sleep(0)
+    await settle()
+    assert slow.closed == (1013, "too far behind")
+    assert hub.connected("ann") == 1
+    assert len(fine.sent) == (OUTBOX_SIZE // 8 + 1) * 8
+    await hub.close()
+
+
+async def test_disconnect_cancels_what_was_scheduled_for_the_socket() -> None:
+    hub = Hub()
+    socket = FakeSocket()
+    hub.connect("ann", socket)
+    hub.schedule(final_for("ann", time.time() + 0.05))
+    hub.disconnect("ann", socket)
+    hub.disconnect("ann", socket)  # twice is harmless
+    await settle(0.1)
+    assert socket.sent == []
+    await hub.close()
+
+
+def test_a_reconnect_replay_fits_in_an_outbox() -> None:
+    # A socket is sent up to MAX_RECENT results at once on connect; that must not be
+    # mistaken for a reader too far behind.
+    assert MAX_RECENT < OUTBOX_SIZE
+
+
+def test_lateness_percentiles() -> None:
+    lateness = Lateness(capacity=100)
+    assert lateness.percentile(99) is None
+    for ms in range(1, 201):
+        lateness.record(float(ms))
+    assert len(lateness) == 100  # bounded: the latest 100 are kept
+    assert lateness.count == 200
+    assert lateness.percentile(50) == 150.0
+    assert lateness.percentile(99) == 199.0
+    assert lateness.percentile(100) == 200.0
+    assert lateness.percentile(0) == pytest.approx(101.0)
