@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import frolic
+from frolic.admin.endpoints import router as admin_router
 from frolic.allocator.redrive import redrive_forever
 from frolic.allocator.worker import Allocator
 from frolic.config import ALL_ROLES, Role, Settings
@@ -24,6 +25,8 @@ from frolic.play.writer import PlayWriter
 from frolic.playlog.producer import PlayLog
 from frolic.recorder.worker import Recorder
 from frolic.resources import open_resources
+from frolic.reveal.endpoints import router as reveal_router
+from frolic.reveal.service import start_reveal, stop_reveal
 from frolic.web import install_error_handlers
 
 log = logging.getLogger(__name__)
@@ -51,10 +54,14 @@ def create_app(settings: Settings, roles: Sequence[Role] = ALL_ROLES) -> FastAPI
             if "recorder" in roles:
                 recorder = Recorder(settings, res.db, playlog)
                 workers.append(asyncio.create_task(recorder.run(stop), name="recorder"))
+            if "ws" in roles:
+                app.state.reveal = await start_reveal(res)
             try:
                 yield
             finally:
                 stop.set()
+                if "ws" in roles:
+                    await stop_reveal(app.state.reveal)
                 for worker in workers:
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(worker, 30)
@@ -73,4 +80,7 @@ def create_app(settings: Settings, roles: Sequence[Role] = ALL_ROLES) -> FastAPI
     app.include_router(health_router)
     if "api" in roles:
         app.include_router(play_router)
+        app.include_router(admin_router)
+    if "ws" in roles:
+        app.include_router(reveal_router)
     return app

@@ -7,6 +7,7 @@
     ├── Forbidden               403, credentials fine, not allowed
     ├── NotFound                404
     ├── Conflict                409
+    ├── PayloadTooLarge         413
     ├── RateLimited             429, carries ``retry_after`` seconds
     ├── NotReady                503, a dependency is down
     └── StackError              a server of the embedded stack would not start (CLI only)
@@ -61,6 +62,12 @@ class Conflict(FrolicError):
     """The request conflicts with the current state."""
 
     status_code = 409
+
+
+class PayloadTooLarge(FrolicError):
+    """The request body is larger than this endpoint accepts."""
+
+    status_code = 413
 
 
 class RateLimited(FrolicError):

@@ -57,6 +57,10 @@ def serve(settings: Settings, roles: Sequence[Role]) -> None:
             port=settings.port,
             log_level=settings.log_level.lower(),
             timeout_graceful_shutdown=15,
+            # The access log would print query strings, and /ws?token= carries a secret.
+            access_log=False,
+            # A frame is buffered whole before /ws can refuse it: cap what a client can send.
+            ws_max_size=65_536,
         )
         # uvicorn takes over SIGTERM while it runs, drains, then hands the signal back.
         uvicorn.Server(config).run()

@@ -1,0 +1,163 @@
+"""``/admin``: what setting up a game needs (DESIGN.md §7). Admin token only.
+
+Each endpoint opens one transaction, lets the service work in it, and commits before it
+answers: a 2xx means the change is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frolic.admin import service
+from frolic.admin.auth import require_admin
+from frolic.admin.schemas import (
+    BIGINT_MAX,
+    BrandCreate,
+    BrandRead,
+    CampaignCreate,
+    CampaignRead,
+    CouponImport,
+    GameCreate,
+    GameRead,
+)
+from frolic.engine.redis_store import store_for
+from frolic.errors import BadRequest, Conflict, PayloadTooLarge
+from frolic.resources import Resources
+from frolic.web import resources
+
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
+
+Res = Annotated[Resources, Depends(resources)]
+GameId = Annotated[int, Path(ge=1, le=BIGINT_MAX)]
+
+MAX_IMPORT_BYTES = 256 * 1024 * 1024  # some 8M codes; split bigger files
+CSV_TYPES = {"text/csv", "application/csv"}
+
+_AUTH: dict[int | str, dict[str, Any]] = {
+    401: {"description": "missing or wrong admin token"},
+    403: {"description": "a player's token"},
+    422: {"description": "the body or a parameter is not valid"},
+}
+_GAME: dict[int | str, dict[str, Any]] = {**_AUTH, 404: {"description": "no such game"}}
+
+
+@asynccontextmanager
+async def transaction(res: Resources) -> AsyncIterator[AsyncSession]:
+    """One session and transaction: committed when the block ends, rolled back on error.
+
+    Validation catches bad input before the database does; should the database still refuse
+    a change (a row that vanished under us), the client gets a 4xx and not a 500.
+    """
+    try:
+        async with AsyncSession(res.db, expire_on_commit=False) as session, session.begin():
+            yield session
+    except IntegrityError as e:
+        raise Conflict(f"the change conflicts with stored data ({_constraint(e)})") from None
+    except DataError:
+        raise BadRequest("a value is out of range for the database") from None
+
+
+def _constraint(e: IntegrityError) -> str:
+    name = getattr(getattr(e.orig, "__cause__", None), "constraint_name", None)
+    return f"constraint {name}" if name else "integrity"
+
+
+@router.post("/campaigns", status_code=201, responses=_AUTH)
+async def create_campaign(body: CampaignCreate, res: Res) -> CampaignRead:
+    """A campaign, in status ``draft``."""
+    async with transaction(res) as session:
+        return await service.create_campaign(session, body)
+
+
+@router.post("/brands", status_code=201, responses=_AUTH)
+async def create_brand(body: BrandCreate, res: Res) -> BrandRead:
+    async with transaction(res) as session:
+        return await service.create_brand(session, body)
+
+
+@router.post("/games", status_code=201, responses=_AUTH)
+async def create_game(body: GameCreate, res: Res) -> GameRead:
+    """A draft game with one budget per brand; its total budget is their sum."""
+    async with transaction(res) as session:
+        return await service.create_game(session, body)
+
+
+@router.get("/games/{game_id}", responses=_GAME)
+async def get_game(game_id: GameId, res: Res) -> GameRead:
+    """The game, its budgets, and per brand the unissued codes it may draw."""
+    async with transaction(res) as session:
+        return await service.get_game(session, game_id)
+
+
+@router.post(
+    "/games/{game_id}/start",
+    responses={
+        **_GAME,
+        409: {"description": "a brand has too few codes, or the game has ended"},
+        503: {"description": "Redis did not take the budget"},
+    },
+)
+async def start_game(game_id: GameId, res: Res) -> GameRead:
+    """Make a draft game live and load its budget into Redis; a live game stays as it is."""
+    store = store_for(res.settings, res.redis)
+    async with transaction(res) as session:
+        return await service.start_game(session, res.db, store, game_id)
+
+
+@router.post(
+    "/coupons/import",
+    responses={**_AUTH, 400: {"description": "not a brand_id,code CSV file"}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "text/csv": {
+                    "schema": {"type": "string"},
+                    "example": "brand_id,code\n1,SPRING-0001\n1,SPRING-0002\n",
+                }
+            },
+        }
+    },
+)
+async def import_coupons(
+    request: Request,
+    res: Res,
+    game_id: Annotated[
+        int | None,
+        Query(alias="gameId", ge=1, le=BIGINT_MAX, description="Reserve the codes for a game."),
+    ] = None,
+) -> CouponImport:
+    """Import coupon codes from a ``text/csv`` body with the header ``brand_id,code``.
+
+    Rows that are malformed or name an unknown brand are rejected by line number; codes
+    already stored or repeated in the file are counted as duplicates. The rest are stored.
+    """
+    body = await _csv_body(request)
+    async with transaction(res) as session:
+        return await service.import_coupons(session, body, game_id)
+
+
+async def _csv_body(request: Request) -> bytes:
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type not in CSV_TYPES:
+        raise BadRequest(
+            f"send the codes as a CSV file (Content-Type: text/csv), not {media_type or 'none'}"
+        )
+    too_big = PayloadTooLarge(f"the file is larger than {MAX_IMPORT_BYTES // 2**20} MiB; split it")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_IMPORT_BYTES:
+        raise too_big
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_IMPORT_BYTES:
+            raise too_big
+        chunks.append(chunk)
+    return b"".join(chunks)

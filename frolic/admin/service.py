@@ -1,0 +1,444 @@
+"""What the admin API does: set up campaigns, brands and games, import codes, start a game.
+
+Each function works inside the caller's session and only flushes; the endpoint that opened
+the transaction commits it (CONVENTIONS.md), after which its answer is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from redis.exceptions import RedisError
+from sqlalchemy import BigInteger, bindparam, func, or_, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from frolic.admin.schemas import (
+    BIGINT_MAX,
+    BrandCreate,
+    BrandRead,
+    BudgetRead,
+    CampaignCreate,
+    CampaignRead,
+    CouponImport,
+    Duplicates,
+    GameCreate,
+    GameRead,
+    Rejection,
+)
+from frolic.db.models import Brand, Campaign, Coupon, Game, GameBrandBudget
+from frolic.engine.rules import GameRules
+from frolic.errors import BadRequest, Conflict, NotFound, NotReady, ValidationFailed
+from frolic.games.repository import LIVE, load_game
+
+DRAFT = "draft"
+REPORT_LIMIT = 100  # duplicates and rejections listed in an import's answer
+CODE_MAX = 255  # coupons.code is VARCHAR(255)
+
+
+class BudgetLoader(Protocol):
+    """The part of a budget store (``frolic.engine.redis_store``) that starting a game uses."""
+
+    async def load(self, rules: GameRules, stock: dict[int, int]) -> None: ...
+
+
+def _invalid(loc: Sequence[str | int], msg: str) -> ValidationFailed:
+    """A 422 shaped like FastAPI's own: ``[{"loc", "msg", "type"}]``."""
+    return ValidationFailed([{"loc": list(loc), "msg": msg, "type": "not_found"}])
+
+
+# Campaigns and brands
+
+
+async def create_campaign(session: AsyncSession, body: CampaignCreate) -> CampaignRead:
+    campaign = Campaign(
+        name=body.name,
+        description=body.description,
+        start_time=body.start_time,
+        end_time=body.end_time,
+        status=DRAFT,
+    )
+    session.add(campaign)
+    await session.flush()
+    return CampaignRead(
+        id=campaign.id,
+        name=campaign.name,
+        description=campaign.description,
+        start_time=campaign.start_time,
+        end_time=campaign.end_time,
+        status=campaign.status,
+    )
+
+
+async def create_brand(session: AsyncSession, body: BrandCreate) -> BrandRead:
+    brand = Brand(name=body.name, logo_url=body.logo_url)
+    session.add(brand)
+    await session.flush()
+    return BrandRead(id=brand.id, name=brand.name, logo_url=brand.logo_url)
+
+
+# Games
+
+
+async def create_game(session: AsyncSession, body: GameCreate) -> GameRead:
+    """A draft game and one budget row per brand (remaining = total = its coupons).
+
+    The game need not lie inside its campaign's window: a campaign's dates are its
+    marketing period, and a game may run a little before or after it.
+    """
+    if await session.get(Campaign, body.campaign_id) is None:
+        raise _invalid(["body", "campaignId"], f"no campaign {body.campaign_id}")
+    wanted = [b.brand_id for b in body.budgets]
+    known = set((await session.scalars(select(Brand.id).where(Brand.id.in_(wanted)))).all())
+    for i, brand_id in enumerate(wanted):
+        if brand_id not in known:
+            raise _invalid(["body", "budgets", i, "brandId"], f"no brand {brand_id}")
+    game = Game(
+        campaign_id=body.campaign_id,
+        name=body.name,
+        start_time=body.start_time,
+        end_time=body.end_time,
+        total_budget=body.total_budget,
+        probability_type=body.probability_type,
+        status=DRAFT,
+        slot_seconds=body.slot_seconds,
+        odds=body.odds,
+        moments_void=body.moments_void,
+        max_plays_per_day=body.max_plays_per_day,
+        cooldown_seconds=body.cooldown_seconds,
+    )
+    session.add(game)
+    await session.flush()
+    session.add_all(
+        GameBrandBudget(
+            game_id=game.id,
+            brand_id=b.brand_id,
+            total_coupons=b.coupons,
+            remaining_coupons=b.coupons,
+        )
+        for b in body.budgets
+    )
+    await session.flush()
+    return await _read(session, game)
+
+
+async def get_game(session: AsyncSession, game_id: int) -> GameRead:
+    game = await session.get(Game, game_id)
+    if game is None:
+        raise NotFound(f"no game {game_id}")
+    return await _read(session, game)
+
+
+async def start_game(
+    session: AsyncSession, db: AsyncEngine, store: BudgetLoader, game_id: int
+) -> GameRead:
+    """Make a draft game live, once every brand has codes for its remaining budget.
+
+    The game's row stays locked until the caller commits, so two starts cannot both load
+    the budget. Starting a live game again changes nothing: reloading Redis would reset its
+    pacing state.
+
+    The budget goes to Redis *before* the status turns live: a live game must always have
+    its budget in Redis. Should the commit then fail, the game is still a draft and the next
+    start loads it again, which is harmless before any play.
+    """
+    game = await session.get(Game, game_id, with_for_update=True)
+    if game is None:
+        raise NotFound(f"no game {game_id}")
+    if game.status == LIVE:
+        return await _read(session, game)
+    if game.status != DRAFT:
+        raise Conflict(f"game {game_id} is {game.status}; only a draft game can be started")
+    if game.end_time <= datetime.now(UTC):
+        raise Conflict(f"game {game_id} ended at {game.end_time.isoformat()}; it cannot start")
+    budgets = await _budgets(session, game_id)
+    available = await _available_codes(session, game_id, [b.brand_id for b in budgets])
+    short = [b for b in budgets if available.get(b.brand_id, 0) < b.remaining_coupons]
+    if short:
+        names = await _brand_names(session, [b.brand_id for b in short])
+        raise Conflict(
+            f"game {game_id} cannot start: not enough unissued coupon codes. "
+            + "; ".join(
+                f"brand {b.brand_id} ({names.get(b.brand_id, '?')}) has "
+                f"{available.get(b.brand_id, 0)} codes for a remaining budget of "
+                f"{b.remaining_coupons}: {b.remaining_coupons - available.get(b.brand_id, 0)} "
+                "short"
+                for b in short
+            )
+            + ". Import codes with POST /admin/coupons/import."
+        )
+    view = await load_game(db, game_id)
+    if view is None:  # the row is locked by us, so this cannot happen
+        raise NotFound(f"no game {game_id}")
+    try:
+        await store.load(view.rules, {b.brand_id: b.remaining_coupons for b in budgets})
+    except RedisError as e:
+        raise NotReady(f"Redis did not take the budget ({type(e).__name__}); try again") from e
+    game.status = LIVE
+    game.updated_at = datetime.now(UTC)
+    await session.flush()
+    return await _read(session, game, budgets=budgets, available=available)
+
+
+async def _budgets(session: AsyncSession, game_id: int) -> list[GameBrandBudget]:
+    rows = await session.scalars(
+        select(GameBrandBudget)
+        .where(GameBrandBudget.game_id == game_id)
+        .order_by(GameBrandBudget.brand_id)
+    )
+    return list(rows.all())
+
+
+async def _available_codes(
+    session: AsyncSession, game_id: int, brands: Sequence[int]
+) -> dict[int, int]:
+    """Unissued codes per brand that the game may draw: shared ones and its reserved ones."""
+    if not brands:
+        return {}
+    rows = await session.execute(
+        select(Coupon.brand_id, func.count())
+        .where(
+            Coupon.brand_id.in_(brands),
+            or_(Coupon.game_id.is_(None), Coupon.game_id == game_id),
+            Coupon.issued_at.is_(None),
+        )
+        .group_by(Coupon.brand_id)
+    )
+    return {brand: count for brand, count in rows}
+
+
+async def _brand_names(session: AsyncSession, brands: Sequence[int]) -> dict[int, str]:
+    rows = await session.execute(select(Brand.id, Brand.name).where(Brand.id.in_(brands)))
+    return {brand: name for brand, name in rows}
+
+
+async def _read(
+    session: AsyncSession,
+    game: Game,
+    *,
+    budgets: list[GameBrandBudget] | None = None,
+    available: dict[int, int] | None = None,
+) -> GameRead:
+    if budgets is None:
+        budgets = await _budgets(session, game.id)
+    if available is None:
+        available = await _available_codes(session, game.id, [b.brand_id for b in budgets])
+    return GameRead(
+        id=game.id,
+        campaign_id=game.campaign_id,
+        name=game.name,
+        start_time=game.start_time,
+        end_time=game.end_time,
+        probability_type=game.probability_type,
+        status=game.status,
+        total_budget=game.total_budget,
+        slot_seconds=game.slot_seconds,
+        odds=game.odds,
+        moments_void=game.moments_void,
+        max_plays_per_day=game.max_plays_per_day,
+        cooldown_seconds=game.cooldown_seconds,
+        budgets=[
+            BudgetRead(
+                brand_id=b.brand_id,
+                coupons=b.total_coupons,
+                remaining=b.remaining_coupons,
+                available_codes=available.get(b.brand_id, 0),
+            )
+            for b in budgets
+        ],
+    )
+
+
+# Coupon codes
+
+_BRAND_ID = re.compile(r"[0-9]{1,19}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+HEADER = ["brand_id", "code"]
+
+
+@dataclass
+class ParsedCodes:
+    """The rows of a codes file that are well formed, and why the others are not."""
+
+    rows: list[tuple[int, int, str]] = field(default_factory=list)  # (line, brand_id, code)
+    rejected: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
+
+
+def decode_csv(body: bytes) -> str:
+    try:
+        return body.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise BadRequest(f"the file is not UTF-8 text (bad byte at offset {e.start})") from None
+
+
+def parse_codes(text: str) -> ParsedCodes:
+    """Rows of ``brand_id,code`` after the header; a bad row is rejected with its line
+    number (1-based, the header's line is 1) and does not stop the rest.
+
+    Blank lines are skipped; cells are stripped of surrounding blanks. A file that has no
+    ``brand_id,code`` header is refused whole (``BadRequest``): it is not a codes file.
+    """
+    parsed = ParsedCodes()
+    reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)
+    header_seen = False
+    while True:
+        line = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            if not header_seen:
+                raise BadRequest(f"line {line} is not CSV: {e}") from None
+            parsed.rejected.append((line, f"not CSV: {e}"))
+            continue
+        if not any(cell.strip() for cell in row):
+            continue
+        if not header_seen:
+            if [cell.strip().lower() for cell in row] != HEADER:
+                raise BadRequest(
+                    f"the first line must be the header brand_id,code; it is {_excerpt(row)}"
+                )
+            header_seen = True
+            continue
+        reason = _row_fault(row)
+        if reason is None:
+            parsed.rows.append((line, int(row[0].strip()), row[1].strip()))
+        else:
+            parsed.rejected.append((line, reason))
+    if not header_seen:
+        raise BadRequest("the file is empty; it must start with the header brand_id,code")
+    return parsed
+
+
+def _row_fault(row: list[str]) -> str | None:
+    if len(row) != 2:
+        return f"expected 2 fields (brand_id,code), found {len(row)}"
+    brand, code = row[0].strip(), row[1].strip()
+    if not _BRAND_ID.fullmatch(brand) or not 0 < int(brand) <= BIGINT_MAX:
+        return f"brand_id {_excerpt([brand])} is not a brand id (a positive integer)"
+    if not code:
+        return "the code is empty"
+    if len(code) > CODE_MAX:
+        return f"the code is longer than {CODE_MAX} characters"
+    if _CONTROL.search(code):
+        return "the code holds a control character (a line break: an unclosed quote?)"
+    return None
+
+
+def _excerpt(cells: list[str]) -> str:
+    shown = ",".join(cells)
+    return repr(shown if len(shown) <= 40 else shown[:40] + "...")
+
+
+_IMPORT = text(
+    """
+    WITH inserted AS (
+        INSERT INTO coupons (brand_id, code, game_id)
+        SELECT brand_id, code, CAST(:game_id AS BIGINT) FROM coupon_import
+        ORDER BY code COLLATE "C"
+        ON CONFLICT (code) DO NOTHING
+        RETURNING code
+    ), existing AS (
+        SELECT i.line, i.code FROM coupon_import i
+        WHERE NOT EXISTS (SELECT 1 FROM inserted x WHERE x.code = i.code)
+    )
+    SELECT (SELECT count(*) FROM inserted),
+           ARRAY(SELECT line FROM existing ORDER BY line LIMIT :limit),
+           ARRAY(SELECT code FROM existing ORDER BY line LIMIT :limit)
+    """
+)
+
+
+async def import_coupons(session: AsyncSession, body: bytes, game_id: int | None) -> CouponImport:
+    """Store the codes of a ``brand_id,code`` file; with ``game_id``, reserve them for it.
+
+    Codes go to a temporary table by COPY and from there to ``coupons`` in one INSERT. A
+    code already stored, or seen earlier in the file, is a duplicate: counted and listed,
+    not an error. The INSERT takes codes in one fixed order (sorted), so that concurrent
+    imports of overlapping files wait on each other instead of deadlocking.
+
+    Parsing a million rows takes a couple of seconds of CPU: it runs in a thread, so that
+    the plays this process serves meanwhile are not held up behind it.
+    """
+    if game_id is not None and await session.get(Game, game_id) is None:
+        raise _invalid(["query", "gameId"], f"no game {game_id}")
+    parsed = await asyncio.to_thread(lambda: parse_codes(decode_csv(body)))
+    known = await _known_brands(session, {brand for _, brand, _ in parsed.rows})
+    sorted_out = await asyncio.to_thread(_sort_out, parsed, known)
+    imported, existing = await _insert(session, sorted_out.unique, game_id)
+    in_file = sorted_out.in_file
+    listed = sorted([*in_file[:REPORT_LIMIT], *existing])[:REPORT_LIMIT]
+    rejected = sorted_out.rejected
+    return CouponImport(
+        imported=imported,
+        duplicates=Duplicates(
+            count=len(in_file) + len(sorted_out.unique) - imported,
+            in_file=len(in_file),
+            existing=len(sorted_out.unique) - imported,
+            codes=[code for _, code in listed],
+        ),
+        rejected_count=len(rejected),
+        rejected=[Rejection(line=line, reason=why) for line, why in rejected[:REPORT_LIMIT]],
+    )
+
+
+@dataclass
+class _SortedOut:
+    unique: list[tuple[int, int, str]]  # (line, brand_id, code), each code once
+    in_file: list[tuple[int, str]]  # (line, code) of codes seen earlier in the file
+    rejected: list[tuple[int, str]]  # (line, reason), by line
+
+
+def _sort_out(parsed: ParsedCodes, known: set[int]) -> _SortedOut:
+    out = _SortedOut([], [], list(parsed.rejected))
+    seen: set[str] = set()
+    for line, brand, code in parsed.rows:
+        if brand not in known:
+            out.rejected.append((line, f"no brand {brand}"))
+        elif code in seen:
+            out.in_file.append((line, code))
+        else:
+            seen.add(code)
+            out.unique.append((line, brand, code))
+    out.rejected.sort()
+    return out
+
+
+async def _known_brands(session: AsyncSession, brands: set[int]) -> set[int]:
+    if not brands:
+        return set()
+    query = text("SELECT id FROM brands WHERE id = ANY(:ids)").bindparams(
+        bindparam("ids", type_=ARRAY(BigInteger))
+    )
+    return set((await session.scalars(query, {"ids": sorted(brands)})).all())
+
+
+async def _insert(
+    session: AsyncSession, records: list[tuple[int, int, str]], game_id: int | None
+) -> tuple[int, list[tuple[int, str]]]:
+    """Insert new codes; how many were, and the first duplicates of stored ones (line, code)."""
+    if not records:
+        return 0, []
+    conn = await session.connection()
+    await conn.execute(
+        text(
+            "CREATE TEMP TABLE coupon_import (line integer, brand_id bigint, code text) "
+            "ON COMMIT DROP"
+        )
+    )
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    await driver.copy_records_to_table(
+        "coupon_import", records=records, columns=["line", "brand_id", "code"]
+    )
+    result = await conn.execute(_IMPORT, {"game_id": game_id, "limit": REPORT_LIMIT})
+    imported, lines, codes = result.one()
+    return int(imported), list(zip(lines, codes, strict=True))

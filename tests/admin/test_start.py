@@ -1,0 +1,119 @@
+"""Starting a game: only with codes for every brand's budget; loads the budget into Redis."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlalchemy import text
+
+from frolic.engine import keys
+from frolic.engine.redis_store import store_for
+from frolic.games.repository import load_game
+from frolic.resources import Resources
+from tests.admin.conftest import codes, csv_of, import_csv, new_brand, new_game, ok
+
+
+async def redis_stock(res: Resources, game_id: int) -> dict[int, int]:
+    view = await load_game(res.db, game_id)
+    assert view is not None
+    return await store_for(res.settings, res.redis).stock(view.rules)
+
+
+async def test_start_waits_for_codes_then_warms_redis(
+    admin: httpx.AsyncClient, res: Resources
+) -> None:
+    a, b, c = await new_brand(admin), await new_brand(admin), await new_brand(admin)
+    game = await new_game(admin, {a: 100, b: 30, c: 0})
+    ok(await import_csv(admin, csv_of((a, code) for code in codes(40))))
+
+    response = await admin.post(f"/admin/games/{game['id']}/start")
+    assert response.status_code == 409, response.text
+    refusal = response.json()
+    assert refusal["error"] == "Conflict"
+    assert f"brand {a} (" in refusal["detail"]
+    assert "has 40 codes for a remaining budget of 100: 60 short" in refusal["detail"]
+    assert f"brand {b} (" in refusal["detail"]
+    assert "has 0 codes for a remaining budget of 30: 30 short" in refusal["detail"]
+    assert f"brand {c} " not in refusal["detail"]
+    assert ok(await admin.get(f"/admin/games/{game['id']}"))["status"] == "draft"
+    assert await redis_stock(res, game["id"]) == {a: 0, b: 0, c: 0}
+
+    ok(await import_csv(admin, csv_of((a, code) for code in codes(60))))
+    ok(await import_csv(admin, csv_of((b, code) for code in codes(30)), game["id"]))
+    started = ok(await admin.post(f"/admin/games/{game['id']}/start"))
+    assert started["status"] == "live"
+    assert {x["brandId"]: x["availableCodes"] for x in started["budgets"]} == {a: 100, b: 30, c: 0}
+    assert ok(await admin.get(f"/admin/games/{game['id']}")) == started
+    assert await redis_stock(res, game["id"]) == {a: 100, b: 30, c: 0}
+
+
+async def test_starting_a_live_game_again_leaves_redis_alone(
+    admin: httpx.AsyncClient, res: Resources
+) -> None:
+    brand = await new_brand(admin)
+    game = await new_game(admin, {brand: 5})
+    ok(await import_csv(admin, csv_of((brand, code) for code in codes(5))))
+    first = ok(await admin.post(f"/admin/games/{game['id']}/start"))
+    await res.redis.decrby(keys.budget(game["id"], brand), 2)  # two coupons awarded since
+    again = ok(await admin.post(f"/admin/games/{game['id']}/start"))
+    assert again == first
+    assert await redis_stock(res, game["id"]) == {brand: 3}
+
+
+async def test_codes_reserved_for_another_game_do_not_count(admin: httpx.AsyncClient) -> None:
+    brand = await new_brand(admin)
+    game, other = await new_game(admin, {brand: 3}), await new_game(admin, {brand: 3})
+    ok(await import_csv(admin, csv_of((brand, code) for code in codes(3)), other["id"]))
+    response = await admin.post(f"/admin/games/{game['id']}/start")
+    assert response.status_code == 409
+    assert "has 0 codes for a remaining budget of 3: 3 short" in response.json()["detail"]
+    assert ok(await admin.post(f"/admin/games/{other['id']}/start"))["status"] == "live"
+
+
+async def test_an_ended_game_cannot_start(admin: httpx.AsyncClient, res: Resources) -> None:
+    brand = await new_brand(admin)
+    game = await new_game(admin, {brand: 0})
+    async with res.db.begin() as conn:
+        await conn.execute(
+            text("UPDATE games SET status = 'ended' WHERE id = :id"), {"id": game["id"]}
+        )
+    response = await admin.post(f"/admin/games/{game['id']}/start")
+    assert response.status_code == 409
+    assert response.json() == {
+        "error": "Conflict",
+        "detail": f"game {game['id']} is ended; only a draft game can be started",
+    }
+
+
+async def test_a_game_past_its_end_cannot_start(admin: httpx.AsyncClient) -> None:
+    brand = await new_brand(admin)
+    now = datetime.now(UTC)
+    game = await new_game(
+        admin,
+        {brand: 0},
+        startTime=(now - timedelta(hours=2)).isoformat(),
+        endTime=(now - timedelta(hours=1)).isoformat(),
+    )
+    response = await admin.post(f"/admin/games/{game['id']}/start")
+    assert response.status_code == 409
+    assert "cannot start" in response.json()["detail"]
+
+
+async def test_start_an_unknown_game(admin: httpx.AsyncClient) -> None:
+    response = await admin.post(f"/admin/games/{2**63 - 1}/start")
+    assert response.status_code == 404
+    assert response.json() == {"error": "NotFound", "detail": f"no game {2**63 - 1}"}
+
+
+async def test_concurrent_starts_all_answer_live(admin: httpx.AsyncClient, res: Resources) -> None:
+    brand = await new_brand(admin)
+    game = await new_game(admin, {brand: 4})
+    ok(await import_csv(admin, csv_of((brand, code) for code in codes(4))))
+    responses = await asyncio.gather(
+        *(admin.post(f"/admin/games/{game['id']}/start") for _ in range(5))
+    )
+    assert {r.status_code for r in responses} == {200}
+    assert {r.json()["status"] for r in responses} == {"live"}
+    assert await redis_stock(res, game["id"]) == {brand: 4}
