@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -35,6 +36,32 @@ def allocate(
             endpoints.redis_url, plays=plays, budget=budget, workers=workers, batch=batch,
             store="optimistic" if store == "optimistic" else "lua",
         )  # fmt: skip
+    _print(result, as_json)
+
+
+@app.command()
+def reveal(
+    sockets: Annotated[int, typer.Option(min=1, help="WebSocket connections.")] = 1000,
+    reveals: Annotated[int, typer.Option(min=1, help="Results to reveal.")] = 5000,
+    spread: Annotated[float, typer.Option(min=0.1, help="Seconds the revealAts span.")] = 5.0,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON line.")] = False,
+) -> None:
+    """Reveal lateness at the client: a ws process, many sockets, timed results."""
+    import tempfile
+
+    from frolic.bench.reveal import measure
+    from frolic.db import migrate
+
+    settings = Settings().with_local_secrets()
+    with Stack(settings) as endpoints, tempfile.TemporaryDirectory() as state:
+        migrate.upgrade(endpoints.database_url)
+        typer.echo(f"revealing {reveals:,} results to {sockets:,} sockets ...", err=True)
+        result = measure(endpoints.apply(settings), Path(state), sockets=sockets,
+                         reveals=reveals, spread=spread)  # fmt: skip
+    _print(result, as_json)
+
+
+def _print(result: dict[str, object], as_json: bool) -> None:
     if as_json:
         print(json.dumps(result))
     else:

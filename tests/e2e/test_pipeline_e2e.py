@@ -18,12 +18,12 @@ from sqlalchemy import text
 
 from frolic import topics
 from frolic.auth.tokens import mint_player_token
+from frolic.bench.cluster import Cluster, running
 from frolic.config import Settings
 from frolic.db.session import create_engine
 from frolic.engine.redis_store import store_for
 from frolic.games.repository import load_game
 from frolic.redis_client import connect
-from tests.e2e.cluster import Cluster, running
 from tests.play.factories import LiveGame, create_live_game
 
 PLAYERS = 300

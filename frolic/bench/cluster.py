@@ -1,4 +1,5 @@
-"""Frolic as separate processes on the shared embedded servers: a role per process."""
+"""Frolic as separate ``frolic serve`` processes on given servers, a role (or several) per
+process: the end-to-end tests and the benchmarks run the real thing this way."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import httpx
 
 from frolic.config import Settings
 from frolic.stack.process import free_port
@@ -44,8 +45,8 @@ class Cluster:
 
 
 def environment(settings: Settings, state: Path) -> dict[str, str]:
-    assert settings.jwt_secret is not None
-    assert settings.admin_token is not None
+    assert settings.jwt_secret is not None, "call Settings.with_local_secrets() first"
+    assert settings.admin_token is not None, "call Settings.with_local_secrets() first"
     env = {k: v for k, v in os.environ.items() if not k.startswith("FROLIC_")}
     env.update({
         "FROLIC_DATABASE_URL": settings.database_url or "",
@@ -60,7 +61,7 @@ def environment(settings: Settings, state: Path) -> dict[str, str]:
         "FROLIC_KAFKA_PARTITIONS": str(settings.kafka_partitions),
         "FROLIC_REVEAL_SECONDS": str(settings.reveal_seconds),
         "FROLIC_REDRIVE_AFTER_SECONDS": str(settings.redrive_after_seconds),
-        # Every test request comes from 127.0.0.1.
+        # Every request of a test or benchmark comes from 127.0.0.1.
         "FROLIC_RATE_IP_PER_SECOND": "100000",
         "FROLIC_RATE_IP_BURST": "100000",
         "FROLIC_LOG_LEVEL": "WARNING",
@@ -102,11 +103,13 @@ def running(settings: Settings, state: Path, layout: Sequence[Sequence[str]]) ->
 def _wait_ready(role: Role, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        assert role.process.poll() is None, role.log.read_text()[-3000:]
+        if role.process.poll() is not None:
+            raise RuntimeError(f"{role.name} exited: {role.log.read_text()[-3000:]}")
         try:
-            if httpx.get(f"{role.url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
+            with urllib.request.urlopen(f"{role.url}/readyz", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
             pass
         time.sleep(0.2)
-    raise AssertionError(f"{role.name} not ready: {role.log.read_text()[-3000:]}")
+    raise RuntimeError(f"{role.name} not ready: {role.log.read_text()[-3000:]}")
