@@ -177,3 +177,53 @@ async def test_play_ids_are_uuid7_and_a_burst_over_the_user_rate_gets_429(
     assert len(accepted) >= s.rate_user_burst - 1
     assert refused[0].json()["error"] == "RateLimited"
     assert int(refused[0].headers["Retry-After"]) >= 1
+
+
+async def test_a_blocked_player_is_refused(
+    client: httpx.AsyncClient, pipeline_settings: Settings
+) -> None:
+    s = pipeline_settings
+    game = await create_live_game(s, budgets=(1,))
+    user = f"banned-{uuid.uuid4().hex[:6]}"
+    assert s.database_url
+    db = create_engine(s.database_url)
+    async with db.begin() as conn:
+        await conn.execute(text("INSERT INTO users (external_id, blocked) VALUES (:x, true)"),
+                           {"x": user})  # fmt: skip
+    await db.dispose()
+    response = await client.post("/play", json={"gameId": game.game_id}, headers=auth(s, user))
+    assert response.status_code == 403
+    assert response.json()["error"] == "Forbidden"
+
+
+async def test_a_game_cooldown_spaces_a_players_plays(
+    client: httpx.AsyncClient, pipeline_settings: Settings
+) -> None:
+    s = pipeline_settings
+    game = await create_live_game(s, budgets=(1,), cooldown_seconds=30)
+    headers = auth(s, f"hasty-{uuid.uuid4().hex[:6]}")
+    first = await client.post("/play", json={"gameId": game.game_id}, headers=headers)
+    assert first.status_code == 202
+    second = await client.post("/play", json={"gameId": game.game_id}, headers=headers)
+    assert second.status_code == 429
+    assert 25 <= int(second.headers["Retry-After"]) <= 30
+
+
+async def test_the_ip_rate_limit(pipeline_settings: Settings) -> None:
+    from frolic.errors import RateLimited
+    from frolic.play.limits import Limits, Rate
+    from frolic.redis_client import connect
+
+    assert pipeline_settings.redis_url
+    redis = connect(pipeline_settings.redis_url)
+    limits = Limits(redis)
+    ip = f"10.{uuid.uuid4().int % 250}.0.{uuid.uuid4().int % 250}"
+    try:
+        await limits.rate("ip", ip, Rate(per_second=1, burst=2))
+        await limits.rate("ip", ip, Rate(per_second=1, burst=2))
+        with pytest.raises(RateLimited) as refused:
+            await limits.rate("ip", ip, Rate(per_second=1, burst=2))
+        assert 0 < refused.value.retry_after <= 1
+        await limits.rate("ip", "another-ip-" + ip, Rate(per_second=1, burst=2))  # not shared
+    finally:
+        await redis.aclose()
