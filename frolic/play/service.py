@@ -102,7 +102,8 @@ class PlayService:
             await self.writer.record({
                 "play_id": uuid.UUID(play_id), "user_id": player.id, "game_id": game_id,
                 "status": "QUEUED", "request_time": datetime.fromtimestamp(now, UTC),
-                "metadata_": {"revealAt": reveal_at, "device": device},
+                # A Core insert takes column keys: "metadata", not the attribute metadata_.
+                "metadata": {"revealAt": reveal_at, "device": device},
             })  # fmt: skip
         except Exception as exc:
             if key is not None:
@@ -138,7 +139,9 @@ class PlayService:
         if row is None:
             raise NotFound(f"no play {play_id}")
         meta = row.meta or {}
-        reveal_at = float(meta.get("revealAt") or row.request_time.timestamp())
+        reveal_at = float(
+            meta.get("revealAt") or row.request_time.timestamp() + self.settings.reveal_seconds
+        )
         decided = row.processed_time is not None and row.status in ("WIN", "LOSE")
         if not decided or time.time() < reveal_at:
             # Undecided, or not yet revealed: say so, and nothing more.

@@ -22,7 +22,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, text, update
+from sqlalchemy import bindparam, cast, func, text, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from frolic.db.models import PlayEvent
@@ -60,7 +61,10 @@ _RECORD = (
         processed_time=bindparam("processed"),
         latency_ms=bindparam("latency"),
         reward_coupon_id=bindparam("coupon"),
-        metadata_=bindparam("meta"),
+        # Merged into what ingestion recorded (revealAt, device), not in place of it.
+        metadata_=func.coalesce(PlayEvent.metadata_, cast({}, JSONB)).op("||")(
+            bindparam("meta", type_=JSONB)
+        ),
     )
 )
 

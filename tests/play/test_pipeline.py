@@ -75,7 +75,7 @@ async def test_plays_flow_to_final_outcomes(
 
     async def play(user: str, key: str) -> tuple[str, dict[str, object]]:
         response = await client.post(
-            "/play", json={"gameId": game.game_id},
+            "/play", json={"gameId": game.game_id, "device": {"os": "test"}},
             headers={**auth(s, user), "Idempotency-Key": key},
         )  # fmt: skip
         assert response.status_code == 202, response.text
@@ -92,11 +92,13 @@ async def test_plays_flow_to_final_outcomes(
     plays = {next(iter(ids)): user for (user, _), ids in by_key.items()}
     assert len(plays) == 90
 
-    # Nothing is disclosed before the reveal.
+    # Nothing is disclosed before the reveal, and the play keeps the revealAt it was given.
     some_play, owner = next(iter(plays.items()))
     early = (await client.get(f"/plays/{some_play}", headers=auth(s, owner))).json()
     assert early["status"] == "QUEUED"
     assert early["outcome"] is None
+    given = next(b["revealAt"] for _, b in answered if b["playId"] == some_play)
+    assert early["revealAt"] == pytest.approx(given, abs=1e-3)
 
     await wait_decided(s, list(plays))
     await asyncio.sleep(s.reveal_seconds)
@@ -112,6 +114,16 @@ async def test_plays_flow_to_final_outcomes(
     codes = [v["couponCode"] for v in wins]
     assert len(codes) == len(set(codes))  # no code held by two plays
     assert set(codes) <= game.codes
+    # The ledger keeps what ingestion recorded and adds the decision's audit.
+    assert s.database_url
+    db = create_engine(s.database_url)
+    query = text("SELECT metadata FROM play_events WHERE play_id = ANY(:ids)")
+    async with db.connect() as conn:
+        ids = [uuid.UUID(p) for p in plays]
+        metas = (await conn.execute(query, {"ids": ids})).scalars().all()
+    await db.dispose()
+    assert all(m["device"] == {"os": "test"} for m in metas)
+    assert all({"p", "draw", "revealAt"} <= set(m) for m in metas)
     # A player sees only their own plays.
     other = next(u for u in users if u != owner)
     assert (await client.get(f"/plays/{some_play}", headers=auth(s, other))).status_code == 404
