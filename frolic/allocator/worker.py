@@ -53,23 +53,8 @@ class Allocator:
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = BatchConsumer(self.settings, self.settings.play_topic, GROUP)
-        try:
-            while not stop.is_set():
-                batch = await consumer.next_batch()
-                if not batch:
-                    continue
-                events = []
-                for message in batch:
-                    try:
-                        events.append(_decode.decode(message.value() or b""))
-                    except Exception:
-                        log.warning("skipping an undecodable play event at offset %s",
-                                    message.offset())  # fmt: skip
-                await self.decide(events)
-                await consumer.commit()
-        finally:
-            await consumer.close()
-            log.info("allocator stopped after %d plays in %d batches", self.decided, self.batches)
+        await consumer.drain(stop, _decode.decode, self.decide)
+        log.info("allocator stopped after %d plays in %d batches", self.decided, self.batches)
 
     async def decide(self, events: Sequence[messages.PlayEvent]) -> None:
         by_game: dict[int, list[messages.PlayEvent]] = defaultdict(list)

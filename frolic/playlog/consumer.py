@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, Message
 
@@ -15,6 +16,7 @@ from frolic.config import Settings
 from frolic.topics import client_config
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class BatchConsumer:
@@ -51,6 +53,32 @@ class BatchConsumer:
             else:
                 good.append(message)
         return good
+
+    async def drain(
+        self,
+        stop: asyncio.Event,
+        decode: Callable[[bytes], T],
+        handle: Callable[[list[T]], Awaitable[None]],
+    ) -> None:
+        """Batch after batch until ``stop``: decode each message (one that does not decode
+        is logged and skipped), hand the batch over, and commit once it is handled. Leaves
+        the group at the end, after the batch in hand."""
+        try:
+            while not stop.is_set():
+                batch = await self.next_batch()
+                if not batch:
+                    continue
+                decoded = []
+                for message in batch:
+                    try:
+                        decoded.append(decode(message.value() or b""))
+                    except Exception:
+                        where = (message.topic(), message.partition(), message.offset())
+                        log.warning("skipping an undecodable message at %s[%s]@%s", *where)
+                await handle(decoded)
+                await self.commit()
+        finally:
+            await self.close()
 
     async def commit(self) -> None:
         """Commit the positions of everything consumed so far."""

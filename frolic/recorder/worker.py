@@ -32,23 +32,8 @@ class Recorder:
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = BatchConsumer(self.settings, self.settings.result_topic, GROUP, batch=500)
-        try:
-            while not stop.is_set():
-                batch = await consumer.next_batch()
-                if not batch:
-                    continue
-                decided = []
-                for message in batch:
-                    try:
-                        decided.append(_decode.decode(message.value() or b""))
-                    except Exception:
-                        log.warning("skipping an undecodable outcome at offset %s",
-                                    message.offset())  # fmt: skip
-                await self.record(decided)
-                await consumer.commit()
-        finally:
-            await consumer.close()
-            log.info("recorder stopped after %d outcomes", self.recorded)
+        await consumer.drain(stop, _decode.decode, self.record)
+        log.info("recorder stopped after %d outcomes", self.recorded)
 
     async def record(self, decided: list[messages.Decided]) -> None:
         while True:

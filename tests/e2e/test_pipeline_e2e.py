@@ -16,7 +16,6 @@ import pytest
 import websockets
 from sqlalchemy import text
 
-from frolic import topics
 from frolic.auth.tokens import mint_player_token
 from frolic.bench.cluster import Cluster, running
 from frolic.config import Settings
@@ -24,7 +23,7 @@ from frolic.db.session import create_engine
 from frolic.engine.redis_store import store_for
 from frolic.games.repository import load_game
 from frolic.redis_client import connect
-from tests.play.factories import LiveGame, create_live_game
+from tests.play.factories import LiveGame, create_live_game, with_own_topics
 
 PLAYERS = 300
 PLAYS_EACH = 6  # on the long paced game
@@ -48,14 +47,7 @@ LISTENERS = 60  # players who watch their reveals over WebSocket
 
 @pytest.fixture(scope="module")
 def e2e_settings(settings: Settings) -> Settings:
-    tag = uuid.uuid4().hex[:6]
-    mine = settings.model_copy(update={
-        "play_topic": f"e2e-plays-{tag}", "result_topic": f"e2e-results-{tag}",
-        "final_topic": f"e2e-final-{tag}", "reveal_seconds": 2.0, "kafka_partitions": 4,
-        "redrive_after_seconds": 20.0,
-    })  # fmt: skip
-    topics.ensure_topics(topics.admin_client(mine), mine)
-    return mine
+    return with_own_topics(settings, "e2e", reveal_seconds=2.0, redrive_after_seconds=20.0)
 
 
 class Load:

@@ -8,11 +8,24 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
+from frolic import topics
 from frolic.config import Settings
 from frolic.db.session import create_engine
 from frolic.engine.redis_store import store_for
 from frolic.games.repository import load_game
 from frolic.redis_client import connect
+
+
+def with_own_topics(settings: Settings, prefix: str, **overrides: object) -> Settings:
+    """Settings whose topics no other test uses, created, so no stray message reaches
+    their consumers."""
+    tag = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    mine = settings.model_copy(update={
+        "play_topic": f"{tag}-plays", "result_topic": f"{tag}-results",
+        "final_topic": f"{tag}-final", "kafka_partitions": 4, **overrides,
+    })  # fmt: skip
+    topics.ensure_topics(topics.admin_client(mine), mine)
+    return mine
 
 
 @dataclass(frozen=True)

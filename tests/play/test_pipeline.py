@@ -14,24 +14,16 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from frolic import topics
 from frolic.app import create_app
 from frolic.auth.tokens import mint_player_token
 from frolic.config import Settings
 from frolic.db.session import create_engine
-from tests.play.factories import create_live_game
+from tests.play.factories import create_live_game, with_own_topics
 
 
 @pytest.fixture(scope="module")
 def pipeline_settings(settings: Settings) -> Settings:
-    """Topics of its own, so no other test's messages reach these consumers."""
-    tag = uuid.uuid4().hex[:6]
-    mine = settings.model_copy(update={
-        "play_topic": f"plays-{tag}", "result_topic": f"results-{tag}",
-        "final_topic": f"final-{tag}", "reveal_seconds": 1.5, "kafka_partitions": 4,
-    })  # fmt: skip
-    topics.ensure_topics(topics.admin_client(mine), mine)
-    return mine
+    return with_own_topics(settings, "pipeline", reveal_seconds=1.5)
 
 
 @pytest.fixture(scope="module")
