@@ -125,9 +125,11 @@ def demo() -> None:
 
 def _register_subcommands() -> None:
     from frolic.bench.cli import app as bench
+    from frolic.reconcile.cli import reconcile
     from frolic.sim.cli import simulate
 
     app.command()(simulate)
+    app.command()(reconcile)
     app.add_typer(bench, name="bench")
 
 

@@ -120,6 +120,7 @@ class _RedisStore:
         self.processed_ttl = processed_ttl
         self.clock = clock
         self._load = client.register_script(scripts.LOAD_GAME)
+        self._restore = client.register_script(scripts.RESTORE_GAME)
 
     async def load(self, rules: GameRules, stock: Mapping[int, int]) -> None:
         g = rules.game_id
@@ -127,6 +128,30 @@ class _RedisStore:
             keys=[keys.pacing(g), *(keys.budget(g, b) for b in rules.brands)],
             args=[stock.get(b, 0) for b in rules.brands],
         )
+
+    async def restore(
+        self,
+        rules: GameRules,
+        stock: Mapping[int, int],
+        awarded: int,
+        decided: Mapping[tuple[int, str], int],
+    ) -> int:
+        """Rebuild a game lost from Redis, from the ledger: stock, pacing counters, and the
+        outcomes decided (``(request hour, playId) -> brand``, 0 for a loss)."""
+        g = rules.game_id
+        hours: dict[int, list[tuple[str, int]]] = {}
+        for (hour, play_id), brand in decided.items():
+            hours.setdefault(hour, []).append((play_id, brand))
+        args: list[Any] = [len(rules.brands), len(hours), awarded, self.processed_ttl]
+        args += [stock.get(b, 0) for b in rules.brands]
+        for plays in hours.values():
+            args.append(len(plays))
+            for play_id, brand in plays:
+                args += (play_id, brand)
+        game_keys = [keys.pacing(g), *(keys.budget(g, b) for b in rules.brands)]
+        game_keys += [keys.processed(g, h) for h in hours]
+        restored = await self._restore(keys=game_keys, args=args)
+        return int(restored)
 
     async def state(self, rules: GameRules) -> PacingState:
         g = rules.game_id

@@ -200,3 +200,30 @@ for j = 1, #ARGV do
 end
 return total
 """
+
+# Restore a game after Redis lost it, from the ledger: stock, the pacing counters, and the
+# outcomes already decided (so a replay is still recognised). Idempotent.
+#   KEYS[1]          pacing:game:{g}
+#   KEYS[1+j]        budget:game:{g}:brand:<brand j>, j = 1..nb
+#   KEYS[1+nb+h]     processed:game:{g}:<hour h>, h = 1..nh
+#   ARGV[1], ARGV[2] nb, nh;  ARGV[3]  awarded (and consumed);  ARGV[4]  processed TTL s
+#   ARGV[5..4+nb]    stock of brand j
+#   then per hour h: the count m of its plays, then m pairs playId, brand (0: a loss)
+#   returns          the number of outcomes restored
+RESTORE_GAME = """
+local nb, nh = tonumber(ARGV[1]), tonumber(ARGV[2])
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'consumed', ARGV[3], 'awarded', ARGV[3])
+for j = 1, nb do redis.call('SET', KEYS[1 + j], ARGV[4 + j]) end
+local a, restored = 5 + nb, 0
+for h = 1, nh do
+    local m = tonumber(ARGV[a])
+    for x = 0, m - 1 do
+        redis.call('HSET', KEYS[1 + nb + h], ARGV[a + 1 + 2 * x], ARGV[a + 2 + 2 * x])
+    end
+    if m > 0 then redis.call('EXPIRE', KEYS[1 + nb + h], ARGV[4]) end
+    restored = restored + m
+    a = a + 1 + 2 * m
+end
+return restored
+"""

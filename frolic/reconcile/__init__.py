@@ -1,0 +1,1 @@
+"""Reconciliation: Redis, the arbiter of decisions, against PostgreSQL, the ledger."""

@@ -1,0 +1,96 @@
+"""Redis against the ledger: in-flight wins, agreement once recorded, and a Redis loss
+rebuilt from PostgreSQL with every decided play still recognised."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+
+from frolic.config import Settings
+from frolic.db.session import create_engine
+from frolic.engine import keys
+from frolic.engine.engine import Engine
+from frolic.engine.redis_store import LuaStore
+from frolic.engine.strategies import Play
+from frolic.games.repository import load_game
+from frolic.playlog.messages import Decided
+from frolic.reconcile.service import balances, rebuild
+from frolic.recorder.ledger import record
+from frolic.redis_client import connect
+from tests.play.factories import create_live_game
+
+
+async def test_ledger_and_redis_agree_and_survive_a_redis_loss(settings: Settings) -> None:
+    assert settings.database_url
+    assert settings.redis_url
+    game = await create_live_game(settings, budgets=(5, 5), strategy="fixed_odds", odds=1)
+    db = create_engine(settings.database_url)
+    client = connect(settings.redis_url)
+    store = LuaStore(client)
+    try:
+        view = await load_game(db, game.game_id)
+        assert view is not None
+        now = time.time()
+        plays = [Play(str(uuid.uuid4()), now) for _ in range(4)]
+        outcomes = await Engine(store, random.Random(1).random).decide(view.rules, plays)
+        assert all(o.win for o in outcomes)
+
+        # Decided in Redis, not yet recorded: in flight.
+        before = await balances(db, store, game.game_id)
+        assert sum(b.drift or 0 for b in before) == 4
+        assert not any(b.ok for b in before if b.drift)
+
+        await record(db, [
+            Decided(p.play_id, game.game_id, 1, "reconciled", now, now + 10, o.brand, now, {})
+            for p, o in zip(plays, outcomes, strict=True)
+        ], reveal_seconds=10)  # fmt: skip
+        assert all(b.ok for b in await balances(db, store, game.game_id))
+
+        # Redis loses the game: its budget, pacing state and decided outcomes.
+        g = game.game_id
+        await client.delete(keys.pacing(g), *(keys.budget(g, b) for b in game.brands),
+                            keys.processed(g, keys.processed_bucket(now)))  # fmt: skip
+        lost = await balances(db, store, g)
+        assert all(b.redis_remaining is None and not b.ok for b in lost)
+
+        assert await rebuild(db, store, g) == 4
+        assert all(b.ok for b in await balances(db, store, g))
+        assert (await store.state(view.rules)).awarded == 4
+        # A replay of a decided play is still recognised, with its outcome.
+        again = await Engine(store, random.Random(2).random).decide(view.rules, plays)
+        assert [o.brand for o in again] == [o.brand for o in outcomes]
+        assert all(o.replay for o in again)
+    finally:
+        await client.aclose()
+        await db.dispose()
+
+
+def test_the_command_reports_and_exits_1_on_drift(settings: Settings) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    game = asyncio.run(create_live_game(settings, budgets=(3,)))
+    env = {**os.environ, **{f"FROLIC_{k.upper()}": str(getattr(settings, k))
+                            for k in ("database_url", "redis_url", "kafka_bootstrap")}}  # fmt: skip
+    command = [sys.executable, "-m", "frolic.cli", "reconcile", "--game", str(game.game_id),
+               "--json"]  # fmt: skip
+    fine = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert fine.returncode == 0, fine.stderr
+    assert json.loads(fine.stdout)["balances"][0]["ok"] is True
+
+    assert settings.redis_url
+    brand = next(iter(game.brands))
+
+    async def lose_one() -> None:
+        client = connect(settings.redis_url or "")
+        await client.decr(keys.budget(game.game_id, brand))
+        await client.aclose()
+
+    asyncio.run(lose_one())
+    drifted = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert drifted.returncode == 1
+    assert json.loads(drifted.stdout)["balances"][0]["drift"] == 1
