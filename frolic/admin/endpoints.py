@@ -110,6 +110,30 @@ async def start_game(game_id: GameId, res: Res) -> GameRead:
         return await service.start_game(session, res.db, store, game_id)
 
 
+_LIFECYCLE = {**_GAME, 409: {"description": "the game is not in a state this applies to"}}
+
+
+@router.post("/games/{game_id}/pause", responses=_LIFECYCLE)
+async def pause_game(game_id: GameId, res: Res) -> GameRead:
+    """Stop taking plays (queued ones are still decided); a paused game stays paused."""
+    async with transaction(res) as session:
+        return await service.change_status(session, game_id, "pause")
+
+
+@router.post("/games/{game_id}/resume", responses=_LIFECYCLE)
+async def resume_game(game_id: GameId, res: Res) -> GameRead:
+    """Take plays again, with the budget and pacing state the game had."""
+    async with transaction(res) as session:
+        return await service.change_status(session, game_id, "resume")
+
+
+@router.post("/games/{game_id}/end", responses=_LIFECYCLE)
+async def end_game(game_id: GameId, res: Res) -> GameRead:
+    """End the game for good; plays already queued are still decided."""
+    async with transaction(res) as session:
+        return await service.change_status(session, game_id, "end")
+
+
 @router.post(
     "/coupons/import",
     responses={**_AUTH, 400: {"description": "not a brand_id,code CSV file"}},

@@ -187,6 +187,35 @@ async def start_game(
     return await _read(session, game, budgets=budgets, available=available)
 
 
+PAUSED, ENDED = "paused", "ended"
+# Where each lifecycle action may start from, and where it leads. Starting is start_game's.
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "pause": (frozenset({LIVE}), PAUSED),
+    "resume": (frozenset({PAUSED}), LIVE),
+    "end": (frozenset({DRAFT, LIVE, PAUSED}), ENDED),
+}
+
+
+async def change_status(session: AsyncSession, game_id: int, action: str) -> GameRead:
+    """Pause, resume or end a game. Asking for the state a game is in already changes
+    nothing. A paused or ended game takes no new plays; plays already queued are still
+    decided and recorded (DESIGN.md §4: every play answered QUEUED reaches an outcome)."""
+    sources, target = TRANSITIONS[action]
+    game = await session.get(Game, game_id, with_for_update=True)
+    if game is None:
+        raise NotFound(f"no game {game_id}")
+    if game.status == target:
+        return await _read(session, game)
+    if game.status not in sources:
+        raise Conflict(f"game {game_id} is {game.status}; it cannot {action}")
+    if target == LIVE and game.end_time <= datetime.now(UTC):
+        raise Conflict(f"game {game_id} ended at {game.end_time.isoformat()}; it cannot resume")
+    game.status = target
+    game.updated_at = datetime.now(UTC)
+    await session.flush()
+    return await _read(session, game)
+
+
 async def _budgets(session: AsyncSession, game_id: int) -> list[GameBrandBudget]:
     rows = await session.scalars(
         select(GameBrandBudget)
