@@ -43,7 +43,3 @@ class Engine:
         if strategy is None:
             strategy = self._strategies[rules] = make_strategy(rules, self.rng)
         return strategy
-
-    def forget(self, game_id: int) -> None:
-        """Drop what is remembered of a game (after its budget is reloaded, say)."""
-        self._states.pop(game_id, None)

@@ -16,10 +16,6 @@ PROCESSED_BUCKET_SECONDS = 3600
 RESULT_BUCKET_SECONDS = 10
 
 
-def tag(game_id: int) -> str:
-    return f"{{{game_id}}}"
-
-
 def budget(game_id: int, brand_id: int) -> str:
     """The seed's ``budget:game:{gameId}:brand:{brandId}``: remaining coupons, an integer."""
     return f"budget:game:{{{game_id}}}:brand:{brand_id}"

@@ -32,7 +32,7 @@ class Strategy(Protocol):
     ) -> list[Decision]: ...
 
 
-def _meta(name: str, p: float, draw: float) -> str:
+def _meta(p: float, draw: float) -> str:
     """The audit fragment of a result: the probability and the draw it was decided by (the
     strategy is the game's ``probability_type``)."""
     return f'"p":{p:.6g},"draw":{draw:.6g}'
@@ -83,7 +83,7 @@ class SlotStrategy:
                 given += 1
                 remaining -= 1
             out.append(Decision(play.play_id, play.t, k, want, NO_CAP, share, self.rng(),
-                                _meta(self.name, p, draw)))  # fmt: skip
+                                _meta(p, draw)))  # fmt: skip
         return out
 
 
@@ -126,7 +126,7 @@ class PacedStrategy:
         start, end, width = rules.start, rules.end, rules.slot_seconds
         per_second = total / rules.duration
         last = math.ceil(rules.duration / width) - 1
-        eagerness, rng, name = self.eagerness, self.rng, self.name
+        eagerness, rng = self.eagerness, self.rng
         out = []
         for play in plays:
             t = min(max(play.t, start), end)
@@ -142,7 +142,7 @@ class PacedStrategy:
             cap = per_second * (t - start)
             p = 0.0
             if quota > 0 and remaining > 0:
-                rate = _rate(t, slot_start, slot_end, width, slot_plays, forecast)
+                rate = expected_rate(t, slot_start, slot_end, width, slot_plays, forecast)
                 p = min(1.0, quota / max(1.0, eagerness * rate * (slot_end - t)))
                 if rate * (end - t) <= remaining:
                     p = 1.0  # end game: no more plays are coming than coupons are left
@@ -152,19 +152,11 @@ class PacedStrategy:
                 consumed += 1
                 remaining -= 1
             out.append(Decision(play.play_id, play.t, k, want, cap, NO_CAP, rng(),
-                                _meta(name, p, draw)))  # fmt: skip
+                                _meta(p, draw)))  # fmt: skip
         return out
 
-    @staticmethod
-    def expected_plays_left(
-        rules: GameRules, slot: int, t: float, seen: int, forecast: float | None
-    ) -> float:
-        """Plays expected in the rest of ``slot`` after the one at ``t``."""
-        start, end = rules.slot_start(slot), rules.slot_end(slot)
-        return _rate(t, start, end, rules.slot_seconds, seen, forecast) * (end - t)
 
-
-def _rate(
+def expected_rate(
     t: float, start: float, end: float, width: float, seen: int, forecast: float | None
 ) -> float:
     """Plays per second expected from ``t``: the rate seen so far in the slot, blended
@@ -221,7 +213,7 @@ class FixedOddsStrategy:
             _, slot = _clock(rules, play.t)
             draw = self.rng()
             out.append(Decision(play.play_id, play.t, slot, draw < p, NO_CAP, NO_CAP, self.rng(),
-                                _meta(self.name, p, draw)))  # fmt: skip
+                                _meta(p, draw)))  # fmt: skip
         return out
 
 

@@ -91,6 +91,3 @@ class GameCache:
         view = await load_game(self.db, game_id)
         self._games[game_id] = (now, view)
         return view
-
-    def forget(self, game_id: int) -> None:
-        self._games.pop(game_id, None)

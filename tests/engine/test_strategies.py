@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from frolic.engine.engine import Engine
 from frolic.engine.rules import STRATEGIES, GameRules, PacingState, StrategyName
 from frolic.engine.store import MemoryStore
-from frolic.engine.strategies import PacedStrategy, Play, SlotStrategy, WinningMomentsStrategy
+from frolic.engine.strategies import Play, SlotStrategy, WinningMomentsStrategy, expected_rate
 from tests.engine.conftest import new_rules
 
 
@@ -152,13 +152,13 @@ async def test_fixed_odds_win_one_in_n() -> None:
 
 
 def test_expected_plays_blend_forecast_and_observation() -> None:
-    rules = new_rules(slot_seconds=4.0)
-    forecast_only = PacedStrategy.expected_plays_left(rules, 0, 0.0, 1, 40.0)
+    # A 4 s slot from 0 to 4; expected plays left = rate x seconds left.
+    forecast_only = expected_rate(0.0, 0.0, 4.0, 4.0, 1, 40.0) * 4.0
     assert forecast_only == pytest.approx(40.0)  # 10/s for the whole slot
-    halfway = PacedStrategy.expected_plays_left(rules, 0, 2.0, 40, 40.0)
+    halfway = expected_rate(2.0, 0.0, 4.0, 4.0, 40, 40.0) * 2.0
     # observed 20/s, planned 10/s, half the slot gone: 15/s for the 2 s left
     assert halfway == pytest.approx(30.0)
-    assert PacedStrategy.expected_plays_left(rules, 0, 0.0, 1, None) == 0.0
+    assert expected_rate(0.0, 0.0, 4.0, 4.0, 1, None) * 4.0 == 0.0
 
 
 async def test_paced_refused_wants_do_not_use_up_the_batch() -> None:
