@@ -37,21 +37,25 @@ def create_app(settings: Settings, roles: Sequence[Role] = ALL_ROLES) -> FastAPI
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_resources(settings) as res:
             app.state.resources = res
-            playlog = PlayLog(settings)
+            # A ws-only process publishes nothing: no producer (and no poll thread) for it.
+            playlog = PlayLog(settings) if set(roles) & {"api", "allocator", "recorder"} else None
             games = GameCache(res.db)
             writer = PlayWriter(res.db)
             stop = asyncio.Event()
             workers: list[asyncio.Task[None]] = []
             if "api" in roles:
+                assert playlog is not None
                 writer.start()
                 app.state.plays = PlayService(settings, res.redis, games, writer, playlog)
             if "allocator" in roles:
+                assert playlog is not None
                 allocator = Allocator(settings, res.redis, games, playlog)
                 workers.append(asyncio.create_task(allocator.run(stop), name="allocator"))
                 workers.append(asyncio.create_task(
                     redrive_forever(settings, res.db, playlog, stop), name="redrive"
                 ))  # fmt: skip
             if "recorder" in roles:
+                assert playlog is not None
                 recorder = Recorder(settings, res.db, playlog)
                 workers.append(asyncio.create_task(recorder.run(stop), name="recorder"))
             if "ws" in roles:
@@ -66,7 +70,8 @@ def create_app(settings: Settings, roles: Sequence[Role] = ALL_ROLES) -> FastAPI
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(worker, 30)
                 await writer.stop()
-                await asyncio.to_thread(playlog.close)
+                if playlog is not None:
+                    await asyncio.to_thread(playlog.close)
                 # Let go of the clients before the servers they talk to are stopped.
                 del app.state.resources
 
