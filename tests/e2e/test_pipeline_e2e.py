@@ -23,7 +23,7 @@ from frolic.db.session import create_engine
 from frolic.engine.redis_store import store_for
 from frolic.games.repository import load_game
 from frolic.redis_client import connect
-from tests.play.factories import LiveGame, create_live_game, with_own_topics
+from tests.play.factories import LiveGame, create_live_game, wait_decided, with_own_topics
 
 PLAYERS = 300
 PLAYS_EACH = 6  # on the long paced game
@@ -114,25 +114,6 @@ class Watchers:
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
-async def wait_decided(settings: Settings, play_ids: list[str], timeout: float = 120) -> None:
-    assert settings.database_url
-    db = create_engine(settings.database_url)
-    ids = [uuid.UUID(p) for p in play_ids]
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            async with db.connect() as conn:
-                left = (await conn.execute(text(
-                    "SELECT count(*) FROM play_events WHERE play_id = ANY(:ids) "
-                    "AND processed_time IS NULL"), {"ids": ids})).scalar_one()  # fmt: skip
-            if left == 0:
-                return
-            assert time.monotonic() < deadline, f"{left} accepted plays never got an outcome"
-            await asyncio.sleep(0.5)
-    finally:
-        await db.dispose()
-
-
 async def check_ledger(settings: Settings, games: list[LiveGame], play_ids: list[str]) -> None:
     assert settings.database_url
     assert settings.redis_url
@@ -217,7 +198,7 @@ async def test_thousands_of_plays_reach_one_final_outcome_each(
             assert all(len(ids) == 1 for ids in load.answers.values())
             accepted = list(load.owner)
             assert len(accepted) >= 0.95 * (len(steady) + len(burst)), load.refused
-            await wait_decided(s, accepted)
+            await wait_decided(s, accepted, timeout=120)
             await check_ledger(s, [paced, short], accepted)
 
             await asyncio.sleep(s.reveal_seconds + 1)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from datetime import UTC, datetime
 
@@ -12,7 +10,7 @@ from sqlalchemy import text
 from frolic.app import create_app
 from frolic.config import Settings
 from frolic.db.session import create_engine
-from tests.play.factories import create_live_game
+from tests.play.factories import create_live_game, wait_decided
 from tests.play.test_pipeline import pipeline_settings  # noqa: F401 - the shared fixture
 
 
@@ -34,16 +32,11 @@ async def test_a_play_the_broker_lost_is_redriven(pipeline_settings: Settings) -
     app = create_app(s, roles=("allocator", "recorder"))
     try:
         async with app.router.lifespan_context(app):
-            deadline = time.monotonic() + 30
-            while True:
-                async with db.connect() as conn:
-                    row = (await conn.execute(text(
-                        "SELECT status, processed_time, metadata FROM play_events "
-                        "WHERE play_id = :p"), {"p": play_id})).one()  # fmt: skip
-                if row.processed_time is not None:
-                    break
-                assert time.monotonic() < deadline, "the lost play was never re-driven"
-                await asyncio.sleep(0.2)
+            await wait_decided(s, [str(play_id)])  # it can only get one if it is re-driven
+        async with db.connect() as conn:
+            row = (await conn.execute(text(
+                "SELECT status, metadata FROM play_events WHERE play_id = :p"), {"p": play_id},
+            )).one()  # fmt: skip
     finally:
         await db.dispose()
     assert row.status in ("WIN", "LOSE")

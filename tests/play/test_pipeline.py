@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -18,7 +17,7 @@ from frolic.app import create_app
 from frolic.auth.tokens import mint_player_token
 from frolic.config import Settings
 from frolic.db.session import create_engine
-from tests.play.factories import create_live_game, with_own_topics
+from tests.play.factories import create_live_game, wait_decided, with_own_topics
 
 
 @pytest.fixture(scope="module")
@@ -37,25 +36,6 @@ async def client(pipeline_settings: Settings) -> AsyncIterator[httpx.AsyncClient
 
 def auth(settings: Settings, user: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {mint_player_token(settings, user)}"}
-
-
-async def wait_decided(settings: Settings, play_ids: list[str], timeout: float = 30) -> None:
-    assert settings.database_url
-    db = create_engine(settings.database_url)
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            async with db.connect() as conn:
-                left = (await conn.execute(text(
-                    "SELECT count(*) FROM play_events WHERE play_id = ANY(:ids) "
-                    "AND processed_time IS NULL"), {"ids": [uuid.UUID(p) for p in play_ids]},
-                )).scalar_one()  # fmt: skip
-            if left == 0:
-                return
-            assert time.monotonic() < deadline, f"{left} plays still undecided"
-            await asyncio.sleep(0.2)
-    finally:
-        await db.dispose()
 
 
 async def test_plays_flow_to_final_outcomes(
