@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import frolic
-from frolic.admin.endpoints import router as admin_router
+from frolic.admin.routes import router as admin_router
 from frolic.allocator.redrive import redrive_forever
 from frolic.allocator.worker import Allocator
 from frolic.config import ALL_ROLES, Role, Settings

@@ -26,7 +26,6 @@ from frolic.admin.schemas import (
     GameCreate,
     GameRead,
 )
-from frolic.engine.redis_store import store_for
 from frolic.errors import BadRequest, Conflict, PayloadTooLarge
 from frolic.resources import Resources
 from frolic.web import resources
@@ -39,12 +38,15 @@ GameId = Annotated[int, Path(ge=1, le=BIGINT_MAX)]
 MAX_IMPORT_BYTES = 256 * 1024 * 1024  # some 8M codes; split bigger files
 CSV_TYPES = {"text/csv", "application/csv"}
 
-_AUTH: dict[int | str, dict[str, Any]] = {
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "missing or wrong admin token"},
     403: {"description": "a player's token"},
     422: {"description": "the body or a parameter is not valid"},
 }
-_GAME: dict[int | str, dict[str, Any]] = {**_AUTH, 404: {"description": "no such game"}}
+GAME_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **AUTH_RESPONSES,
+    404: {"description": "no such game"},
+}
 
 
 @asynccontextmanager
@@ -68,27 +70,27 @@ def _constraint(e: IntegrityError) -> str:
     return f"constraint {name}" if name else "integrity"
 
 
-@router.post("/campaigns", status_code=201, responses=_AUTH)
+@router.post("/campaigns", status_code=201, responses=AUTH_RESPONSES)
 async def create_campaign(body: CampaignCreate, res: Res) -> CampaignRead:
     """A campaign, in status ``draft``."""
     async with transaction(res) as session:
         return await service.create_campaign(session, body)
 
 
-@router.post("/brands", status_code=201, responses=_AUTH)
+@router.post("/brands", status_code=201, responses=AUTH_RESPONSES)
 async def create_brand(body: BrandCreate, res: Res) -> BrandRead:
     async with transaction(res) as session:
         return await service.create_brand(session, body)
 
 
-@router.post("/games", status_code=201, responses=_AUTH)
+@router.post("/games", status_code=201, responses=AUTH_RESPONSES)
 async def create_game(body: GameCreate, res: Res) -> GameRead:
     """A draft game with one budget per brand; its total budget is their sum."""
     async with transaction(res) as session:
         return await service.create_game(session, body)
 
 
-@router.get("/games/{game_id}", responses=_GAME)
+@router.get("/games/{game_id}", responses=GAME_RESPONSES)
 async def get_game(game_id: GameId, res: Res) -> GameRead:
     """The game, its budgets, and per brand the unissued codes it may draw."""
     async with transaction(res) as session:
@@ -96,47 +98,8 @@ async def get_game(game_id: GameId, res: Res) -> GameRead:
 
 
 @router.post(
-    "/games/{game_id}/start",
-    responses={
-        **_GAME,
-        409: {"description": "a brand has too few codes, or the game has ended"},
-        503: {"description": "Redis did not take the budget"},
-    },
-)
-async def start_game(game_id: GameId, res: Res) -> GameRead:
-    """Make a draft game live and load its budget into Redis; a live game stays as it is."""
-    store = store_for(res.settings, res.redis)
-    async with transaction(res) as session:
-        return await service.start_game(session, res.db, store, game_id)
-
-
-_LIFECYCLE = {**_GAME, 409: {"description": "the game is not in a state this applies to"}}
-
-
-@router.post("/games/{game_id}/pause", responses=_LIFECYCLE)
-async def pause_game(game_id: GameId, res: Res) -> GameRead:
-    """Stop taking plays (queued ones are still decided); a paused game stays paused."""
-    async with transaction(res) as session:
-        return await service.change_status(session, game_id, "pause")
-
-
-@router.post("/games/{game_id}/resume", responses=_LIFECYCLE)
-async def resume_game(game_id: GameId, res: Res) -> GameRead:
-    """Take plays again, with the budget and pacing state the game had."""
-    async with transaction(res) as session:
-        return await service.change_status(session, game_id, "resume")
-
-
-@router.post("/games/{game_id}/end", responses=_LIFECYCLE)
-async def end_game(game_id: GameId, res: Res) -> GameRead:
-    """End the game for good; plays already queued are still decided."""
-    async with transaction(res) as session:
-        return await service.change_status(session, game_id, "end")
-
-
-@router.post(
     "/coupons/import",
-    responses={**_AUTH, 400: {"description": "not a brand_id,code CSV file"}},
+    responses={**AUTH_RESPONSES, 400: {"description": "not a brand_id,code CSV file"}},
     openapi_extra={
         "requestBody": {
             "required": True,

@@ -12,13 +12,11 @@ import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
-from redis.exceptions import RedisError
 from sqlalchemy import BigInteger, bindparam, func, or_, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from frolic.admin.schemas import (
     BIGINT_MAX,
@@ -34,19 +32,11 @@ from frolic.admin.schemas import (
     Rejection,
 )
 from frolic.db.models import Brand, Campaign, Coupon, Game, GameBrandBudget
-from frolic.engine.rules import GameRules
-from frolic.errors import BadRequest, Conflict, NotFound, NotReady, ValidationFailed
-from frolic.games.repository import LIVE, load_game
+from frolic.errors import BadRequest, NotFound, ValidationFailed
 
 DRAFT = "draft"
 REPORT_LIMIT = 100  # duplicates and rejections listed in an import's answer
 CODE_MAX = 255  # coupons.code is VARCHAR(255)
-
-
-class BudgetLoader(Protocol):
-    """The part of a budget store (``frolic.engine.redis_store``) that starting a game uses."""
-
-    async def load(self, rules: GameRules, stock: dict[int, int]) -> None: ...
 
 
 def _invalid(loc: Sequence[str | int], msg: str) -> ValidationFailed:
@@ -126,97 +116,17 @@ async def create_game(session: AsyncSession, body: GameCreate) -> GameRead:
         for b in body.budgets
     )
     await session.flush()
-    return await _read(session, game)
+    return await read_game(session, game)
 
 
 async def get_game(session: AsyncSession, game_id: int) -> GameRead:
     game = await session.get(Game, game_id)
     if game is None:
         raise NotFound(f"no game {game_id}")
-    return await _read(session, game)
+    return await read_game(session, game)
 
 
-async def start_game(
-    session: AsyncSession, db: AsyncEngine, store: BudgetLoader, game_id: int
-) -> GameRead:
-    """Make a draft game live, once every brand has codes for its remaining budget.
-
-    The game's row stays locked until the caller commits, so two starts cannot both load
-    the budget. Starting a live game again changes nothing: reloading Redis would reset its
-    pacing state.
-
-    The budget goes to Redis *before* the status turns live: a live game must always have
-    its budget in Redis. Should the commit then fail, the game is still a draft and the next
-    start loads it again, which is harmless before any play.
-    """
-    game = await session.get(Game, game_id, with_for_update=True)
-    if game is None:
-        raise NotFound(f"no game {game_id}")
-    if game.status == LIVE:
-        return await _read(session, game)
-    if game.status != DRAFT:
-        raise Conflict(f"game {game_id} is {game.status}; only a draft game can be started")
-    if game.end_time <= datetime.now(UTC):
-        raise Conflict(f"game {game_id} ended at {game.end_time.isoformat()}; it cannot start")
-    budgets = await _budgets(session, game_id)
-    available = await _available_codes(session, game_id, [b.brand_id for b in budgets])
-    short = [b for b in budgets if available.get(b.brand_id, 0) < b.remaining_coupons]
-    if short:
-        names = await _brand_names(session, [b.brand_id for b in short])
-        raise Conflict(
-            f"game {game_id} cannot start: not enough unissued coupon codes. "
-            + "; ".join(
-                f"brand {b.brand_id} ({names.get(b.brand_id, '?')}) has "
-                f"{available.get(b.brand_id, 0)} codes for a remaining budget of "
-                f"{b.remaining_coupons}: {b.remaining_coupons - available.get(b.brand_id, 0)} "
-                "short"
-                for b in short
-            )
-            + ". Import codes with POST /admin/coupons/import."
-        )
-    view = await load_game(db, game_id)
-    if view is None:  # the row is locked by us, so this cannot happen
-        raise NotFound(f"no game {game_id}")
-    try:
-        await store.load(view.rules, {b.brand_id: b.remaining_coupons for b in budgets})
-    except RedisError as e:
-        raise NotReady(f"Redis did not take the budget ({type(e).__name__}); try again") from e
-    game.status = LIVE
-    game.updated_at = datetime.now(UTC)
-    await session.flush()
-    return await _read(session, game, budgets=budgets, available=available)
-
-
-PAUSED, ENDED = "paused", "ended"
-# Where each lifecycle action may start from, and where it leads. Starting is start_game's.
-TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
-    "pause": (frozenset({LIVE}), PAUSED),
-    "resume": (frozenset({PAUSED}), LIVE),
-    "end": (frozenset({DRAFT, LIVE, PAUSED}), ENDED),
-}
-
-
-async def change_status(session: AsyncSession, game_id: int, action: str) -> GameRead:
-    """Pause, resume or end a game. Asking for the state a game is in already changes
-    nothing. A paused or ended game takes no new plays; plays already queued are still
-    decided and recorded (DESIGN.md §4: every play answered QUEUED reaches an outcome)."""
-    sources, target = TRANSITIONS[action]
-    game = await session.get(Game, game_id, with_for_update=True)
-    if game is None:
-        raise NotFound(f"no game {game_id}")
-    if game.status == target:
-        return await _read(session, game)
-    if game.status not in sources:
-        raise Conflict(f"game {game_id} is {game.status}; it cannot {action}")
-    if target == LIVE and game.end_time <= datetime.now(UTC):
-        raise Conflict(f"game {game_id} ended at {game.end_time.isoformat()}; it cannot resume")
-    game.status = target
-    game.updated_at = datetime.now(UTC)
-    await session.flush()
-    return await _read(session, game)
-
-
-async def _budgets(session: AsyncSession, game_id: int) -> list[GameBrandBudget]:
+async def budgets_of(session: AsyncSession, game_id: int) -> list[GameBrandBudget]:
     rows = await session.scalars(
         select(GameBrandBudget)
         .where(GameBrandBudget.game_id == game_id)
@@ -225,7 +135,7 @@ async def _budgets(session: AsyncSession, game_id: int) -> list[GameBrandBudget]
     return list(rows.all())
 
 
-async def _available_codes(
+async def available_codes(
     session: AsyncSession, game_id: int, brands: Sequence[int]
 ) -> dict[int, int]:
     """Unissued codes per brand that the game may draw: shared ones and its reserved ones."""
@@ -243,12 +153,12 @@ async def _available_codes(
     return {brand: count for brand, count in rows}
 
 
-async def _brand_names(session: AsyncSession, brands: Sequence[int]) -> dict[int, str]:
+async def brand_names(session: AsyncSession, brands: Sequence[int]) -> dict[int, str]:
     rows = await session.execute(select(Brand.id, Brand.name).where(Brand.id.in_(brands)))
     return {brand: name for brand, name in rows}
 
 
-async def _read(
+async def read_game(
     session: AsyncSession,
     game: Game,
     *,
@@ -256,9 +166,9 @@ async def _read(
     available: dict[int, int] | None = None,
 ) -> GameRead:
     if budgets is None:
-        budgets = await _budgets(session, game.id)
+        budgets = await budgets_of(session, game.id)
     if available is None:
-        available = await _available_codes(session, game.id, [b.brand_id for b in budgets])
+        available = await available_codes(session, game.id, [b.brand_id for b in budgets])
     return GameRead(
         id=game.id,
         campaign_id=game.campaign_id,

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from frolic.admin.endpoints import router
+from frolic.admin.routes import router
 from frolic.config import Settings
 from frolic.resources import Resources, open_resources
 from frolic.web import install_error_handlers
