@@ -106,6 +106,11 @@ class Settings(BaseSettings):
         gt=0,
         description="A play still undecided this long after it was accepted is published again.",
     )
+    demo: bool = Field(
+        False,
+        description="Hand out guest player tokens at `POST /demo/session`, for the `/demo` "
+        "page: anyone may then play. `frolic demo` turns it on; never in production.",
+    )
 
     stack_start_timeout: float = Field(
         60.0, gt=0, description="Seconds to wait for each embedded server to become ready."
