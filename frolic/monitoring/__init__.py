@@ -1,0 +1,1 @@
+"""Prometheus metrics, consumer lag, budget drift and structured logs."""
