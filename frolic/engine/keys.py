@@ -42,3 +42,9 @@ def result_bucket(t: float) -> int:
 def results(game_id: int, bucket: int) -> str:
     """The seed's result store, one hash per 10 s of plays: playId -> result JSON."""
     return f"results:game:{{{game_id}}}:{bucket}"
+
+
+def top_ups(game_id: int) -> str:
+    """A hash of the top-ups applied to the game's stock: operation id -> coupons, so a
+    retried top-up is applied once."""
+    return f"top_ups:game:{{{game_id}}}"

@@ -138,3 +138,22 @@ def apply(
         remaining=total,
     )  # fmt: skip
     return after, outcomes, results
+
+
+def line_after_top_up(
+    state: PacingState, start: float, end: float, t: float
+) -> tuple[float, float]:
+    """The pacing line's new anchor ``(line_t, line_from)`` for a top-up at ``t``: the
+    line's value there, computed with the total before the top-up. From the anchor the line
+    climbs to the new total at the game's end, so the coupons added spread over the time
+    left; a line through the new total from the game's start would owe most of them at
+    once. ``t`` is clamped into the line's span (a top-up before the start, or a clock
+    behind the last anchor, moves nothing). ``scripts.TOP_UP`` computes the same, in the
+    same order of operations, so every store agrees to the last bit.
+    """
+    origin = state.line_origin(start)
+    t = min(max(t, origin), end)
+    total = state.awarded + state.remaining
+    if end <= origin:
+        return t, float(total)
+    return t, state.line_from + (total - state.line_from) * ((t - origin) / (end - origin))

@@ -19,7 +19,8 @@ from frolic.engine.rules import NO_CAP, GameRules, PacingState
 from frolic.redis_client import AsyncRedis
 
 STATE_FIELDS = (
-    "consumed", "awarded", "slot", "slot_awarded", "slot_cap", "slot_plays", "forecast", "plays"
+    "consumed", "awarded", "slot", "slot_awarded", "slot_cap", "slot_plays", "forecast", "plays",
+    "line_t", "line_from",
 )  # fmt: skip
 DAY = 86_400
 
@@ -32,7 +33,10 @@ def _num(raw: bytes | str | None) -> float | None:
 
 def parse_state(values: Sequence[bytes | str | None], remaining: int) -> PacingState:
     """A ``PacingState`` from the hash fields in ``STATE_FIELDS`` order."""
-    consumed, awarded, slot, slot_awarded, slot_cap, slot_plays, forecast, plays = map(_num, values)
+    consumed, awarded, slot, slot_awarded, slot_cap, slot_plays, forecast, plays, *line = map(
+        _num, values
+    )
+    line_t, line_from = line
     return PacingState(
         consumed=int(consumed or 0),
         awarded=int(awarded or 0),
@@ -42,6 +46,8 @@ def parse_state(values: Sequence[bytes | str | None], remaining: int) -> PacingS
         slot_plays=int(slot_plays or 0),
         forecast=forecast,
         plays=int(plays or 0),
+        line_t=line_t,
+        line_from=line_from or 0.0,
         remaining=remaining,
     )
 
@@ -60,6 +66,9 @@ def state_fields(state: PacingState) -> dict[str, str]:
         fields["slot"] = str(state.slot)
     if state.forecast is not None:
         fields["forecast"] = repr(state.forecast)
+    if state.line_t is not None:
+        fields["line_t"] = repr(state.line_t)
+        fields["line_from"] = repr(state.line_from)
     return fields
 
 
@@ -121,6 +130,7 @@ class _RedisStore:
         self.clock = clock
         self._load = client.register_script(scripts.LOAD_GAME)
         self._restore = client.register_script(scripts.RESTORE_GAME)
+        self._top_up = client.register_script(scripts.TOP_UP)
 
     async def load(self, rules: GameRules, stock: Mapping[int, int]) -> None:
         g = rules.game_id
@@ -152,6 +162,19 @@ class _RedisStore:
         game_keys += [keys.processed(g, h) for h in hours]
         restored = await self._restore(keys=game_keys, args=args)
         return int(restored)
+
+    async def top_up(
+        self, rules: GameRules, brand_id: int, coupons: int, operation: str, t: float
+    ) -> bool:
+        """Add ``coupons`` to a brand's stock and re-anchor the pacing line at ``t``
+        (``scripts.TOP_UP``); False if ``operation`` was applied before. ``rules.brands``
+        must hold the brand."""
+        g = rules.game_id
+        applied = await self._top_up(
+            keys=[keys.pacing(g), keys.top_ups(g), *(keys.budget(g, b) for b in rules.brands)],
+            args=[operation, rules.brands.index(brand_id) + 1, coupons, rules.start, rules.end, t],
+        )
+        return bool(applied)
 
     async def state(self, rules: GameRules) -> PacingState:
         g = rules.game_id
@@ -212,7 +235,7 @@ class LuaStore(_RedisStore):
                 args += (d.play_id, b, r, d.slot, b"0", _cap(d.cap), _cap(d.slot_cap), b"",
                          d.meta)  # fmt: skip
         raw_state, brands, replays = await self._decide(keys=batch_keys, args=args)
-        state = parse_state(raw_state[:8], int(float(raw_state[8])))
+        state = parse_state(raw_state[:10], int(float(raw_state[10])))
         outcomes = [
             Outcome(d.play_id, int(b) or None, r == 1)
             for d, b, r in zip(decisions, brands, replays, strict=True)
@@ -258,6 +281,36 @@ class OptimisticStore(_RedisStore):
                     # Another allocator changed the game first: back off a little, redo.
                     await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise RuntimeError(f"game {g}: gave up after {self.max_attempts} conflicting attempts")
+
+    async def top_up(
+        self, rules: GameRules, brand_id: int, coupons: int, operation: str, t: float
+    ) -> bool:
+        """``scripts.TOP_UP`` as a WATCH/MULTI transaction, with ``ledger``'s arithmetic."""
+        if brand_id not in rules.brands:
+            raise ValueError(f"brand {brand_id} is not among the game's {rules.brands}")
+        g = rules.game_id
+        pacing_key, top_ups_key = keys.pacing(g), keys.top_ups(g)
+        budget_keys = [keys.budget(g, b) for b in rules.brands]
+        for attempt in range(self.max_attempts):
+            async with self.client.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(pacing_key, top_ups_key, *budget_keys)
+                    if await pipe.hexists(top_ups_key, operation):
+                        return False
+                    raw = await pipe.hmget(pacing_key, list(STATE_FIELDS))
+                    stock = [int(v or 0) for v in await pipe.mget(budget_keys)]
+                    before = parse_state(raw, sum(max(v, 0) for v in stock))
+                    line_t, line_from = ledger.line_after_top_up(before, rules.start, rules.end, t)
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.hset(pacing_key, mapping={"line_t": repr(line_t),
+                                                   "line_from": repr(line_from)})  # fmt: skip
+                    pipe.incrby(keys.budget(g, brand_id), coupons)
+                    pipe.hset(top_ups_key, operation, coupons)
+                    await pipe.execute()
+                    return True
+                except WatchError:
+                    await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+        raise RuntimeError(f"game {g}: gave up topping up after {self.max_attempts} conflicts")
 
     def _write(
         self, pipe: Any, decisions: Sequence[Decision], buckets: _Buckets,

@@ -55,6 +55,12 @@ class PacingState:
     ``consumed`` counts what the caps are compared with: awards, plus the winning
     moments voided when a game voids unclaimed moments. ``forecast`` is the learned
     number of plays per slot (an EWMA over closed slots), shared by every allocator.
+
+    ``line_t`` and ``line_from`` anchor the pacing line: it runs from ``line_from`` coupons
+    at ``line_t`` to the game's total at its end. A game that was never topped up has no
+    anchor (``None``: the line starts at 0 at the game's start); a top-up re-anchors it at
+    the line's value at that moment, so the new coupons spread over the time left
+    instead of being owed at once (docs/decisions.md).
     """
 
     consumed: int = 0
@@ -65,4 +71,9 @@ class PacingState:
     slot_plays: int = 0
     forecast: float | None = None
     plays: int = 0
+    line_t: float | None = None
+    line_from: float = 0.0
     remaining: int = 0
+
+    def line_origin(self, start: float) -> float:
+        return start if self.line_t is None else self.line_t

@@ -31,7 +31,8 @@ return 0
 #                            cap, slot_cap ('' for none), brand_draw ('' unless want), meta
 #   returns {state, outcomes, replays}:
 #     state    {consumed, awarded, slot, slot_awarded, slot_cap, slot_plays, forecast,
-#               plays, remaining} as strings ('' for none)
+#               plays, line_t, line_from, remaining} as strings ('' for none); the line's
+#               anchor is TOP_UP's, read and returned unchanged
 #     outcomes the brand won per play, 0 for a loss
 #     replays  1 where the play had been decided before (its stored outcome returned)
 #   A batch holds at most MAX_BATCH plays (Lua's unpack() limit).
@@ -51,7 +52,7 @@ local pkey = 1 + nb
 local rkey = 1 + nb + np
 
 local st = redis.call('HMGET', KEYS[1], 'consumed', 'awarded', 'slot', 'slot_awarded',
-                      'slot_cap', 'slot_plays', 'forecast', 'plays')
+                      'slot_cap', 'slot_plays', 'forecast', 'plays', 'line_t', 'line_from')
 local consumed = tonumber(st[1]) or 0
 local awarded = tonumber(st[2]) or 0
 local slot = tonumber(st[3])
@@ -182,7 +183,8 @@ redis.call('HSET', KEYS[1], 'consumed', consumed, 'awarded', awarded,
 if slot ~= nil then redis.call('HSET', KEYS[1], 'slot', slot) end
 if forecast ~= nil then redis.call('HSET', KEYS[1], 'forecast', num(forecast)) end
 return {{num(consumed), num(awarded), num(slot), num(slot_awarded), num(slot_cap),
-         num(slot_plays), num(forecast), num(plays), num(total)}, outcomes, replays}
+         num(slot_plays), num(forecast), num(plays), st[9] or '', st[10] or '', num(total)},
+        outcomes, replays}
 """
 MAX_BATCH = 1000
 
@@ -226,4 +228,39 @@ for h = 1, nh do
     a = a + 1 + 2 * m
 end
 return restored
+"""
+
+# Top up one brand of a game, once per operation id: its stock grows by the coupons added,
+# and the pacing line is re-anchored at its value now (ledger.line_after_top_up, the same
+# arithmetic in the same order), all in one atomic step.
+#   KEYS[1]          pacing:game:{g}
+#   KEYS[2]          top_ups:game:{g}                        (hash operation id -> coupons)
+#   KEYS[2+j]        budget:game:{g}:brand:<brand j>, every brand of the game
+#   ARGV[1]          the operation id
+#   ARGV[2]          j, the index of the brand topped up in KEYS
+#   ARGV[3]          coupons to add (> 0)
+#   ARGV[4..6]       the game's start and end, and now (epoch seconds)
+#   returns          1 if applied, 0 if this operation id was applied before (no change)
+TOP_UP = """
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 0 end
+local st = redis.call('HMGET', KEYS[1], 'awarded', 'line_t', 'line_from')
+local start, finish, t = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local origin = tonumber(st[2]) or start
+local from = tonumber(st[3]) or 0
+local total = tonumber(st[1]) or 0
+for j = 3, #KEYS do
+    local left = tonumber(redis.call('GET', KEYS[j]) or '0')
+    if left > 0 then total = total + left end
+end
+t = math.min(math.max(t, origin), finish)
+if finish <= origin then
+    from = total
+else
+    from = from + (total - from) * ((t - origin) / (finish - origin))
+end
+redis.call('HSET', KEYS[1], 'line_t', string.format('%.17g', t),
+           'line_from', string.format('%.17g', from))
+redis.call('INCRBY', KEYS[2 + tonumber(ARGV[2])], ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+return 1
 """

@@ -8,7 +8,7 @@ Three implementations keep the same contract (``tests/engine/test_store_contract
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from frolic.engine import ledger
@@ -19,6 +19,13 @@ from frolic.engine.rules import GameRules, PacingState
 class BudgetStore(Protocol):
     async def load(self, rules: GameRules, stock: Mapping[int, int]) -> None:
         """Set each brand's stock and start the game's pacing state afresh."""
+
+    async def top_up(
+        self, rules: GameRules, brand_id: int, coupons: int, operation: str, t: float
+    ) -> bool:
+        """Add coupons to one brand's stock (one of ``rules.brands``) and re-anchor the pacing
+        line at ``t`` (``ledger.line_after_top_up``), atomically and once per ``operation``;
+        False when the operation was applied before and nothing changed."""
 
     async def state(self, rules: GameRules) -> PacingState:
         """The game's state as stored now."""
@@ -38,9 +45,10 @@ class BudgetStore(Protocol):
 @dataclass
 class _Game:
     state: PacingState
-    stock: list[int]
+    stock: dict[int, int]
     decided: dict[str, int] = field(default_factory=dict)
     results: dict[str, str] = field(default_factory=dict)
+    top_ups: dict[str, int] = field(default_factory=dict)
 
 
 class MemoryStore:
@@ -50,14 +58,36 @@ class MemoryStore:
         self._games: dict[int, _Game] = {}
 
     async def load(self, rules: GameRules, stock: Mapping[int, int]) -> None:
-        levels = [stock.get(b, 0) for b in rules.brands]
-        self._games[rules.game_id] = _Game(PacingState(remaining=sum(levels)), levels)
+        levels = {b: stock.get(b, 0) for b in rules.brands}
+        game = self._games.get(rules.game_id)
+        top_ups = {} if game is None else game.top_ups  # Redis keeps them across a load too
+        state = PacingState(remaining=sum(levels.values()))
+        self._games[rules.game_id] = _Game(state, levels, top_ups=top_ups)
+
+    async def top_up(
+        self, rules: GameRules, brand_id: int, coupons: int, operation: str, t: float
+    ) -> bool:
+        if brand_id not in rules.brands:
+            raise ValueError(f"brand {brand_id} is not among the game's {rules.brands}")
+        game = self._game(rules)
+        if operation in game.top_ups:
+            return False
+        state = replace(game.state, remaining=self._remaining(game, rules))
+        line_t, line_from = ledger.line_after_top_up(state, rules.start, rules.end, t)
+        game.stock[brand_id] = game.stock.get(brand_id, 0) + coupons
+        game.top_ups[operation] = coupons
+        game.state = replace(
+            state, line_t=line_t, line_from=line_from, remaining=self._remaining(game, rules)
+        )
+        return True
 
     async def state(self, rules: GameRules) -> PacingState:
-        return self._game(rules).state
+        game = self._game(rules)
+        return replace(game.state, remaining=self._remaining(game, rules))
 
     async def stock(self, rules: GameRules) -> dict[int, int]:
-        return dict(zip(rules.brands, self._game(rules).stock, strict=True))
+        stock = self._game(rules).stock
+        return {b: stock.get(b, 0) for b in rules.brands}
 
     async def decide(
         self, rules: GameRules, decisions: Sequence[Decision]
@@ -69,12 +99,18 @@ class MemoryStore:
     ) -> tuple[PacingState, list[Outcome]]:
         """``decide`` without the event loop, for the simulator's hot path."""
         game = self._game(rules)
+        levels = [game.stock.get(b, 0) for b in rules.brands]
         game.state, outcomes, results = ledger.apply(
-            game.state, game.stock, rules.brands, decisions, game.decided,
-            void=rules.moments_void,
-        )  # fmt: skip
+            game.state, levels, rules.brands, decisions, game.decided, void=rules.moments_void
+        )
+        game.stock.update(zip(rules.brands, levels, strict=True))
         game.results.update(results)
         return game.state, outcomes
+
+    @staticmethod
+    def _remaining(game: _Game, rules: GameRules) -> int:
+        """The stock the game's brands hold, as Redis counts it: over ``rules.brands``."""
+        return sum(max(game.stock.get(b, 0), 0) for b in rules.brands)
 
     async def result(self, rules: GameRules, play_id: str, t: float) -> str | None:
         return self._game(rules).results.get(play_id)

@@ -92,7 +92,9 @@ class PacedStrategy:
 
     Target: the line ``total * elapsed / duration``. Each play's cap is the line at the
     play's own time, enforced atomically by the store, so no spike spends ahead of it and
-    the last coupon goes no earlier than the hindsight oracle's would.
+    the last coupon goes no earlier than the hindsight oracle's would. After a top-up the
+    line runs from its value at the top-up (the state's anchor) to the new total at the
+    end: the coupons added spread over the time left (``ledger.line_after_top_up``).
 
     Quota: the line at the end of the play's slot minus what is consumed. It is spread at
     random over the plays expected in the rest of the slot: each play wins with
@@ -124,7 +126,8 @@ class PacedStrategy:
         slot, slot_plays, forecast = state.slot, state.slot_plays, state.forecast
         # This loop runs for every play an allocator decides: constants are hoisted.
         start, end, width = rules.start, rules.end, rules.slot_seconds
-        per_second = total / rules.duration
+        origin, base = state.line_origin(start), state.line_from
+        per_second = (total - base) / (end - origin) if end > origin else 0.0
         last = math.ceil(rules.duration / width) - 1
         eagerness, rng = self.eagerness, self.rng
         out = []
@@ -138,8 +141,8 @@ class PacedStrategy:
             slot_plays += 1
             slot_start = start + k * width
             slot_end = min(end, slot_start + width)
-            quota = per_second * (slot_end - start) - consumed
-            cap = per_second * (t - start)
+            quota = base + per_second * (slot_end - origin) - consumed
+            cap = base + per_second * (t - origin)
             p = 0.0
             if quota > 0 and remaining > 0:
                 rate = expected_rate(t, slot_start, slot_end, width, slot_plays, forecast)

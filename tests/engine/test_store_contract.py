@@ -6,6 +6,7 @@ optimistic WATCH/MULTI store must give the same outcomes and states for the same
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -179,6 +180,68 @@ async def test_every_store_matches_the_reference(
         for stock_left in (await store.stock(rules)).values():
             assert stock_left >= 0
     assert await store.state(rules) == await reference.state(rules)
+
+
+async def test_a_top_up_adds_stock_once_and_anchors_the_line(store: BudgetStore) -> None:
+    rules = new_rules()  # runs 0..100
+    await store.load(rules, {7: 4, 8: 4})
+    await store.decide(rules, [want("a"), want("b")])  # two awarded, six left
+    assert await store.top_up(rules, 8, 5, "op-1", 25.0)
+    # The line was 8 * 25 / 100 = 2 at t = 25; from there it climbs to 13 at the end.
+    state = await store.state(rules)
+    assert (state.line_t, state.line_from, state.remaining, state.awarded) == (25.0, 2.0, 11, 2)
+    stock = await store.stock(rules)
+    assert sum(stock.values()) == 11
+    assert stock[8] >= 5
+    # A retry of the same operation changes nothing, even with other figures.
+    assert not await store.top_up(rules, 8, 9, "op-1", 50.0)
+    assert await store.state(rules) == state
+    assert await store.stock(rules) == stock
+    # A second top-up anchors on the line as it runs after the first: 2 + 11 * 50 / 75.
+    assert await store.top_up(rules, 7, 3, "op-2", 75.0)
+    again = await store.state(rules)
+    assert (again.line_t, again.remaining) == (75.0, 14)
+    assert again.line_from == 2.0 + (13 - 2.0) * ((75.0 - 25.0) / (100.0 - 25.0))
+
+
+async def test_a_top_up_can_add_a_brand(store: BudgetStore) -> None:
+    rules = new_rules(brands=(7,))
+    await store.load(rules, {7: 1})
+    grown = dataclasses.replace(rules, brands=(7, 9))
+    assert await store.top_up(grown, 9, 2, "op", -5.0)  # before the start: no anchor moves
+    state = await store.state(grown)
+    assert (state.line_t, state.line_from, state.remaining) == (0.0, 0.0, 3)
+    assert await store.stock(grown) == {7: 1, 9: 2}
+    _, outcomes = await store.decide(grown, [want(f"p{i}", draw=0.99) for i in range(4)])
+    assert [o.brand for o in outcomes] == [9, 9, 7, None]
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(batches=batches, stock=st.tuples(st.integers(0, 5), st.integers(0, 5)),
+       top_ups=st.lists(st.tuples(st.sampled_from([7, 8]), st.integers(1, 4),
+                                  st.floats(-10, 120, allow_nan=False), st.integers(0, 2)),
+                        min_size=1, max_size=6))  # fmt: skip
+async def test_top_ups_between_batches_match_the_reference(
+    store: BudgetStore, batches: list[list[tuple[int, int, bool, float, float, float]]],
+    stock: tuple[int, int], top_ups: list[tuple[int, int, float, int]],
+) -> None:  # fmt: skip
+    rules = new_rules()
+    reference = MemoryStore()
+    for s in (store, reference):
+        await s.load(rules, {7: stock[0], 8: stock[1]})
+    for n, batch in enumerate(batches):
+        brand, coupons, t, op = top_ups[n % len(top_ups)]
+        applied = await store.top_up(rules, brand, coupons, f"op{op}", t)
+        assert applied == await reference.top_up(rules, brand, coupons, f"op{op}", t)
+        decisions = [
+            Decision(f"p{i}", request_time(f"p{i}"), slot, w, cap, slot_cap, draw, f'"n":{i}')
+            for i, slot, w, cap, slot_cap, draw in batch
+        ]
+        assert await store.decide(rules, decisions) == await reference.decide(rules, decisions)
+        assert await store.state(rules) == await reference.state(rules)
+        assert await store.stock(rules) == await reference.stock(rules)
 
 
 async def test_seed_decrement_script(endpoints: Endpoints) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import random
@@ -182,3 +183,25 @@ async def test_slot_case_is_fixed_per_slot_across_a_batch() -> None:
     per_slot = [sum(flat[s * 100 : (s + 1) * 100]) for s in range(20)]
     assert max(per_slot) <= 2  # floor(P_base), plus one by chance
     assert sum(per_slot[:10]) <= 12  # not spent in the first half
+
+
+async def test_paced_spreads_a_mid_game_top_up_over_the_time_left() -> None:
+    # 100 s, 100 coupons, 50 plays a second; at t = 50 the budget doubles. The line was 50
+    # there: from then on it runs to 200 at the end, 3 a second, not 2 (the line B' t / T
+    # would owe 50 coupons at once, dumped on the plays of the next second).
+    rules = new_rules(budget=100, end=100.0, slot_seconds=1.0)
+    store = MemoryStore()
+    await store.load(rules, {7: 100, 8: 0})
+    engine = Engine(store, random.Random(3).random)
+    awarded_by_second: list[int] = []
+    for second in range(100):
+        if second == 50:
+            assert await store.top_up(rules, 8, 100, "top-up", 50.0)
+        plays = [Play(f"p{second}-{i}", second + i / 50) for i in range(50)]
+        awarded_by_second.append(sum(o.win for o in await engine.decide(rules, plays)))
+    cumulative = list(itertools.accumulate(awarded_by_second))
+    assert cumulative[-1] == 200
+    assert max(awarded_by_second[50:]) <= 5  # about 3 a second, nothing dumped
+    for second in range(50, 100):
+        target = 50 + 3 * (second + 1 - 50)
+        assert target - 4 <= cumulative[second] <= target
