@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Annotated, Self
+from typing import Annotated, ClassVar, Generic, Self, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -50,6 +50,7 @@ Name = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
     AfterValidator(_storable),
 ]
+Storable = Annotated[str, AfterValidator(_storable)]
 LongText = Annotated[str, Field(max_length=10_000), AfterValidator(_storable)]
 Id = Annotated[int, Field(ge=1, le=BIGINT_MAX)]
 Moment = Annotated[AwareDatetime, AfterValidator(_utc)]
@@ -79,6 +80,50 @@ class _Window(Schema):
         return self
 
 
+class Patch(Schema):
+    """A partial update: fields left out keep their value. ``null`` is accepted only by the
+    fields listed in ``nullable`` (it clears them); elsewhere it is a 422, not a silent no-op.
+    """
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _null_only_where_allowed(self) -> Self:
+        cleared = sorted(
+            to_camel(name)
+            for name in self.model_fields_set - self.nullable
+            if getattr(self, name) is None
+        )
+        if cleared:
+            raise ValueError(f"cannot be null: {', '.join(cleared)}")
+        return self
+
+    def changes(self) -> dict[str, object]:
+        """The fields the client sent, by their Python (column) names."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class WindowPatch(Patch):
+    start_time: Moment | None = None
+    end_time: Moment | None = None
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> Self:
+        if self.start_time and self.end_time and not self.end_time > self.start_time:
+            raise ValueError("endTime must be after startTime")
+        return self
+
+
+T = TypeVar("T")
+
+
+class Page(Schema, Generic[T]):
+    items: list[T]
+    next_after: int | None = Field(
+        description="Pass as ``after`` for the next page; null on the last page."
+    )
+
+
 # Campaigns
 
 
@@ -96,6 +141,13 @@ class CampaignRead(Schema):
     status: str = Field(description="draft when created.")
 
 
+class CampaignUpdate(WindowPatch):
+    nullable = frozenset({"description"})
+
+    name: Name | None = None
+    description: LongText | None = None
+
+
 # Brands
 
 
@@ -110,6 +162,13 @@ class BrandRead(Schema):
     logo_url: str | None
 
 
+class BrandUpdate(Patch):
+    nullable = frozenset({"logo_url"})
+
+    name: Name | None = None
+    logo_url: LongText | None = None
+
+
 # Games
 
 
@@ -118,30 +177,69 @@ class BudgetCreate(Schema):
     coupons: Annotated[int, Field(ge=0, le=INTEGER_MAX)]
 
 
+Budgets = Annotated[list[BudgetCreate], Field(min_length=1, max_length=1000)]
+SlotSeconds = Annotated[int, Field(ge=1, le=5)]
+Odds = Annotated[int, Field(ge=1, le=INTEGER_MAX)]
+MaxPlaysPerDay = Annotated[int, Field(ge=1, le=INTEGER_MAX)]
+CooldownSeconds = Annotated[int, Field(ge=0, le=INTEGER_MAX)]
+
+
+def check_budgets(budgets: list[BudgetCreate]) -> None:
+    counts = Counter(b.brand_id for b in budgets)
+    twice = sorted(brand for brand, n in counts.items() if n > 1)
+    if twice:
+        raise ValueError(f"each brand may have one budget; repeated brandId: {twice}")
+    if sum(b.coupons for b in budgets) > INTEGER_MAX:
+        raise ValueError(f"the budgets add up to more than {INTEGER_MAX} coupons")
+
+
 class GameCreate(_Window):
     name: Name
     campaign_id: Id
     probability_type: StrategyName = "paced"
-    budgets: Annotated[list[BudgetCreate], Field(min_length=1, max_length=1000)]
-    slot_seconds: Annotated[int, Field(ge=1, le=5)] = 5
-    odds: Annotated[int, Field(ge=1, le=INTEGER_MAX)] = 100
+    budgets: Budgets
+    slot_seconds: SlotSeconds = 5
+    odds: Odds = 100
     moments_void: bool = False
-    max_plays_per_day: Annotated[int, Field(ge=1, le=INTEGER_MAX)] | None = None
-    cooldown_seconds: Annotated[int, Field(ge=0, le=INTEGER_MAX)] = 0
+    max_plays_per_day: MaxPlaysPerDay | None = None
+    cooldown_seconds: CooldownSeconds = 0
 
     @model_validator(mode="after")
     def _one_budget_per_brand(self) -> Self:
-        counts = Counter(b.brand_id for b in self.budgets)
-        twice = sorted(brand for brand, n in counts.items() if n > 1)
-        if twice:
-            raise ValueError(f"each brand may have one budget; repeated brandId: {twice}")
-        if sum(b.coupons for b in self.budgets) > INTEGER_MAX:
-            raise ValueError(f"the budgets add up to more than {INTEGER_MAX} coupons")
+        check_budgets(self.budgets)
         return self
 
     @property
     def total_budget(self) -> int:
         return sum(b.coupons for b in self.budgets)
+
+
+class GameUpdate(WindowPatch):
+    """What PATCH may change. A game that is not a draft takes only ``ANY_STATUS`` fields:
+    its window, strategy and budgets are what its live budget and pacing were planned on."""
+
+    ANY_STATUS: ClassVar[frozenset[str]] = frozenset(
+        {"name", "campaign_id", "max_plays_per_day", "cooldown_seconds"}
+    )
+    nullable = frozenset({"max_plays_per_day"})
+
+    name: Name | None = None
+    campaign_id: Id | None = None
+    probability_type: StrategyName | None = None
+    budgets: Budgets | None = Field(
+        default=None, description="Replaces every budget of the game; draft games only."
+    )
+    slot_seconds: SlotSeconds | None = None
+    odds: Odds | None = None
+    moments_void: bool | None = None
+    max_plays_per_day: MaxPlaysPerDay | None = None
+    cooldown_seconds: CooldownSeconds | None = None
+
+    @model_validator(mode="after")
+    def _one_budget_per_brand(self) -> Self:
+        if self.budgets is not None:
+            check_budgets(self.budgets)
+        return self
 
 
 class BudgetRead(Schema):
@@ -193,3 +291,18 @@ class CouponImport(Schema):
     duplicates: Duplicates
     rejected_count: int
     rejected: list[Rejection] = Field(description="The first 100 rejected rows, by line.")
+
+
+# Players
+
+
+class UserRead(Schema):
+    id: int
+    external_id: str | None = Field(
+        description="The player's id in the client's system: the ``sub`` of their token."
+    )
+    name: str | None
+    blocked: bool
+    created_at: datetime | None
+    plays: int = Field(description="Plays the player made, in every game.")
+    wins: int

@@ -1,4 +1,5 @@
-"""What the admin API does: set up campaigns, brands and games, import codes, start a game.
+"""What the admin API does: campaigns, brands and games (list, read, change, delete), and
+coupon code import.
 
 Each function works inside the caller's session and only flushes; the endpoint that opened
 the transaction commits it (CONVENTIONS.md), after which its answer is sent.
@@ -12,27 +13,35 @@ import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import BigInteger, bindparam, func, or_, select, text
+from pydantic.alias_generators import to_camel
+from sqlalchemy import BigInteger, Select, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from frolic.admin.schemas import (
     BIGINT_MAX,
     BrandCreate,
     BrandRead,
+    BrandUpdate,
+    BudgetCreate,
     BudgetRead,
     CampaignCreate,
     CampaignRead,
+    CampaignUpdate,
     CouponImport,
     Duplicates,
     GameCreate,
     GameRead,
+    GameUpdate,
+    Page,
     Rejection,
 )
-from frolic.db.models import Brand, Campaign, Coupon, Game, GameBrandBudget
-from frolic.errors import BadRequest, NotFound, ValidationFailed
+from frolic.db.models import Brand, Campaign, Coupon, Game, GameBrandBudget, PlayEvent
+from frolic.errors import BadRequest, Conflict, NotFound, ValidationFailed
 
 DRAFT = "draft"
 REPORT_LIMIT = 100  # duplicates and rejections listed in an import's answer
@@ -44,7 +53,62 @@ def _invalid(loc: Sequence[str | int], msg: str) -> ValidationFailed:
     return ValidationFailed([{"loc": list(loc), "msg": msg, "type": "not_found"}])
 
 
-# Campaigns and brands
+# Listing: keyset pages by id, so that a page deep into a long list costs what the first does.
+
+
+class _HasId(Protocol):
+    id: int
+
+
+R = TypeVar("R", bound=_HasId)
+
+
+async def page_of(
+    session: AsyncSession, query: Select[R], key: InstrumentedAttribute[int],
+    *, limit: int, after: int,
+) -> tuple[list[R], int | None]:  # fmt: skip
+    """Up to ``limit`` rows with ``key`` above ``after``, by ``key``; and the cursor of the
+    next page (None on the last)."""
+    rows = list(await session.scalars(query.where(key > after).order_by(key).limit(limit + 1)))
+    if len(rows) <= limit:
+        return rows, None
+    del rows[limit:]
+    return rows, rows[-1].id
+
+
+class _Timestamped(Protocol):
+    start_time: datetime
+    end_time: datetime
+    updated_at: datetime | None
+
+
+def _apply(row: _Timestamped, changes: dict[str, Any]) -> None:
+    """Set the changed columns, once the window they leave behind is known to be sound."""
+    start = changes.get("start_time", row.start_time)
+    end = changes.get("end_time", row.end_time)
+    if not end > start:
+        raise _invalid(["body"], "endTime must be after startTime")
+    for name, value in changes.items():
+        setattr(row, name, value)
+    row.updated_at = datetime.now(UTC)
+
+
+def _camel(names: Sequence[str]) -> str:
+    return ", ".join(to_camel(n) for n in sorted(names))
+
+
+# Campaigns
+
+
+def campaign_read(campaign: Campaign) -> CampaignRead:
+    return CampaignRead(
+        id=campaign.id,
+        name=campaign.name,
+        description=campaign.description,
+        start_time=campaign.start_time,
+        end_time=campaign.end_time,
+        status=campaign.status,
+    )
 
 
 async def create_campaign(session: AsyncSession, body: CampaignCreate) -> CampaignRead:
@@ -57,21 +121,124 @@ async def create_campaign(session: AsyncSession, body: CampaignCreate) -> Campai
     )
     session.add(campaign)
     await session.flush()
-    return CampaignRead(
-        id=campaign.id,
-        name=campaign.name,
-        description=campaign.description,
-        start_time=campaign.start_time,
-        end_time=campaign.end_time,
-        status=campaign.status,
-    )
+    return campaign_read(campaign)
+
+
+async def list_campaigns(
+    session: AsyncSession, *, limit: int, after: int, status: str | None, name: str | None
+) -> Page[CampaignRead]:
+    query = select(Campaign)
+    if status is not None:
+        query = query.where(Campaign.status == status)
+    if name is not None:
+        query = query.where(Campaign.name.icontains(name, autoescape=True))
+    rows, next_after = await page_of(session, query, Campaign.id, limit=limit, after=after)
+    return Page[CampaignRead](items=[campaign_read(c) for c in rows], next_after=next_after)
+
+
+async def _campaign(session: AsyncSession, campaign_id: int, *, lock: bool = False) -> Campaign:
+    campaign = await session.get(Campaign, campaign_id, with_for_update=lock)
+    if campaign is None:
+        raise NotFound(f"no campaign {campaign_id}")
+    return campaign
+
+
+async def get_campaign(session: AsyncSession, campaign_id: int) -> CampaignRead:
+    return campaign_read(await _campaign(session, campaign_id))
+
+
+async def update_campaign(
+    session: AsyncSession, campaign_id: int, body: CampaignUpdate
+) -> CampaignRead:
+    """A campaign's dates are its marketing period; its games keep their own windows."""
+    campaign = await _campaign(session, campaign_id, lock=True)
+    _apply(campaign, body.changes())
+    await session.flush()
+    return campaign_read(campaign)
+
+
+async def delete_campaign(session: AsyncSession, campaign_id: int) -> None:
+    campaign = await _campaign(session, campaign_id, lock=True)
+    games = await _count(session, select(Game.id).where(Game.campaign_id == campaign_id))
+    if games:
+        raise Conflict(
+            f"campaign {campaign_id} has {games} game(s); delete them or move them to "
+            "another campaign (PATCH /admin/games/{id} with campaignId) first"
+        )
+    await session.delete(campaign)
+    await session.flush()
+
+
+async def _count(session: AsyncSession, query: Select[Any]) -> int:
+    return int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+
+
+# Brands
+
+
+def brand_read(brand: Brand) -> BrandRead:
+    return BrandRead(id=brand.id, name=brand.name, logo_url=brand.logo_url)
 
 
 async def create_brand(session: AsyncSession, body: BrandCreate) -> BrandRead:
     brand = Brand(name=body.name, logo_url=body.logo_url)
     session.add(brand)
     await session.flush()
-    return BrandRead(id=brand.id, name=brand.name, logo_url=brand.logo_url)
+    return brand_read(brand)
+
+
+async def list_brands(
+    session: AsyncSession, *, limit: int, after: int, name: str | None
+) -> Page[BrandRead]:
+    query = select(Brand)
+    if name is not None:
+        query = query.where(Brand.name.icontains(name, autoescape=True))
+    rows, next_after = await page_of(session, query, Brand.id, limit=limit, after=after)
+    return Page[BrandRead](items=[brand_read(b) for b in rows], next_after=next_after)
+
+
+async def _brand(session: AsyncSession, brand_id: int, *, lock: bool = False) -> Brand:
+    brand = await session.get(Brand, brand_id, with_for_update=lock)
+    if brand is None:
+        raise NotFound(f"no brand {brand_id}")
+    return brand
+
+
+async def get_brand(session: AsyncSession, brand_id: int) -> BrandRead:
+    return brand_read(await _brand(session, brand_id))
+
+
+async def update_brand(session: AsyncSession, brand_id: int, body: BrandUpdate) -> BrandRead:
+    brand = await _brand(session, brand_id, lock=True)
+    for name, value in body.changes().items():
+        setattr(brand, name, value)
+    brand.updated_at = datetime.now(UTC)
+    await session.flush()
+    return brand_read(brand)
+
+
+async def delete_brand(session: AsyncSession, brand_id: int) -> None:
+    """Only a brand nothing refers to: its codes are prizes someone may hold, its budgets
+    belong to games."""
+    brand = await _brand(session, brand_id, lock=True)
+    games = list(
+        await session.scalars(
+            select(GameBrandBudget.game_id)
+            .where(GameBrandBudget.brand_id == brand_id)
+            .order_by(GameBrandBudget.game_id)
+        )
+    )
+    has_codes = await session.scalar(select(Coupon.id).where(Coupon.brand_id == brand_id).limit(1))
+    reasons = []
+    if has_codes is not None:
+        reasons.append("it has coupon codes")
+    if games:
+        shown = ", ".join(map(str, games[:10])) + (", ..." if len(games) > 10 else "")
+        reasons.append(f"games have budgets of it (game {shown})")
+    if reasons:
+        raise Conflict(f"brand {brand_id} cannot be deleted: {'; '.join(reasons)}")
+    await session.delete(brand)
+    await session.flush()
 
 
 # Games
@@ -85,11 +252,7 @@ async def create_game(session: AsyncSession, body: GameCreate) -> GameRead:
     """
     if await session.get(Campaign, body.campaign_id) is None:
         raise _invalid(["body", "campaignId"], f"no campaign {body.campaign_id}")
-    wanted = [b.brand_id for b in body.budgets]
-    known = set((await session.scalars(select(Brand.id).where(Brand.id.in_(wanted)))).all())
-    for i, brand_id in enumerate(wanted):
-        if brand_id not in known:
-            raise _invalid(["body", "budgets", i, "brandId"], f"no brand {brand_id}")
+    await _check_brands(session, body.budgets)
     game = Game(
         campaign_id=body.campaign_id,
         name=body.name,
@@ -119,11 +282,98 @@ async def create_game(session: AsyncSession, body: GameCreate) -> GameRead:
     return await read_game(session, game)
 
 
-async def get_game(session: AsyncSession, game_id: int) -> GameRead:
-    game = await session.get(Game, game_id)
+async def _check_brands(session: AsyncSession, budgets: Sequence[BudgetCreate]) -> None:
+    wanted = [b.brand_id for b in budgets]
+    known = set((await session.scalars(select(Brand.id).where(Brand.id.in_(wanted)))).all())
+    for i, brand_id in enumerate(wanted):
+        if brand_id not in known:
+            raise _invalid(["body", "budgets", i, "brandId"], f"no brand {brand_id}")
+
+
+async def _game(session: AsyncSession, game_id: int, *, lock: bool = False) -> Game:
+    game = await session.get(Game, game_id, with_for_update=lock)
     if game is None:
         raise NotFound(f"no game {game_id}")
+    return game
+
+
+async def get_game(session: AsyncSession, game_id: int) -> GameRead:
+    return await read_game(session, await _game(session, game_id))
+
+
+async def list_games(
+    session: AsyncSession, *, limit: int, after: int, status: str | None,
+    campaign_id: int | None, name: str | None,
+) -> Page[GameRead]:  # fmt: skip
+    query = select(Game)
+    if status is not None:
+        query = query.where(Game.status == status)
+    if campaign_id is not None:
+        query = query.where(Game.campaign_id == campaign_id)
+    if name is not None:
+        query = query.where(Game.name.icontains(name, autoescape=True))
+    games, next_after = await page_of(session, query, Game.id, limit=limit, after=after)
+    return Page[GameRead](items=await read_games(session, games), next_after=next_after)
+
+
+async def update_game(session: AsyncSession, game_id: int, body: GameUpdate) -> GameRead:
+    """Change a game. Once it has left the draft, only ``GameUpdate.ANY_STATUS`` fields:
+    the window, strategy and budgets are what its Redis budget and pacing were planned on.
+
+    The game's row stays locked until the caller commits, as starting a game locks it, so a
+    draft cannot be started between the status check and the change.
+    """
+    game = await _game(session, game_id, lock=True)
+    changes = body.changes()
+    frozen = set(changes) - GameUpdate.ANY_STATUS
+    if game.status != DRAFT and frozen:
+        raise Conflict(
+            f"game {game_id} is {game.status}: {_camel(list(frozen))} can change only while it "
+            "is a draft"
+            + ("; a started game's budget grows with a top-up" if "budgets" in frozen else "")
+        )
+    if "campaign_id" in changes and await session.get(Campaign, body.campaign_id) is None:
+        raise _invalid(["body", "campaignId"], f"no campaign {body.campaign_id}")
+    changes.pop("budgets", None)
+    if body.budgets is not None:
+        await _check_brands(session, body.budgets)
+        await session.execute(delete(GameBrandBudget).where(GameBrandBudget.game_id == game_id))
+        session.add_all(
+            GameBrandBudget(
+                game_id=game_id,
+                brand_id=b.brand_id,
+                total_coupons=b.coupons,
+                remaining_coupons=b.coupons,
+            )
+            for b in body.budgets
+        )
+        changes["total_budget"] = sum(b.coupons for b in body.budgets)
+    _apply(game, changes)
+    await session.flush()
     return await read_game(session, game)
+
+
+async def delete_game(session: AsyncSession, game_id: int, *, release_codes: bool) -> None:
+    """Only a draft game nobody has played. Codes reserved for it are not deleted with it:
+    the caller must ask for them to go back to their brand's shared codes."""
+    game = await _game(session, game_id, lock=True)
+    if game.status != DRAFT:
+        raise Conflict(
+            f"game {game_id} is {game.status}; only a draft game can be deleted (end it instead)"
+        )
+    if await session.scalar(select(PlayEvent.id).where(PlayEvent.game_id == game_id).limit(1)):
+        raise Conflict(f"game {game_id} has plays; they are its audit trail")
+    reserved = await _count(session, select(Coupon.id).where(Coupon.game_id == game_id))
+    if reserved and not release_codes:
+        raise Conflict(
+            f"game {game_id} has {reserved} coupon code(s) reserved for it; delete it with "
+            "releaseCodes=true to return them to their brands' shared codes"
+        )
+    if reserved:
+        await session.execute(update(Coupon).where(Coupon.game_id == game_id).values(game_id=None))
+    await session.execute(delete(GameBrandBudget).where(GameBrandBudget.game_id == game_id))
+    await session.delete(game)
+    await session.flush()
 
 
 async def budgets_of(session: AsyncSession, game_id: int) -> list[GameBrandBudget]:
@@ -193,6 +443,48 @@ async def read_game(
             for b in budgets
         ],
     )
+
+
+async def read_games(session: AsyncSession, games: Sequence[Game]) -> list[GameRead]:
+    """``read_game`` for many games, in three queries whatever their number."""
+    ids = [g.id for g in games]
+    budgets: dict[int, list[GameBrandBudget]] = {g: [] for g in ids}
+    for budget in await session.scalars(
+        select(GameBrandBudget)
+        .where(GameBrandBudget.game_id.in_(ids))
+        .order_by(GameBrandBudget.game_id, GameBrandBudget.brand_id)
+    ):
+        budgets[budget.game_id].append(budget)
+    brands = sorted({b.brand_id for rows in budgets.values() for b in rows})
+    shared: dict[int, int] = {}
+    reserved: dict[tuple[int, int], int] = {}
+    if brands:
+        counts = await session.execute(
+            select(Coupon.brand_id, Coupon.game_id, func.count())
+            .where(
+                Coupon.brand_id.in_(brands),
+                or_(Coupon.game_id.is_(None), Coupon.game_id.in_(ids)),
+                Coupon.issued_at.is_(None),
+            )
+            .group_by(Coupon.brand_id, Coupon.game_id)
+        )
+        for brand, game_id, count in counts:
+            if game_id is None:
+                shared[brand] = count
+            else:
+                reserved[(brand, game_id)] = count
+    return [
+        await read_game(
+            session,
+            game,
+            budgets=budgets[game.id],
+            available={
+                b.brand_id: shared.get(b.brand_id, 0) + reserved.get((b.brand_id, game.id), 0)
+                for b in budgets[game.id]
+            },
+        )
+        for game in games
+    ]
 
 
 # Coupon codes
