@@ -19,6 +19,8 @@ from frolic.allocator.worker import Allocator
 from frolic.config import ALL_ROLES, Role, Settings
 from frolic.games.repository import GameCache
 from frolic.health.endpoints import router as health_router
+from frolic.monitoring.endpoints import router as monitoring_router
+from frolic.monitoring.scrape import ServerFigures
 from frolic.play.endpoints import router as play_router
 from frolic.play.service import PlayService
 from frolic.play.writer import PlayWriter
@@ -47,6 +49,8 @@ def create_app(settings: Settings, roles: Sequence[Role] = ALL_ROLES) -> FastAPI
                 assert playlog is not None
                 writer.start()
                 app.state.plays = PlayService(settings, res.redis, games, writer, playlog)
+                # Figures read from the servers at scrape time: one role gathers them, not all.
+                app.state.server_figures = ServerFigures(settings, res.db, res.redis)
             if "allocator" in roles:
                 assert playlog is not None
                 allocator = Allocator(settings, res.redis, games, playlog)
@@ -83,6 +87,7 @@ def create_app(settings: Settings, roles: Sequence[Role] = ALL_ROLES) -> FastAPI
     )
     install_error_handlers(app)
     app.include_router(health_router)
+    app.include_router(monitoring_router)
     if "api" in roles:
         app.include_router(play_router)
         app.include_router(admin_router)

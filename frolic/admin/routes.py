@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from frolic.admin import endpoints, lifecycle_endpoints
+from frolic.admin import endpoints, lifecycle_endpoints, users_endpoints
 
 router = APIRouter()
-for part in (endpoints.router, lifecycle_endpoints.router):
+for part in (
+    endpoints.router,
+    lifecycle_endpoints.router,
+    users_endpoints.router,
+):
     router.include_router(part)

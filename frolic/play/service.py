@@ -19,8 +19,9 @@ from sqlalchemy import select, text
 
 from frolic.config import Settings
 from frolic.db.models import Coupon, PlayEvent, User
-from frolic.errors import Forbidden, NotFound, NotReady, ValidationFailed
+from frolic.errors import Forbidden, FrolicError, NotFound, NotReady, ValidationFailed
 from frolic.games.repository import GameCache
+from frolic.monitoring import metrics
 from frolic.play.limits import Limits, Rate
 from frolic.play.schemas import PlayAccepted, PlayView
 from frolic.play.writer import PlayWriter
@@ -30,6 +31,11 @@ from frolic.redis_client import AsyncRedis
 
 IDEMPOTENCY_SECONDS = 86_400
 USER_CACHE_SECONDS = 5.0
+# Blocking or unblocking a player leaves a notice in Redis that makes every gateway re-read
+# the player from PostgreSQL. It outlives any cache entry made before the change, so the
+# change holds everywhere as soon as the admin API answers; should Redis lose the notice,
+# within USER_CACHE_SECONDS.
+PLAYER_NOTICE_SECONDS = 2 * USER_CACHE_SECONDS
 
 _UPSERT_USER = text(
     "INSERT INTO users (external_id) VALUES (:x) "
@@ -65,6 +71,17 @@ class PlayService:
         self._players: dict[str, tuple[float, Player]] = {}
 
     async def accept(
+        self, user: str, game_id: int, *, ip: str, key: str | None, device: dict[str, Any] | None
+    ) -> PlayAccepted:
+        try:
+            accepted = await self._accept(user, game_id, ip=ip, key=key, device=device)
+        except FrolicError as exc:
+            metrics.PLAYS_REFUSED.labels(type(exc).__name__).inc()
+            raise
+        metrics.PLAYS_ACCEPTED.labels(str(game_id)).inc()  # only a known game gets here
+        return accepted
+
+    async def _accept(
         self, user: str, game_id: int, *, ip: str, key: str | None, device: dict[str, Any] | None
     ) -> PlayAccepted:
         await self.limits.rate("ip", ip, self.ip_rate)
@@ -156,7 +173,11 @@ class PlayService:
     async def _player(self, user: str) -> Player:
         cached = self._players.get(user)
         now = time.monotonic()
-        if cached is not None and now - cached[0] < USER_CACHE_SECONDS:
+        if (
+            cached is not None
+            and now - cached[0] < USER_CACHE_SECONDS
+            and not await self.redis.exists(player_notice_key(user))
+        ):
             return cached[1]
         async with self.db.begin() as conn:
             row = (await conn.execute(_UPSERT_USER, {"x": user})).one()
@@ -165,6 +186,12 @@ class PlayService:
             self._players.clear()
         self._players[user] = (now, player)
         return player
+
+
+def player_notice_key(user: str) -> str:
+    """Present for PLAYER_NOTICE_SECONDS after an admin changed the player (``user``: the
+    external id)."""
+    return f"player:{{{user}}}:changed"
 
 
 def _idempotency_key(user: str, key: str) -> str:

@@ -1,0 +1,101 @@
+"""Players as the admin API sees them: find them, count their plays, block and unblock them.
+
+PostgreSQL's ``users.blocked`` is the truth. Gateways cache a player for a few seconds, so
+a change also leaves a notice in Redis (``frolic.play.service.player_notice_key``) that makes
+every gateway re-read the player: a block holds from the moment its request is answered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from redis.exceptions import RedisError
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frolic.admin.schemas import Page, UserRead
+from frolic.admin.service import page_of
+from frolic.db.models import PlayEvent, User
+from frolic.errors import NotFound, NotReady
+from frolic.play.service import PLAYER_NOTICE_SECONDS, USER_CACHE_SECONDS, player_notice_key
+from frolic.redis_client import AsyncRedis
+
+
+async def _counts(session: AsyncSession, users: Sequence[int]) -> dict[int, tuple[int, int]]:
+    """user id -> (plays, wins)."""
+    if not users:
+        return {}
+    rows = await session.execute(
+        select(
+            PlayEvent.user_id,
+            func.count(),
+            func.count().filter(PlayEvent.status == "WIN"),
+        )
+        .where(PlayEvent.user_id.in_(users))
+        .group_by(PlayEvent.user_id)
+    )
+    return {user: (plays, wins) for user, plays, wins in rows}
+
+
+def _read(user: User, counts: dict[int, tuple[int, int]]) -> UserRead:
+    plays, wins = counts.get(user.id, (0, 0))
+    return UserRead(
+        id=user.id,
+        external_id=user.external_id,
+        name=user.name,
+        blocked=user.blocked,
+        created_at=user.created_at,
+        plays=plays,
+        wins=wins,
+    )
+
+
+async def list_users(
+    session: AsyncSession, *, limit: int, after: int, external_id: str | None,
+    blocked: bool | None,
+) -> Page[UserRead]:  # fmt: skip
+    query = select(User)
+    if external_id is not None:
+        query = query.where(User.external_id == external_id)
+    if blocked is not None:
+        query = query.where(User.blocked == blocked)
+    users, next_after = await page_of(session, query, User.id, limit=limit, after=after)
+    counts = await _counts(session, [u.id for u in users])
+    return Page[UserRead](items=[_read(u, counts) for u in users], next_after=next_after)
+
+
+async def _user(session: AsyncSession, user_id: int, *, lock: bool = False) -> User:
+    user = await session.get(User, user_id, with_for_update=lock)
+    if user is None:
+        raise NotFound(f"no user {user_id}")
+    return user
+
+
+async def get_user(session: AsyncSession, user_id: int) -> UserRead:
+    user = await _user(session, user_id)
+    return _read(user, await _counts(session, [user.id]))
+
+
+async def set_blocked(session: AsyncSession, user_id: int, blocked: bool) -> UserRead:
+    user = await _user(session, user_id, lock=True)
+    if user.blocked != blocked:
+        user.blocked = blocked
+        user.updated_at = datetime.now(UTC)
+        await session.flush()
+    return _read(user, await _counts(session, [user.id]))
+
+
+async def notify_gateways(redis: AsyncRedis, user: UserRead) -> None:
+    """Call after the change is committed: gateways that re-read the player before the
+    commit would otherwise keep its old state for up to USER_CACHE_SECONDS."""
+    if user.external_id is None:  # never played: no gateway has it cached
+        return
+    try:
+        await redis.set(player_notice_key(user.external_id), 1, ex=int(PLAYER_NOTICE_SECONDS))
+    except RedisError as e:
+        raise NotReady(
+            f"user {user.id} is {'blocked' if user.blocked else 'unblocked'}, but Redis did not "
+            f"take the notice ({type(e).__name__}), so gateways may take up to "
+            f"{USER_CACHE_SECONDS:g} s to see it; repeat the request to be sure"
+        ) from e
