@@ -23,6 +23,7 @@ from frolic.engine.engine import Engine
 from frolic.engine.redis_store import store_for
 from frolic.engine.strategies import Play
 from frolic.games.repository import GameCache
+from frolic.monitoring import metrics
 from frolic.playlog import messages
 from frolic.playlog.consumer import BatchConsumer
 from frolic.playlog.producer import PlayLog
@@ -85,6 +86,10 @@ class Allocator:
                 (outcome.brand, orjson.loads("{" + decision.meta + "}"))
                 for outcome, decision in decided
             ]
+        done = time.time()
+        metrics.DECISION_LATENCY.observe_all([done - e.t for e in events])
+        wins = sum(brand is not None for brand, _ in audited)
+        metrics.count_decisions(game_id, wins, len(events) - wins)
         out = []
         for e, (brand, audit) in zip(events, audited, strict=True):
             result = messages.Decided(

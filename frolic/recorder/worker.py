@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from frolic.config import Settings
+from frolic.monitoring import metrics
 from frolic.playlog import messages
 from frolic.playlog.consumer import BatchConsumer
 from frolic.playlog.producer import PlayLog
@@ -49,3 +51,6 @@ class Recorder:
             self.playlog.deliver(topic, f.user, messages.encode(f)) for f in finals
         ))  # fmt: skip
         self.recorded += len(decided)
+        now = time.time()
+        metrics.END_TO_END_LATENCY.observe_all([now - d.t for d in decided])
+        metrics.count_winners(finals)

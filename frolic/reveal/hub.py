@@ -22,6 +22,7 @@ from typing import Protocol
 
 import orjson
 
+from frolic.monitoring import metrics
 from frolic.playlog.messages import Final
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,9 @@ class Outbox:
                 return
             self._hub.sent += 1
             if reveal_at is not None:
-                self._hub.lateness.record((time.time() - reveal_at) * 1000)
+                late = time.time() - reveal_at
+                self._hub.lateness.record(late * 1000)
+                metrics.REVEAL_LATENESS.observe(late)
 
 
 class Hub:

@@ -1,0 +1,132 @@
+"""Frolic with every role on a real uvicorn server (in a thread, on a free port) over the
+session's stack, and a few plays played through it, one of them watched over WebSocket:
+what a Prometheus scrape of a working process sees."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import orjson
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
+from websockets.asyncio.client import connect
+
+from frolic.app import create_app
+from frolic.auth.tokens import mint_player_token
+from frolic.config import Settings
+from frolic.stack.process import free_port
+from tests.play.factories import LiveGame, create_live_game, wait_decided, with_own_topics
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+@dataclass
+class Running:
+    settings: Settings
+    app: FastAPI
+    url: str
+
+    def scrape(self) -> str:
+        response = httpx.get(f"{self.url}/metrics", timeout=30)
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("text/plain")
+        return response.text
+
+    def auth(self, user: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {mint_player_token(self.settings, user)}"}
+
+
+def samples(exposition: str) -> Samples:
+    """Every sample of a scrape by name and labels; parsing fails on a malformed scrape."""
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(exposition)
+        for s in family.samples
+    }
+
+
+def value(found: Samples, name: str, **labels: str) -> float:
+    return found.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+@pytest.fixture(scope="package")
+def running(settings: Settings) -> Iterator[Running]:
+    s = with_own_topics(settings, "metrics", reveal_seconds=1.5)
+    app = create_app(s)
+    port = free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, log_level="warning",
+        ws="websockets-sansio", lifespan="on",
+    )  # fmt: skip
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="frolic-under-test")
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not (server.started and app.state.reveal.listener.assigned):
+            assert thread.is_alive(), "frolic did not start"
+            assert time.monotonic() < deadline, "frolic is not ready"
+            time.sleep(0.05)
+        # Every scrape reads the servers afresh, so a figure cannot be a snapshot from
+        # before the plays (test_metrics checks the cache on a ServerFigures of its own).
+        app.state.server_figures.max_age = 0.0
+        yield Running(s, app, f"http://127.0.0.1:{port}")
+    finally:
+        server.should_exit = True
+        thread.join(60)
+
+
+@dataclass
+class Played:
+    game: LiveGame
+    plays: int
+    before: Samples
+    after: Samples
+    exposition: str
+
+
+async def play_some(running: Running, *, plays: int = 10) -> Played:
+    """``plays`` plays of a new game whose every play wins while stock lasts (6 coupons),
+    one refused request, and a reveal watched over WebSocket; the scrapes around them."""
+    s = running.settings
+    before = samples(running.scrape())
+    game = await create_live_game(s, budgets=(3, 3), strategy="fixed_odds", odds=1)
+    watcher = f"watcher-{uuid.uuid4().hex[:6]}"
+    ws_url = running.url.replace("http", "ws") + "/ws"
+    async with (
+        connect(ws_url, additional_headers=running.auth(watcher)) as ws,
+        httpx.AsyncClient(base_url=running.url, timeout=30) as client,
+    ):
+        await ws.send("ping")
+        assert orjson.loads(await ws.recv()) == {"type": "pong"}  # held by the hub now
+        ids = []
+        for n in range(plays):
+            user = watcher if n == 0 else f"player-{uuid.uuid4().hex[:6]}"
+            response = await client.post(
+                "/play", json={"gameId": game.game_id}, headers=running.auth(user)
+            )
+            assert response.status_code == 202, response.text
+            ids.append(response.json()["playId"])
+        missing = await client.post(
+            "/play", json={"gameId": 999_999_999}, headers=running.auth(watcher)
+        )
+        assert missing.status_code == 404
+        await wait_decided(s, ids)
+        async with asyncio.timeout(s.reveal_seconds + 30):
+            reveal = orjson.loads(await ws.recv())
+        assert reveal["playId"] == ids[0]
+    exposition = running.scrape()
+    return Played(game, plays, before, samples(exposition), exposition)
+
+
+@pytest.fixture(scope="package")
+async def played(running: Running) -> Played:
+    return await play_some(running)
