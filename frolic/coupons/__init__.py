@@ -1,0 +1,1 @@
+"""Coupon codes after import: validate, redeem, export."""
