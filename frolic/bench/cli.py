@@ -61,6 +61,45 @@ def reveal(
     _print(result, as_json)
 
 
+@app.command("import")
+def import_codes(
+    codes: Annotated[int, typer.Option(min=1, help="Coupon codes to import.")] = 1_000_000,
+    per_request: Annotated[
+        int, typer.Option(min=0, help="Codes per request; 0: all in one file.")
+    ] = 0,
+    url: Annotated[
+        str | None, typer.Option(help="An API already running (FROLIC_ADMIN_TOKEN is its token).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON line.")] = False,
+) -> None:
+    """Import N codes through POST /admin/coupons/import: codes/s and wall time."""
+    import tempfile
+
+    from frolic.bench import importer
+    from frolic.db import migrate
+
+    settings = Settings().with_local_secrets()
+    batch = per_request or codes
+
+    def progress(line: str) -> None:
+        typer.echo(line, err=True)
+
+    if url is not None:
+        assert settings.admin_token is not None
+        typer.echo(f"importing {codes:,} codes into {url} ...", err=True)
+        result = importer.import_codes(
+            url.rstrip("/"), settings.admin_token.get_secret_value(), codes=codes,
+            per_request=batch, progress=progress,
+        )  # fmt: skip
+    else:
+        with Stack(settings) as endpoints, tempfile.TemporaryDirectory() as state:
+            migrate.upgrade(endpoints.database_url)
+            typer.echo(f"importing {codes:,} codes through a frolic api process ...", err=True)
+            result = importer.measure(endpoints.apply(settings), Path(state), codes=codes,
+                                      per_request=batch, progress=progress)  # fmt: skip
+    _print(result, as_json)
+
+
 def _print(result: dict[str, object], as_json: bool) -> None:
     if as_json:
         print(json.dumps(result))
