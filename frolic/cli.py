@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 import time
 from typing import Annotated
@@ -11,6 +10,7 @@ import typer
 
 from frolic.config import ALL_ROLES, Settings
 from frolic.errors import FrolicError
+from frolic.monitoring.logs import configure_logging
 
 app = typer.Typer(
     help="Frolic: instant-win games with a prize budget that is never overspent.",
@@ -21,10 +21,7 @@ app = typer.Typer(
 
 def load_settings(**overrides: object) -> Settings:
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(settings.log_level, settings.log_format)
     return settings.with_local_secrets()
 
 

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `frolic serve` listens on.")
     port: int = Field(8000, ge=0, le=65535, description="Port `frolic serve` listens on.")
     log_level: str = Field("INFO", description="Python log level.")
+    log_format: Literal["auto", "text", "json"] = Field(
+        "auto",
+        description="Log lines as `text` or `json` (one object a line: ts, level, logger, msg, "
+        "role, pid, extra fields). `auto`: text on a terminal, JSON otherwise.",
+    )
 
     kafka_partitions: int = Field(
         8, ge=1, description="Partitions per topic when Frolic creates its topics."

@@ -18,6 +18,7 @@ from frolic import topics
 from frolic.app import create_app
 from frolic.config import Role, Settings
 from frolic.db import migrate
+from frolic.monitoring.logs import configure_logging
 from frolic.stack import Stack
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ def prepare(settings: Settings) -> None:
 
 
 def serve(settings: Settings, roles: Sequence[Role]) -> None:
+    configure_logging(settings.log_level, settings.log_format, role=",".join(roles), force=True)
     with stop_on_sigterm(), Stack(settings) as endpoints:
         settings = endpoints.apply(settings)
         prepare(settings)
@@ -56,6 +58,7 @@ def serve(settings: Settings, roles: Sequence[Role]) -> None:
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level.lower(),
+            log_config=None,  # uvicorn's loggers go through ours (configure_logging)
             timeout_graceful_shutdown=15,
             # The access log would print query strings, and /ws?token= carries a secret.
             access_log=False,

@@ -1,0 +1,81 @@
+"""Log lines for people or for machines, one formatter each, set up once per process.
+
+``FROLIC_LOG_FORMAT=auto`` (the default) writes text when stderr is a terminal, where a
+person reads it, and JSON otherwise: a process under a supervisor (systemd, Kubernetes, a
+bench cluster) writes to a pipe or a file that a log shipper parses, and there a line that
+is one JSON object keeps its fields (and a multi-line traceback stays one record).
+
+A JSON line holds ``ts`` (UTC, ISO 8601, ms), ``level``, ``logger``, ``msg``, ``role`` (the
+roles the process runs), ``pid``, any ``extra={...}`` fields of the call, and ``exc`` for
+an exception. uvicorn's loggers are routed through the same handler.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any, Literal, TextIO
+
+import orjson
+
+LogFormat = Literal["auto", "text", "json"]
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_UVICORN = ("uvicorn", "uvicorn.error", "uvicorn.access")
+# What every LogRecord carries; anything else on a record came from ``extra=``.
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message", "asctime", "taskName",
+}  # fmt: skip
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, role: str) -> None:
+        super().__init__()
+        self.role = role
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+            "role": self.role,
+            "pid": record.process,
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and key not in line:
+                line[key] = value
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            line["stack"] = self.formatStack(record.stack_info)
+        return orjson.dumps(line, default=repr, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def configure_logging(
+    level: str, log_format: LogFormat, *, role: str = "cli", stream: TextIO | None = None,
+    force: bool = False,
+) -> None:  # fmt: skip
+    """Send every log line, uvicorn's included, to ``stream`` (stderr) in ``log_format``.
+
+    Like ``logging.basicConfig``, it leaves a root logger that has handlers alone (a test
+    runner's, say) unless ``force``: ``frolic serve`` forces, as its process's entry point.
+    """
+    root = logging.getLogger()
+    if root.handlers and not force:
+        return
+    out = stream or sys.stderr
+    if log_format == "auto":
+        log_format = "text" if out.isatty() else "json"
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(
+        JsonFormatter(role) if log_format == "json" else logging.Formatter(TEXT_FORMAT)
+    )
+    for old in root.handlers[:]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    for name in _UVICORN:
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
