@@ -14,9 +14,11 @@ from fastapi import FastAPI
 
 import frolic
 from frolic.admin.routes import router as admin_router
+from frolic.admin.scheduler import Scheduler
 from frolic.allocator.redrive import redrive_forever
 from frolic.allocator.worker import Allocator
 from frolic.config import ALL_ROLES, Role, Settings
+from frolic.engine.redis_store import store_for
 from frolic.games.repository import GameCache
 from frolic.health.endpoints import router as health_router
 from frolic.monitoring.endpoints import router as monitoring_router
@@ -49,6 +51,8 @@ def create_app(settings: Settings, roles: Sequence[Role] = ALL_ROLES) -> FastAPI
                 assert playlog is not None
                 writer.start()
                 app.state.plays = PlayService(settings, res.redis, games, writer, playlog)
+                scheduler = Scheduler(res.db, store_for(settings, res.redis))
+                workers.append(asyncio.create_task(scheduler.run(stop), name="scheduler"))
                 # Figures read from the servers at scrape time: one role gathers them, not all.
                 app.state.server_figures = ServerFigures(settings, res.db, res.redis)
             if "allocator" in roles:

@@ -1,68 +1,151 @@
-"""A game's lifecycle: start (the budget goes to Redis), pause, resume and end.
+"""A game's lifecycle: the states a game goes through, and what each step does.
 
-Like ``service``, each function works inside the caller's session and only flushes.
+::
+
+    action             from                              to
+    schedule           draft                             scheduled
+    unschedule         scheduled                         draft
+    start              draft, scheduled                  live
+    (startTime comes)  scheduled                         live       the scheduler
+    pause              live                              paused
+    resume             paused                            live
+    end                draft, scheduled, live, paused    ended      for good
+    (endTime passes)   scheduled, live, paused           ended      the scheduler
+
+- **draft**: being set up; takes no plays, promises no codes.
+- **scheduled**: set to go live by itself at its ``startTime`` (``frolic.admin.scheduler``).
+  Its budget is in Redis already, and its codes are promised (``frolic.admin.promises``).
+- **live**: takes plays. Going live (start, or the scheduler) loads the budget into Redis
+  afresh, *before* the status turns live: a live game always has its budget in Redis.
+- **paused**: takes no new plays; plays already queued are still decided and recorded.
+- **ended**: for good. The scheduler ends every scheduled, live or paused game whose
+  ``endTime`` has passed, so a status never says live for a game that cannot take plays.
+
+Going live and scheduling check the codes first: each brand needs unissued codes for the
+game's remaining budget that no other game is promised. Every function works inside the
+caller's session and only flushes; the row of the game stays locked until the caller
+commits, which is what makes each step happen once however many processes try it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Protocol
 
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from frolic.admin import promises
 from frolic.admin.schemas import GameRead
-from frolic.admin.service import DRAFT, available_codes, brand_names, budgets_of, read_game
-from frolic.db.models import Game
+from frolic.admin.service import DRAFT, budgets_of, read_game
+from frolic.db.models import Game, GameBrandBudget
 from frolic.engine.rules import GameRules
 from frolic.errors import Conflict, NotFound, NotReady
 from frolic.games.repository import LIVE, load_game
 
+SCHEDULED, PAUSED, ENDED = "scheduled", "paused", "ended"
+STATUSES = (DRAFT, SCHEDULED, LIVE, PAUSED, ENDED)
+# Where a game's budget is in Redis (loaded when it was scheduled or went live).
+WARM = frozenset({SCHEDULED, LIVE, PAUSED})
+
 
 class BudgetLoader(Protocol):
-    """The part of a budget store (``frolic.engine.redis_store``) that starting a game uses."""
+    """The part of a budget store (``frolic.engine.redis_store``) that going live uses."""
 
     async def load(self, rules: GameRules, stock: dict[int, int]) -> None: ...
 
 
-async def start_game(
-    session: AsyncSession, db: AsyncEngine, store: BudgetLoader, game_id: int
-) -> GameRead:
-    """Make a draft game live, once every brand has codes for its remaining budget.
-
-    The game's row stays locked until the caller commits, so two starts cannot both load
-    the budget. Starting a live game again changes nothing: reloading Redis would reset its
-    pacing state.
-
-    The budget goes to Redis *before* the status turns live: a live game must always have
-    its budget in Redis. Should the commit then fail, the game is still a draft and the next
-    start loads it again, which is harmless before any play.
-    """
+async def locked_game(session: AsyncSession, game_id: int) -> Game:
     game = await session.get(Game, game_id, with_for_update=True)
     if game is None:
         raise NotFound(f"no game {game_id}")
+    return game
+
+
+async def start_game(
+    session: AsyncSession,
+    db: AsyncEngine,
+    store: BudgetLoader,
+    game_id: int,
+    *,
+    sources: Collection[str] = (DRAFT, SCHEDULED),
+) -> GameRead:
+    """Make a draft or scheduled game live, once every brand has codes for its remaining
+    budget; a live game stays as it is (reloading Redis would reset its pacing state).
+
+    Should the commit fail after Redis took the budget, the game is not live and the next
+    start loads it again, which is harmless before any play.
+    """
+    game = await locked_game(session, game_id)
     if game.status == LIVE:
         return await read_game(session, game)
+    if game.status not in sources:
+        allowed = " or ".join(f"a {s}" for s in sources)
+        raise Conflict(f"game {game_id} is {game.status}; only {allowed} game can be started")
+    budgets = await _check_go_live(session, game, "start")
+    await _warm(db, store, game_id, budgets)
+    return await _set_status(session, game, LIVE, budgets)
+
+
+async def schedule_game(
+    session: AsyncSession, db: AsyncEngine, store: BudgetLoader, game_id: int
+) -> GameRead:
+    """Set a draft game to go live by itself at its start time, after the checks of a
+    start; its codes are promised from now on. A scheduled game stays as it is.
+
+    Its budget goes to Redis now (and again, afresh, when it goes live), so that every
+    game past draft has its budget in Redis, as ``frolic reconcile`` expects.
+    """
+    game = await locked_game(session, game_id)
+    if game.status == SCHEDULED:
+        return await read_game(session, game)
     if game.status != DRAFT:
-        raise Conflict(f"game {game_id} is {game.status}; only a draft game can be started")
+        raise Conflict(f"game {game_id} is {game.status}; only a draft game can be scheduled")
+    budgets = await _check_go_live(session, game, "be scheduled")
+    await _warm(db, store, game_id, budgets)
+    return await _set_status(session, game, SCHEDULED, budgets)
+
+
+# Where each plain lifecycle action may start from, and where it leads. Starting and
+# scheduling check codes and load Redis: they are start_game's and schedule_game's.
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "unschedule": (frozenset({SCHEDULED}), DRAFT),
+    "pause": (frozenset({LIVE}), PAUSED),
+    "resume": (frozenset({PAUSED}), LIVE),
+    "end": (frozenset({DRAFT, SCHEDULED, LIVE, PAUSED}), ENDED),
+}
+
+
+async def change_status(session: AsyncSession, game_id: int, action: str) -> GameRead:
+    """Unschedule, pause, resume or end a game. Asking for the state a game is in already
+    changes nothing. A paused or ended game takes no new plays; plays already queued are
+    still decided and recorded (DESIGN.md §4: every play answered QUEUED reaches an
+    outcome)."""
+    sources, target = TRANSITIONS[action]
+    game = await locked_game(session, game_id)
+    if game.status == target:
+        return await read_game(session, game)
+    if game.status not in sources:
+        raise Conflict(f"game {game_id} is {game.status}; it cannot {action}")
+    if target == LIVE and game.end_time <= datetime.now(UTC):
+        raise Conflict(f"game {game_id} ended at {game.end_time.isoformat()}; it cannot resume")
+    return await _set_status(session, game, target)
+
+
+async def _check_go_live(session: AsyncSession, game: Game, doing: str) -> list[GameBrandBudget]:
     if game.end_time <= datetime.now(UTC):
-        raise Conflict(f"game {game_id} ended at {game.end_time.isoformat()}; it cannot start")
-    budgets = await budgets_of(session, game_id)
-    available = await available_codes(session, game_id, [b.brand_id for b in budgets])
-    short = [b for b in budgets if available.get(b.brand_id, 0) < b.remaining_coupons]
-    if short:
-        names = await brand_names(session, [b.brand_id for b in short])
-        raise Conflict(
-            f"game {game_id} cannot start: not enough unissued coupon codes. "
-            + "; ".join(
-                f"brand {b.brand_id} ({names.get(b.brand_id, '?')}) has "
-                f"{available.get(b.brand_id, 0)} codes for a remaining budget of "
-                f"{b.remaining_coupons}: {b.remaining_coupons - available.get(b.brand_id, 0)} "
-                "short"
-                for b in short
-            )
-            + ". Import codes with POST /admin/coupons/import."
-        )
+        raise Conflict(f"game {game.id} ended at {game.end_time.isoformat()}; it cannot {doing}")
+    budgets = await budgets_of(session, game.id)
+    await promises.ensure_codes(
+        session, game.id, {b.brand_id: b.remaining_coupons for b in budgets}, doing
+    )
+    return budgets
+
+
+async def _warm(
+    db: AsyncEngine, store: BudgetLoader, game_id: int, budgets: list[GameBrandBudget]
+) -> None:
     view = await load_game(db, game_id)
     if view is None:  # the row is locked by us, so this cannot happen
         raise NotFound(f"no game {game_id}")
@@ -70,36 +153,12 @@ async def start_game(
         await store.load(view.rules, {b.brand_id: b.remaining_coupons for b in budgets})
     except RedisError as e:
         raise NotReady(f"Redis did not take the budget ({type(e).__name__}); try again") from e
-    game.status = LIVE
+
+
+async def _set_status(
+    session: AsyncSession, game: Game, status: str, budgets: list[GameBrandBudget] | None = None
+) -> GameRead:
+    game.status = status
     game.updated_at = datetime.now(UTC)
     await session.flush()
-    return await read_game(session, game, budgets=budgets, available=available)
-
-
-PAUSED, ENDED = "paused", "ended"
-# Where each lifecycle action may start from, and where it leads. Starting is start_game's.
-TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
-    "pause": (frozenset({LIVE}), PAUSED),
-    "resume": (frozenset({PAUSED}), LIVE),
-    "end": (frozenset({DRAFT, LIVE, PAUSED}), ENDED),
-}
-
-
-async def change_status(session: AsyncSession, game_id: int, action: str) -> GameRead:
-    """Pause, resume or end a game. Asking for the state a game is in already changes
-    nothing. A paused or ended game takes no new plays; plays already queued are still
-    decided and recorded (DESIGN.md §4: every play answered QUEUED reaches an outcome)."""
-    sources, target = TRANSITIONS[action]
-    game = await session.get(Game, game_id, with_for_update=True)
-    if game is None:
-        raise NotFound(f"no game {game_id}")
-    if game.status == target:
-        return await read_game(session, game)
-    if game.status not in sources:
-        raise Conflict(f"game {game_id} is {game.status}; it cannot {action}")
-    if target == LIVE and game.end_time <= datetime.now(UTC):
-        raise Conflict(f"game {game_id} ended at {game.end_time.isoformat()}; it cannot resume")
-    game.status = target
-    game.updated_at = datetime.now(UTC)
-    await session.flush()
-    return await read_game(session, game)
+    return await read_game(session, game, budgets=budgets)

@@ -1,13 +1,21 @@
-"""``/admin/games/{id}/...``: start, pause, resume and end a game. Admin token only."""
+"""``/admin/games/{id}/...``: a game's lifecycle and budget top-ups. Admin token only.
+
+The states and the steps between them are ``frolic.admin.lifecycle``'s docstring; each
+endpoint's description repeats its part, since the OpenAPI page is what clients read.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+import uuid
+from typing import Annotated
 
-from frolic.admin import lifecycle
+from fastapi import APIRouter, Depends, Header, Path, Response
+from pydantic import Field
+
+from frolic.admin import lifecycle, top_up
 from frolic.admin.auth import require_admin
 from frolic.admin.endpoints import GAME_RESPONSES, GameId, Res, transaction
-from frolic.admin.schemas import GameRead
+from frolic.admin.schemas import BIGINT_MAX, INTEGER_MAX, GameRead, Schema
 from frolic.engine.redis_store import store_for
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
@@ -22,16 +30,50 @@ router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(requir
     },
 )
 async def start_game(game_id: GameId, res: Res) -> GameRead:
-    """Make a draft game live and load its budget into Redis; a live game stays as it is."""
+    """Make a draft or scheduled game live now and load its budget into Redis; a live game
+    stays as it is. Refused (409) when the game's end has passed, or when a brand has fewer
+    unissued codes than the game's remaining budget needs: its own reserved codes plus
+    the shared codes not promised to other scheduled, live or paused games."""
     store = store_for(res.settings, res.redis)
     async with transaction(res) as session:
         return await lifecycle.start_game(session, res.db, store, game_id)
+
+
+@router.post(
+    "/games/{game_id}/schedule",
+    responses={
+        **GAME_RESPONSES,
+        409: {"description": "not a draft, a brand has too few codes, or the game has ended"},
+        503: {"description": "Redis did not take the budget"},
+    },
+)
+async def schedule_game(game_id: GameId, res: Res) -> GameRead:
+    """Make a draft game scheduled: it goes live by itself at its startTime (within a
+    second or so; at once if that has passed). The checks are start's, and from now on
+    its codes are promised to it; its budget goes to Redis now and again, afresh, when it
+    goes live. A scheduled game stays as it is.
+
+    The states: draft -> scheduled (schedule; back with unschedule) -> live (at
+    startTime, or start, which also takes a draft straight to live) <-> paused (pause,
+    resume) -> ended (end, from any state but ended, or by itself once endTime passes).
+    """
+    store = store_for(res.settings, res.redis)
+    async with transaction(res) as session:
+        return await lifecycle.schedule_game(session, res.db, store, game_id)
 
 
 LIFECYCLE_RESPONSES = {
     **GAME_RESPONSES,
     409: {"description": "the game is not in a state this applies to"},
 }
+
+
+@router.post("/games/{game_id}/unschedule", responses=LIFECYCLE_RESPONSES)
+async def unschedule_game(game_id: GameId, res: Res) -> GameRead:
+    """Make a scheduled game a draft again: it will not go live by itself, and its codes
+    are no longer promised to it. A draft stays as it is."""
+    async with transaction(res) as session:
+        return await lifecycle.change_status(session, game_id, "unschedule")
 
 
 @router.post("/games/{game_id}/pause", responses=LIFECYCLE_RESPONSES)
@@ -50,6 +92,59 @@ async def resume_game(game_id: GameId, res: Res) -> GameRead:
 
 @router.post("/games/{game_id}/end", responses=LIFECYCLE_RESPONSES)
 async def end_game(game_id: GameId, res: Res) -> GameRead:
-    """End the game for good; plays already queued are still decided."""
+    """End a draft, scheduled, live or paused game for good; plays already queued are
+    still decided. A game also ends by itself once its endTime has passed."""
     async with transaction(res) as session:
         return await lifecycle.change_status(session, game_id, "end")
+
+
+class TopUpCreate(Schema):
+    coupons: Annotated[int, Field(ge=1, le=INTEGER_MAX)]
+
+
+OperationKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="The top-up's operation id: a retry with the same key adds nothing "
+        "twice. Without one, the server makes one and sends it back in this header.",
+    ),
+]
+
+
+@router.post(
+    "/games/{game_id}/budgets/{brand_id}/top-up",
+    responses={
+        **GAME_RESPONSES,
+        404: {"description": "no such game or brand"},
+        409: {
+            "description": "the game has ended, the brand has too few codes, or the key "
+            "was used for a different top-up"
+        },
+        503: {"description": "Redis did not take the top-up"},
+    },
+)
+async def top_up_budget(
+    game_id: GameId,
+    brand_id: Annotated[int, Path(ge=1, le=BIGINT_MAX)],
+    body: TopUpCreate,
+    res: Res,
+    response: Response,
+    idempotency_key: OperationKey = None,
+) -> GameRead:
+    """Add coupons to a brand's budget of a draft, scheduled, live or paused game; a brand
+    the game did not have gets a budget. The brand's total and remaining and the game's
+    totalBudget grow; where the budget is in Redis (scheduled, live, paused) its stock
+    grows in the same step, and the pacing spreads the coupons added over the time left.
+    A game past draft needs unissued codes for the new remaining budget (409 otherwise);
+    a draft's start checks them."""
+    operation = idempotency_key or str(uuid.uuid4())
+    response.headers["Idempotency-Key"] = operation
+    store = store_for(res.settings, res.redis)
+    async with transaction(res) as session:
+        return await top_up.top_up(
+            session, res.db, store, game_id, brand_id, body.coupons, operation
+        )

@@ -128,6 +128,8 @@ class GameBrandBudget(Base):
     remaining_coupons: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime | None] = _created()
     updated_at: Mapped[datetime | None] = _created()
+    # operation id -> coupons added (migration 0005)
+    top_ups: Mapped[dict[str, int]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
 
 
 class Coupon(Base):

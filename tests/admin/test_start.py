@@ -83,7 +83,7 @@ async def test_an_ended_game_cannot_start(admin: httpx.AsyncClient, res: Resourc
     assert response.status_code == 409
     assert response.json() == {
         "error": "Conflict",
-        "detail": f"game {game['id']} is ended; only a draft game can be started",
+        "detail": f"game {game['id']} is ended; only a draft or a scheduled game can be started",
     }
 
 
@@ -117,3 +117,41 @@ async def test_concurrent_starts_all_answer_live(admin: httpx.AsyncClient, res: 
     assert {r.status_code for r in responses} == {200}
     assert {r.json()["status"] for r in responses} == {"live"}
     assert await redis_stock(res, game["id"]) == {brand: 4}
+
+
+async def test_concurrent_starts_cannot_promise_the_same_shared_codes(
+    admin: httpx.AsyncClient, res: Resources
+) -> None:
+    brand = await new_brand(admin)
+    ok(await import_csv(admin, csv_of((brand, code) for code in codes(10))))
+    games = [await new_game(admin, {brand: 6}) for _ in range(4)]
+    responses = await asyncio.gather(*(admin.post(f"/admin/games/{g['id']}/start") for g in games))
+    assert sorted(r.status_code for r in responses) == [200, 409, 409, 409]
+    for refused in (r for r in responses if r.status_code == 409):
+        detail = refused.json()["detail"]
+        assert "has 4 codes for a remaining budget of 6: 2 short" in detail
+        assert "(6 of its shared codes are promised to other games)" in detail
+
+
+async def test_promises_count_what_other_games_need_beyond_their_reserved_codes(
+    admin: httpx.AsyncClient,
+) -> None:
+    brand = await new_brand(admin)
+    ok(await import_csv(admin, csv_of((brand, code) for code in codes(5))))
+    first = await new_game(admin, {brand: 4})
+    ok(await import_csv(admin, csv_of((brand, code) for code in codes(3)), first["id"]))
+    # first needs 4: its 3 reserved codes and 1 shared, which leaves 4 shared codes.
+    assert ok(await admin.post(f"/admin/games/{first['id']}/schedule"))["status"] == "scheduled"
+    second = await new_game(admin, {brand: 5})
+    refused = await admin.post(f"/admin/games/{second['id']}/start")
+    assert refused.status_code == 409
+    assert "has 4 codes for a remaining budget of 5: 1 short" in refused.json()["detail"]
+    # Unscheduled, first promises nothing: second may have every shared code.
+    ok(await admin.post(f"/admin/games/{first['id']}/unschedule"))
+    assert ok(await admin.post(f"/admin/games/{second['id']}/start"))["status"] == "live"
+    refused = await admin.post(f"/admin/games/{first['id']}/start")
+    assert refused.status_code == 409
+    assert "has 3 codes for a remaining budget of 4: 1 short" in refused.json()["detail"]
+    # An ended game promises nothing either.
+    ok(await admin.post(f"/admin/games/{second['id']}/end"))
+    assert ok(await admin.post(f"/admin/games/{first['id']}/start"))["status"] == "live"
