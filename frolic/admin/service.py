@@ -40,7 +40,7 @@ from frolic.admin.schemas import (
     Page,
     Rejection,
 )
-from frolic.db.models import Brand, Campaign, Coupon, Game, GameBrandBudget, PlayEvent
+from frolic.db.models import Base, Brand, Campaign, Coupon, Game, GameBrandBudget, PlayEvent
 from frolic.errors import BadRequest, Conflict, NotFound, ValidationFailed
 
 DRAFT = "draft"
@@ -74,6 +74,17 @@ async def page_of(
         return rows, None
     del rows[limit:]
     return rows, rows[-1].id
+
+
+M = TypeVar("M", bound=Base)
+
+
+async def found(session: AsyncSession, model: type[M], ident: int, *, lock: bool = False) -> M:
+    """The row with id ``ident``, or a 404 that names it ("no game 7")."""
+    row = await session.get(model, ident, with_for_update=lock)
+    if row is None:
+        raise NotFound(f"no {model.__tablename__.removesuffix('s')} {ident}")
+    return row
 
 
 class _Timestamped(Protocol):
@@ -136,29 +147,22 @@ async def list_campaigns(
     return Page[CampaignRead](items=[campaign_read(c) for c in rows], next_after=next_after)
 
 
-async def _campaign(session: AsyncSession, campaign_id: int, *, lock: bool = False) -> Campaign:
-    campaign = await session.get(Campaign, campaign_id, with_for_update=lock)
-    if campaign is None:
-        raise NotFound(f"no campaign {campaign_id}")
-    return campaign
-
-
 async def get_campaign(session: AsyncSession, campaign_id: int) -> CampaignRead:
-    return campaign_read(await _campaign(session, campaign_id))
+    return campaign_read(await found(session, Campaign, campaign_id))
 
 
 async def update_campaign(
     session: AsyncSession, campaign_id: int, body: CampaignUpdate
 ) -> CampaignRead:
     """A campaign's dates are its marketing period; its games keep their own windows."""
-    campaign = await _campaign(session, campaign_id, lock=True)
+    campaign = await found(session, Campaign, campaign_id, lock=True)
     _apply(campaign, body.changes())
     await session.flush()
     return campaign_read(campaign)
 
 
 async def delete_campaign(session: AsyncSession, campaign_id: int) -> None:
-    campaign = await _campaign(session, campaign_id, lock=True)
+    campaign = await found(session, Campaign, campaign_id, lock=True)
     games = await _count(session, select(Game.id).where(Game.campaign_id == campaign_id))
     if games:
         raise Conflict(
@@ -197,19 +201,12 @@ async def list_brands(
     return Page[BrandRead](items=[brand_read(b) for b in rows], next_after=next_after)
 
 
-async def _brand(session: AsyncSession, brand_id: int, *, lock: bool = False) -> Brand:
-    brand = await session.get(Brand, brand_id, with_for_update=lock)
-    if brand is None:
-        raise NotFound(f"no brand {brand_id}")
-    return brand
-
-
 async def get_brand(session: AsyncSession, brand_id: int) -> BrandRead:
-    return brand_read(await _brand(session, brand_id))
+    return brand_read(await found(session, Brand, brand_id))
 
 
 async def update_brand(session: AsyncSession, brand_id: int, body: BrandUpdate) -> BrandRead:
-    brand = await _brand(session, brand_id, lock=True)
+    brand = await found(session, Brand, brand_id, lock=True)
     for name, value in body.changes().items():
         setattr(brand, name, value)
     brand.updated_at = datetime.now(UTC)
@@ -220,7 +217,7 @@ async def update_brand(session: AsyncSession, brand_id: int, body: BrandUpdate) 
 async def delete_brand(session: AsyncSession, brand_id: int) -> None:
     """Only a brand nothing refers to: its codes are prizes someone may hold, its budgets
     belong to games."""
-    brand = await _brand(session, brand_id, lock=True)
+    brand = await found(session, Brand, brand_id, lock=True)
     games = list(
         await session.scalars(
             select(GameBrandBudget.game_id)
@@ -290,15 +287,8 @@ async def _check_brands(session: AsyncSession, budgets: Sequence[BudgetCreate]) 
             raise _invalid(["body", "budgets", i, "brandId"], f"no brand {brand_id}")
 
 
-async def _game(session: AsyncSession, game_id: int, *, lock: bool = False) -> Game:
-    game = await session.get(Game, game_id, with_for_update=lock)
-    if game is None:
-        raise NotFound(f"no game {game_id}")
-    return game
-
-
 async def get_game(session: AsyncSession, game_id: int) -> GameRead:
-    return await read_game(session, await _game(session, game_id))
+    return await read_game(session, await found(session, Game, game_id))
 
 
 async def list_games(
@@ -323,7 +313,7 @@ async def update_game(session: AsyncSession, game_id: int, body: GameUpdate) -> 
     The game's row stays locked until the caller commits, as starting a game locks it, so a
     draft cannot be started between the status check and the change.
     """
-    game = await _game(session, game_id, lock=True)
+    game = await found(session, Game, game_id, lock=True)
     changes = body.changes()
     frozen = set(changes) - GameUpdate.ANY_STATUS
     if game.status != DRAFT and frozen:
@@ -356,7 +346,7 @@ async def update_game(session: AsyncSession, game_id: int, body: GameUpdate) -> 
 async def delete_game(session: AsyncSession, game_id: int, *, release_codes: bool) -> None:
     """Only a draft game nobody has played. Codes reserved for it are not deleted with it:
     the caller must ask for them to go back to their brand's shared codes."""
-    game = await _game(session, game_id, lock=True)
+    game = await found(session, Game, game_id, lock=True)
     if game.status != DRAFT:
         raise Conflict(
             f"game {game_id} is {game.status}; only a draft game can be deleted (end it instead)"

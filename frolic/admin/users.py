@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frolic.admin.schemas import Page, UserRead
-from frolic.admin.service import page_of
+from frolic.admin.service import found, page_of
 from frolic.db.models import PlayEvent, User
-from frolic.errors import NotFound, NotReady
+from frolic.errors import NotReady
 from frolic.play.service import PLAYER_NOTICE_SECONDS, USER_CACHE_SECONDS, player_notice_key
 from frolic.redis_client import AsyncRedis
 
@@ -65,20 +65,13 @@ async def list_users(
     return Page[UserRead](items=[_read(u, counts) for u in users], next_after=next_after)
 
 
-async def _user(session: AsyncSession, user_id: int, *, lock: bool = False) -> User:
-    user = await session.get(User, user_id, with_for_update=lock)
-    if user is None:
-        raise NotFound(f"no user {user_id}")
-    return user
-
-
 async def get_user(session: AsyncSession, user_id: int) -> UserRead:
-    user = await _user(session, user_id)
+    user = await found(session, User, user_id)
     return _read(user, await _counts(session, [user.id]))
 
 
 async def set_blocked(session: AsyncSession, user_id: int, blocked: bool) -> UserRead:
-    user = await _user(session, user_id, lock=True)
+    user = await found(session, User, user_id, lock=True)
     if user.blocked != blocked:
         user.blocked = blocked
         user.updated_at = datetime.now(UTC)
