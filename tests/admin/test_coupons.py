@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import httpx
 import pytest
@@ -29,9 +28,7 @@ async def test_import_20k_codes(admin: httpx.AsyncClient, res: Resources) -> Non
     a, b = await new_brand(admin), await new_brand(admin)
     batch = codes(20_000)
     body = csv_of((a if i % 2 else b, c) for i, c in enumerate(batch))
-    began = time.perf_counter()
     report = ok(await import_csv(admin, body))
-    elapsed = time.perf_counter() - began
     assert report == {
         "imported": 20_000,
         "duplicates": {"count": 0, "inFile": 0, "existing": 0, "codes": []},
@@ -42,7 +39,6 @@ async def test_import_20k_codes(admin: httpx.AsyncClient, res: Resources) -> Non
     assert len(found) == 20_000
     assert found[batch[0]] == (b, None)
     assert found[batch[1]] == (a, None)
-    assert elapsed < 5, f"20k codes took {elapsed:.1f} s"
 
 
 async def test_duplicates_are_reported_not_refused(
