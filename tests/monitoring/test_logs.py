@@ -50,7 +50,7 @@ def test_auto_is_text_on_a_terminal_and_json_elsewhere(monkeypatch: pytest.Monke
     try:
         pipe = io.StringIO()
         configure_logging("INFO", "auto", role="api", stream=pipe)
-        logging.getLogger("uvicorn.error").info("hello %s", "there")
+        logging.getLogger("uvicorn.error").warning("hello %s", "there")
         assert orjson.loads(pipe.getvalue())["msg"] == "hello there"
 
         class Terminal(io.StringIO):
