@@ -1,7 +1,8 @@
 """Read a game for the pipeline; a short cache keeps PostgreSQL off the hot path.
 
 A cached game may be up to ``ttl`` seconds stale. That is safe: the budget lives in Redis
-and its caps are atomic, so staleness can only delay a pause or an end by ``ttl``.
+and its caps are atomic, so staleness can only delay a pause or an end by ``ttl``, and the
+first awards of a brand that a top-up adds to a live game (its stock waits in Redis).
 """
 
 from __future__ import annotations
