@@ -205,3 +205,32 @@ async def test_paced_spreads_a_mid_game_top_up_over_the_time_left() -> None:
     for second in range(50, 100):
         target = 50 + 3 * (second + 1 - 50)
         assert target - 4 <= cumulative[second] <= target
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    strategy=st.sampled_from(STRATEGIES),
+    batches=st.lists(st.lists(clock, min_size=1, max_size=30), min_size=1, max_size=6),
+    top_ups=st.lists(st.tuples(st.integers(0, 5), st.sampled_from([7, 8]), st.integers(1, 20),
+                               clock), max_size=4),
+    seed=st.integers(0, 2**32),
+)  # fmt: skip
+async def test_top_ups_at_any_time_never_overspend(
+    strategy: StrategyName, batches: list[list[float]],
+    top_ups: list[tuple[int, int, int, float]], seed: int,
+) -> None:  # fmt: skip
+    rules = new_rules(strategy=strategy, budget=10)
+    store = MemoryStore()
+    await store.load(rules, {7: 5, 8: 5})
+    engine = Engine(store, random.Random(seed).random)
+    budget, awarded = 10, 0
+    for n, batch in enumerate(batches):
+        for i, (before, brand, coupons, t) in enumerate(top_ups):
+            if before == n:
+                assert await store.top_up(rules, brand, coupons, f"op{i}", t)
+                budget += coupons
+        plays = [Play(f"p{n}-{i}", t) for i, t in enumerate(batch)]
+        awarded += sum(o.win for o in await engine.decide(rules, plays))
+        left = await store.stock(rules)
+        assert min(left.values()) >= 0
+        assert awarded == budget - sum(left.values())
