@@ -18,6 +18,8 @@ from frolic.admin.scheduler import Scheduler
 from frolic.allocator.redrive import redrive_forever
 from frolic.allocator.worker import Allocator
 from frolic.config import ALL_ROLES, Role, Settings
+from frolic.dashboard.endpoints import router as dashboard_router
+from frolic.demo.endpoints import router as demo_router
 from frolic.engine.redis_store import store_for
 from frolic.games.repository import GameCache
 from frolic.health.endpoints import router as health_router
@@ -95,6 +97,8 @@ def create_app(settings: Settings, roles: Sequence[Role] = ALL_ROLES) -> FastAPI
     if "api" in roles:
         app.include_router(play_router)
         app.include_router(admin_router)
+        app.include_router(dashboard_router)
+        app.include_router(demo_router)
     if "ws" in roles:
         app.include_router(reveal_router)
     return app

@@ -109,15 +109,29 @@ def stack() -> None:
         pass
 
 
-def _not_yet(name: str) -> None:
-    typer.secho(f"`frolic {name}` is not implemented yet", err=True)
-    raise typer.Exit(2)
+@app.command()
+def demo(
+    port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
+    players_per_second: Annotated[
+        float, typer.Option(min=0, max=500, help="Plays a second from simulated players.")
+    ] = 2.0,
+    minutes: Annotated[
+        float, typer.Option(min=1, max=7 * 24 * 60, help="Length of each demo game.")
+    ] = 30.0,
+    budget: Annotated[
+        int, typer.Option(min=2, max=100_000, help="Coupons in each demo game.")
+    ] = 300,
+) -> None:
+    """Run Frolic with a demo game, simulated players, the dashboard and a playable page."""
+    from frolic.demo.runner import DemoPlan, run
 
-
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def demo() -> None:
-    """Start the stack, seed a demo game and drive players (not implemented yet)."""
-    _not_yet("demo")
+    settings = load_settings(port=port)
+    try:
+        run(settings, DemoPlan(players_per_second, minutes, budget), echo=typer.echo)
+    except FrolicError as exc:
+        raise fail(exc) from exc
+    except KeyboardInterrupt:
+        pass
 
 
 def _register_subcommands() -> None:

@@ -1,0 +1,213 @@
+"""The figures of the operator dashboard, kept cheap enough to poll every couple of seconds.
+
+Bounded on every axis: the games shown (live and paused first, then drafts and games ended
+in the last hours, at most ``GAMES_SHOWN``), the points of a series (``SERIES_POINTS``),
+the minutes of the per-minute counts (``MINUTES_SHOWN``), and the codes counted per brand.
+
+The cumulative-awarded series buckets a game's plays by request time, which the index
+``(game_id, request_time)`` serves. A bucket stops changing once its plays are decided, so
+``Series`` remembers buckets older than ``SETTLED_SECONDS`` and each poll reads only the
+recent ones: a game with millions of plays is read whole once per process, not per poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from frolic.dashboard.alerts import alerts
+from frolic.dashboard.schemas import BrandStock, Dashboard, GameStats, Lag, Minute, Phase, Point
+from frolic.engine import keys
+from frolic.monitoring.lag import consumer_lag
+from frolic.resources import Resources
+
+log = logging.getLogger(__name__)
+
+GAMES_SHOWN = 12
+ENDED_SHOWN_HOURS = 6
+SERIES_POINTS = 120
+MINUTES_SHOWN = 15
+CODES_COUNTED = 100_000
+SETTLED_SECONDS = 120.0  # a play is decided (or re-driven and decided) well within this
+LAG_TIMEOUT = 1.5
+
+_GAMES = text(
+    "SELECT id, name, status, probability_type, start_time, end_time, total_budget "
+    "FROM games WHERE status IN ('live', 'paused', 'draft') "
+    "OR end_time > now() - make_interval(hours => :hours) "
+    "ORDER BY CASE WHEN status = 'live' AND end_time > now() THEN 0 "
+    "WHEN status = 'paused' THEN 1 WHEN status = 'live' THEN 2 "
+    "WHEN status = 'draft' THEN 3 ELSE 4 END, id DESC LIMIT :n"
+)
+_BRANDS = text(
+    "SELECT b.game_id, b.brand_id, br.name, b.total_coupons, b.remaining_coupons, "
+    "(SELECT count(*) FROM (SELECT 1 FROM coupons c WHERE c.brand_id = b.brand_id "
+    " AND c.issued_at IS NULL AND (c.game_id IS NULL OR c.game_id = b.game_id) "
+    " LIMIT :cap) AS unissued) AS codes "
+    "FROM game_brand_budgets b JOIN brands br ON br.id = b.brand_id "
+    "WHERE b.game_id = ANY(:ids) ORDER BY b.game_id, b.brand_id"
+)
+_BUCKETS = text(
+    "SELECT floor(extract(epoch FROM request_time - :start) / :width)::bigint AS i, "
+    "count(*) FILTER (WHERE status = 'WIN') AS wins "
+    "FROM play_events WHERE game_id = :game AND request_time >= :since "
+    "AND request_time < :until GROUP BY i"
+)
+_MINUTES = text(
+    "SELECT game_id, floor(extract(epoch FROM request_time) / 60)::bigint AS m, "
+    "count(*) AS plays, count(*) FILTER (WHERE status = 'WIN') AS wins "
+    "FROM play_events WHERE game_id = ANY(:ids) "
+    "AND request_time >= to_timestamp(:since) GROUP BY game_id, m"
+)
+
+
+@dataclass
+class _Settled:
+    width: float
+    wins: dict[int, int] = field(default_factory=dict)  # bucket -> wins, settled buckets
+    until: int = 0  # buckets below this index are settled
+
+
+@dataclass
+class Series:
+    """Each game's settled buckets, per process."""
+
+    games: dict[int, _Settled] = field(default_factory=dict)
+
+    async def points(self, conn: AsyncConnection, game: Any, now: float) -> list[Point]:
+        start, end = game.start_time.timestamp(), game.end_time.timestamp()
+        width = max(1.0, (end - start) / SERIES_POINTS)
+        settled = self.games.get(game.id)
+        if settled is None or settled.width != width:
+            settled = self.games[game.id] = _Settled(width)
+        upto = min(now, end)
+        if upto <= start:
+            return []
+        last = math.ceil((upto - start) / width)  # buckets 0 .. last-1 hold plays so far
+        rows = await conn.execute(_BUCKETS, {
+            "start": game.start_time, "width": width, "game": game.id,
+            "since": _moment(start + settled.until * width), "until": game.end_time,
+        })  # fmt: skip
+        fresh = {int(r.i): int(r.wins) for r in rows}
+        done = max(settled.until, math.floor((now - SETTLED_SECONDS - start) / width))
+        for i in range(settled.until, min(done, last)):
+            settled.wins[i] = fresh.get(i, 0)
+        settled.until = max(settled.until, min(done, last))
+        total, out = 0, []
+        for i in range(last):
+            total += settled.wins[i] if i < settled.until else fresh.get(i, 0)
+            out.append(Point(t=min(start + (i + 1) * width, upto), awarded=total))
+        return out
+
+
+def _moment(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def phase(status: str, start: float, end: float, now: float) -> Phase:
+    if status == "live":
+        return "scheduled" if now < start else "running" if now < end else "over"
+    if status in ("draft", "paused", "ended"):
+        return status  # type: ignore[return-value]
+    return "ended"
+
+
+def target(budget: int, start: float, end: float, now: float) -> float:
+    """The pace line: the budget spread evenly over the game's window."""
+    return budget * min(1.0, max(0.0, (now - start) / (end - start)))
+
+
+@dataclass
+class DashboardState:
+    """What a process keeps between polls: settled series and the last lag reading."""
+
+    series: Series = field(default_factory=Series)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+async def dashboard(res: Resources, state: DashboardState) -> Dashboard:
+    now = time.time()
+    lag_task = asyncio.create_task(_lag(res))
+    async with state.lock, res.db.connect() as conn:
+        games = (await conn.execute(_GAMES, {"hours": ENDED_SHOWN_HOURS, "n": GAMES_SHOWN})).all()
+        ids = [g.id for g in games]
+        brands = (await conn.execute(_BRANDS, {"ids": ids, "cap": CODES_COUNTED})).all()
+        minutes = await _minutes(conn, ids, now)
+        series = {g.id: await state.series.points(conn, g, now) for g in games}
+    redis_left = await _redis_remaining(res, [(b.game_id, b.brand_id) for b in brands])
+    stats = []
+    for g in games:
+        start, end = g.start_time.timestamp(), g.end_time.timestamp()
+        stock = [
+            BrandStock(
+                brand_id=b.brand_id, name=b.name, total=b.total_coupons,
+                remaining=b.remaining_coupons, redis_remaining=redis_left[(g.id, b.brand_id)],
+                codes_available=b.codes,
+            )
+            for b in brands if b.game_id == g.id
+        ]  # fmt: skip
+        stats.append(GameStats(
+            id=g.id, name=g.name, status=g.status, phase=phase(g.status, start, end, now),
+            strategy=g.probability_type, start_time=g.start_time, end_time=g.end_time,
+            budget=g.total_budget, awarded=sum(b.total - b.remaining for b in stock),
+            target=target(g.total_budget, start, end, now), brands=stock,
+            series=series[g.id], minutes=minutes.get(g.id, []),
+        ))  # fmt: skip
+    lag = await lag_task
+    return Dashboard(now=now, games=stats, lag=lag, alerts=alerts(stats, lag, now))
+
+
+async def _minutes(
+    conn: AsyncConnection, ids: Sequence[int], now: float
+) -> dict[int, list[Minute]]:
+    first = math.floor(now / 60) - MINUTES_SHOWN + 1
+    rows = await conn.execute(_MINUTES, {"ids": list(ids), "since": first * 60.0})
+    counts = {(r.game_id, int(r.m)): (int(r.plays), int(r.wins)) for r in rows}
+    return {
+        game: [
+            Minute(t=m * 60.0, plays=counts.get((game, m), (0, 0))[0],
+                   wins=counts.get((game, m), (0, 0))[1])
+            for m in range(first, first + MINUTES_SHOWN)
+        ]
+        for game in ids
+    }  # fmt: skip
+
+
+async def _redis_remaining(
+    res: Resources, pairs: Sequence[tuple[int, int]]
+) -> dict[tuple[int, int], int | None]:
+    # One MGET per game: a game's keys share a hash slot, so this works on a cluster too.
+    by_game: dict[int, list[int]] = {}
+    for game, brand in pairs:
+        by_game.setdefault(game, []).append(brand)
+    out: dict[tuple[int, int], int | None] = {}
+    for game, brand_ids in by_game.items():
+        values = await res.redis.mget([keys.budget(game, b) for b in brand_ids])
+        for brand, value in zip(brand_ids, values, strict=True):
+            out[(game, brand)] = None if value is None else int(value)
+    return out
+
+
+async def _lag(res: Resources) -> list[Lag] | None:
+    try:
+        partitions = await consumer_lag(res.settings, timeout=LAG_TIMEOUT)
+    except Exception as exc:  # the broker being away is what the dashboard must show
+        log.warning("consumer lag unavailable: %s", exc)
+        return None
+    groups: dict[tuple[str, str], list[int]] = {}
+    for p in partitions:
+        groups.setdefault((p.group, p.topic), []).append(p.lag)
+    return [
+        Lag(group=group, topic=topic, lag=sum(lags), worst_partition=max(lags),
+            partitions=len(lags))
+        for (group, topic), lags in sorted(groups.items())
+    ]  # fmt: skip

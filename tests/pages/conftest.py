@@ -1,0 +1,129 @@
+"""Frolic's pages in a real headless Chromium (Debian's ``chromium``, driven by Playwright),
+against the real app served by uvicorn on a free port, on the session's embedded stack.
+
+Without chromium the page tests skip, except under CI (``CI`` set), where they fail:
+``make test`` installs it there.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from playwright.async_api import BrowserContext, ConsoleMessage, Page, async_playwright
+
+from frolic.app import create_app
+from frolic.config import Settings
+from frolic.stack.process import free_port
+from tests.play.factories import with_own_topics
+
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        message = "chromium is not installed (Debian: apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message + "; `make test` installs it on CI")
+        pytest.skip(message)
+    return path
+
+
+@dataclass
+class LiveServer:
+    settings: Settings
+    app: FastAPI
+    url: str
+
+
+@pytest.fixture(scope="package")
+def page_settings(settings: Settings) -> Settings:
+    # A short reel keeps the tests quick; a one-play burst makes a second quick play a 429.
+    return with_own_topics(
+        settings, "pages", demo=True, reveal_seconds=1.0,
+        rate_user_burst=1, rate_user_per_second=0.05,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="package")
+def server(page_settings: Settings) -> Iterator[LiveServer]:
+    port = free_port()
+    app = create_app(page_settings)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, log_level="warning",
+        ws="websockets-sansio", lifespan="on",
+    )  # fmt: skip
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, name="pages-server")
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not (uv.started and app.state.reveal.listener.assigned):
+            assert thread.is_alive(), "the server did not start"
+            assert time.monotonic() < deadline, "the server is not ready"
+            time.sleep(0.05)
+        yield LiveServer(page_settings, app, f"http://127.0.0.1:{port}")
+    finally:
+        uv.should_exit = True
+        thread.join(30)
+
+
+@dataclass
+class Browser:
+    context: BrowserContext
+    shots: Path
+    errors: list[str] = field(default_factory=list)
+
+    async def open(self, url: str, *, width: int = 1280, height: int = 860) -> Page:
+        page = await self.context.new_page()
+        await page.set_viewport_size({"width": width, "height": height})
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("console", self._console)
+        await page.goto(url)
+        return page
+
+    def _console(self, message: ConsoleMessage) -> None:
+        # The browser reports every 4xx answer too; the pages show those themselves.
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            self.errors.append(message.text)
+
+    async def shot(self, page: Page, name: str) -> Path:
+        """A screenshot in the test's tmp dir, and in ``$PAGES_SCREENSHOTS`` if set (to keep
+        them, say as CI artifacts: pytest prunes old tmp dirs)."""
+        path = self.shots / f"{name}.png"
+        await page.screenshot(path=path, full_page=True)
+        if keep := os.environ.get("PAGES_SCREENSHOTS"):
+            Path(keep).mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, Path(keep) / path.name)
+        return path
+
+
+@pytest.fixture
+async def browser(chromium: str, tmp_path: Path) -> AsyncIterator[Browser]:
+    """A fresh Chromium profile per test; the test fails on any script error in a page."""
+    async with async_playwright() as driver:
+        context = await driver.chromium.launch_persistent_context(
+            tmp_path / "profile", executable_path=chromium, headless=True, args=CHROMIUM_ARGS
+        )
+        context.set_default_timeout(30_000)
+        shots = tmp_path / "screenshots"
+        shots.mkdir()
+        opened = Browser(context, shots)
+        try:
+            yield opened
+        finally:
+            await context.close()
+    assert not opened.errors, opened.errors
