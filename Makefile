@@ -14,7 +14,7 @@ $(BIN)/frolic: pyproject.toml
 install: $(BIN)/frolic
 
 demo: install
-	$(BIN)/frolic serve
+	$(BIN)/frolic demo
 
 serve: install
 	$(BIN)/frolic serve
@@ -24,7 +24,13 @@ lint: install
 	$(BIN)/ruff format --check frolic tests
 	$(BIN)/mypy
 
+# The page tests drive Debian's chromium headless. Where it is missing (a fresh CI machine)
+# and we are root, install it; without it they skip, or fail when CI is set.
 test: lint
+	command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && { \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || { \
+	  apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; }; } || true
 	$(BIN)/pytest
 
 # The allocate benchmark's baseline is redis-benchmark (Debian's redis-tools) when it can be

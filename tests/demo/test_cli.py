@@ -53,15 +53,35 @@ def demo(settings: Settings, state: Path, port: int) -> Iterator[re.Match[str]]:
     assert code == 0, out.read_text()[-3000:]
 
 
-def get(url: str, token: str | None = None, *, method: str = "GET") -> Any:
+def get(url: str, token: str | None = None, *, method: str = "GET", body: Any = None) -> Any:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    request = urllib.request.Request(url, headers=headers, method=method)
+    data = None
+    if body is not None:
+        data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
+    request = urllib.request.Request(url, data, headers, method=method)
     with urllib.request.urlopen(request, timeout=10) as answer:
         return json.loads(answer.read())
 
 
+def a_guest_plays(base: str, game_id: int) -> None:
+    """What the /demo page does: a guest session, a play, and its outcome once revealed.
+
+    This also makes sure the demo's workers have joined their consumer groups before the
+    test stops the process (a stop in the middle of a join stalled the next test's group).
+    """
+    session = get(f"{base}/demo/session", method="POST")
+    assert session["gameId"] == game_id
+    play = get(f"{base}/play", session["token"], method="POST", body={"gameId": game_id})
+    deadline = time.monotonic() + 60
+    while (view := get(f"{base}/plays/{play['playId']}", session["token"]))["status"] != "REVEALED":
+        assert time.monotonic() < deadline, view
+        time.sleep(0.3)
+    assert view["outcome"] in ("WIN", "LOSE")
+    assert (view["couponCode"] is not None) == (view["outcome"] == "WIN")
+
+
 def test_demo_seeds_plays_stops_and_picks_up_again(settings: Settings, tmp_path: Path) -> None:
-    s = with_own_topics(settings, "demo")
+    s = with_own_topics(settings, "demo", reveal_seconds=1.0)
     assert s.admin_token is not None
     token = s.admin_token.get_secret_value()
     port = free_port()
@@ -86,7 +106,8 @@ def test_demo_seeds_plays_stops_and_picks_up_again(settings: Settings, tmp_path:
             time.sleep(0.5)
             board = get(f"{base}/admin/dashboard", token)
             game = next(g for g in board["games"] if g["id"] == game_id)
-        assert get(f"{base}/demo/session", method="POST")["gameId"] == game_id
+        a_guest_plays(base, game_id)
 
     with demo(s, tmp_path, port) as banner:
         assert (int(banner[1]), banner[2]) == (game_id, "picked up again")
+        a_guest_plays(base, game_id)

@@ -18,12 +18,16 @@ from pathlib import Path
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from playwright.async_api import BrowserContext, ConsoleMessage, Page, async_playwright
+from playwright.async_api import BrowserContext, ConsoleMessage, Page, async_playwright, expect
 
 from frolic.app import create_app
 from frolic.config import Settings
 from frolic.stack.process import free_port
 from tests.play.factories import with_own_topics
+
+# A result takes the reel (1 s here) plus the pipeline, on a shared and busy machine: wait
+# for what a page must show up to this long, never for a fixed time.
+expect.set_options(timeout=30_000)
 
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
