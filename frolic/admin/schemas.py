@@ -259,7 +259,7 @@ class GameRead(Schema):
     start_time: datetime
     end_time: datetime
     probability_type: str
-    status: str = Field(description="draft, then live once started.")
+    status: str = Field(description="draft, scheduled, live, paused or ended.")
     total_budget: int
     slot_seconds: int
     odds: int

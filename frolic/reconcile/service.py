@@ -24,6 +24,9 @@ _BRANDS = text(
     " AND c.issued_at IS NOT NULL) AS issued "
     "FROM game_brand_budgets b JOIN games g ON g.id = b.game_id "
     "WHERE (CAST(:game AS bigint) IS NULL OR b.game_id = :game) AND g.status <> 'draft' "
+    # A game ended without a play (a draft called off) may never have had a budget in Redis.
+    "AND NOT (g.status = 'ended' AND NOT EXISTS (SELECT 1 FROM play_events p "
+    "WHERE p.game_id = g.id)) "
     "ORDER BY b.game_id, b.brand_id"
 )
 _DECIDED = text(

@@ -8,6 +8,8 @@ import random
 import time
 import uuid
 
+from sqlalchemy import text
+
 from frolic.config import Settings
 from frolic.db.session import create_engine
 from frolic.engine import keys
@@ -19,6 +21,7 @@ from frolic.playlog.messages import Decided
 from frolic.reconcile.service import balances, rebuild
 from frolic.recorder.ledger import record
 from frolic.redis_client import connect
+from tests.admin.conftest import admin_app, client_of, new_brand, new_game, ok
 from tests.play.factories import create_live_game
 
 
@@ -94,3 +97,39 @@ def test_the_command_reports_and_exits_1_on_drift(settings: Settings) -> None:
     drifted = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert drifted.returncode == 1
     assert json.loads(drifted.stdout)["balances"][0]["drift"] == 1
+
+
+async def test_a_draft_called_off_has_nothing_to_reconcile(settings: Settings) -> None:
+    """Ending a draft never loaded its budget into Redis; that is not drift. An ended game
+    that took plays is still checked."""
+    assert settings.database_url
+    assert settings.redis_url
+    app = admin_app(settings)
+    db = create_engine(settings.database_url)
+    client = connect(settings.redis_url)
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            client_of(
+                app, settings.admin_token.get_secret_value() if settings.admin_token else None
+            ) as admin,
+        ):
+            draft = await new_game(admin, {await new_brand(admin): 5})
+            ok(await admin.post(f"/admin/games/{draft['id']}/end"))
+        assert await balances(db, LuaStore(client), draft["id"]) == []
+
+        played = await create_live_game(settings, budgets=(2,))
+        async with db.begin() as conn:
+            await conn.execute(
+                text("UPDATE games SET status = 'ended' WHERE id = :g"), {"g": played.game_id}
+            )
+            await conn.execute(
+                text("WITH u AS (INSERT INTO users (external_id) VALUES (:x) RETURNING id) "
+                     "INSERT INTO play_events (play_id, user_id, game_id, status, request_time) "
+                     "SELECT gen_random_uuid(), id, :g, 'QUEUED', now() FROM u"),
+                {"g": played.game_id, "x": str(uuid.uuid4())},
+            )  # fmt: skip
+        assert [b.ok for b in await balances(db, LuaStore(client), played.game_id)] == [True]
+    finally:
+        await client.aclose()
+        await db.dispose()
