@@ -9,12 +9,11 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-from sqlalchemy import text
 
 from frolic.app import create_app
 from frolic.auth.players import player_id
 from frolic.config import Settings
-from frolic.db.session import create_engine
+from tests.demo.games import pause
 from tests.play.factories import create_live_game
 
 
@@ -64,15 +63,7 @@ async def test_a_game_that_is_not_open_is_404_and_a_bad_body_422(
     demo: httpx.AsyncClient, settings: Settings
 ) -> None:
     game = await create_live_game(settings, budgets=(1,))
-    assert settings.database_url
-    db = create_engine(settings.database_url)
-    try:
-        async with db.begin() as conn:
-            await conn.execute(
-                text("UPDATE games SET status = 'paused' WHERE id = :g"), {"g": game.game_id}
-            )
-    finally:
-        await db.dispose()
+    await pause(settings, game.game_id)
     answer = await demo.post("/demo/session", json={"gameId": game.game_id})
     assert answer.status_code == 404
     assert answer.json()["detail"] == f"game {game.game_id} is not open for play right now"

@@ -9,6 +9,7 @@ from playwright.async_api import Page, expect
 from sqlalchemy import text
 
 from frolic.db.session import create_engine
+from tests.demo.games import pause
 from tests.pages.conftest import Browser, LiveServer
 from tests.play.factories import create_live_game
 
@@ -79,15 +80,7 @@ async def test_a_game_that_stops_is_shown_as_not_open(server: LiveServer, browse
     game = await create_live_game(server.settings, budgets=(1,))
     page = await browser.open(f"{server.url}/demo#game={game.game_id}", width=480, height=860)
     await expect(page.get_by_role("button", name="Play")).to_be_enabled()
-    assert server.settings.database_url
-    db = create_engine(server.settings.database_url)
-    try:
-        async with db.begin() as conn:
-            await conn.execute(
-                text("UPDATE games SET status = 'paused' WHERE id = :g"), {"g": game.game_id}
-            )
-    finally:
-        await db.dispose()
+    await pause(server.settings, game.game_id)
     # No play of this game has reached the gateway yet, so it reads the game afresh.
     await page.get_by_role("button", name="Play").click()
     result = page.locator("#result")
