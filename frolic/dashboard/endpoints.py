@@ -51,7 +51,8 @@ def state(request: Request) -> service.DashboardState:
     "/admin/dashboard",
     dependencies=[Depends(require_admin)],
     responses={401: {"description": "missing or wrong admin token"},
-               403: {"description": "a player's token"}},
+               403: {"description": "a player's token"},
+               503: {"description": "Redis did not answer"}},
 )  # fmt: skip
 async def dashboard(
     res: Annotated[Resources, Depends(resources)],

@@ -21,12 +21,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from frolic.dashboard.alerts import alerts
 from frolic.dashboard.schemas import BrandStock, Dashboard, GameStats, Lag, Minute, Phase, Point
 from frolic.engine import keys
+from frolic.errors import NotReady
 from frolic.monitoring.lag import consumer_lag
 from frolic.resources import Resources
 
@@ -113,12 +115,13 @@ def _moment(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
+_STILL: dict[str, Phase] = {"draft": "draft", "paused": "paused"}
+
+
 def phase(status: str, start: float, end: float, now: float) -> Phase:
     if status == "live":
         return "scheduled" if now < start else "running" if now < end else "over"
-    if status in ("draft", "paused", "ended"):
-        return status  # type: ignore[return-value]
-    return "ended"
+    return _STILL.get(status, "ended")
 
 
 def target(budget: int, start: float, end: float, now: float) -> float:
@@ -136,32 +139,39 @@ class DashboardState:
 
 async def dashboard(res: Resources, state: DashboardState) -> Dashboard:
     now = time.time()
+    # The broker is asked while the database answers; its answer is awaited last.
     lag_task = asyncio.create_task(_lag(res))
-    async with state.lock, res.db.connect() as conn:
-        games = (await conn.execute(_GAMES, {"hours": ENDED_SHOWN_HOURS, "n": GAMES_SHOWN})).all()
-        ids = [g.id for g in games]
-        brands = (await conn.execute(_BRANDS, {"ids": ids, "cap": CODES_COUNTED})).all()
-        minutes = await _minutes(conn, ids, now)
-        series = {g.id: await state.series.points(conn, g, now) for g in games}
-    redis_left = await _redis_remaining(res, [(b.game_id, b.brand_id) for b in brands])
-    stats = []
-    for g in games:
-        start, end = g.start_time.timestamp(), g.end_time.timestamp()
-        stock = [
-            BrandStock(
-                brand_id=b.brand_id, name=b.name, total=b.total_coupons,
-                remaining=b.remaining_coupons, redis_remaining=redis_left[(g.id, b.brand_id)],
-                codes_available=b.codes,
-            )
-            for b in brands if b.game_id == g.id
-        ]  # fmt: skip
-        stats.append(GameStats(
-            id=g.id, name=g.name, status=g.status, phase=phase(g.status, start, end, now),
-            strategy=g.probability_type, start_time=g.start_time, end_time=g.end_time,
-            budget=g.total_budget, awarded=sum(b.total - b.remaining for b in stock),
-            target=target(g.total_budget, start, end, now), brands=stock,
-            series=series[g.id], minutes=minutes.get(g.id, []),
-        ))  # fmt: skip
+    try:
+        async with state.lock, res.db.connect() as conn:
+            games = (
+                await conn.execute(_GAMES, {"hours": ENDED_SHOWN_HOURS, "n": GAMES_SHOWN})
+            ).all()
+            ids = [g.id for g in games]
+            brands = (await conn.execute(_BRANDS, {"ids": ids, "cap": CODES_COUNTED})).all()
+            minutes = await _minutes(conn, ids, now)
+            series = {g.id: await state.series.points(conn, g, now) for g in games}
+        redis_left = await _redis_remaining(res, [(b.game_id, b.brand_id) for b in brands])
+        stats = []
+        for g in games:
+            start, end = g.start_time.timestamp(), g.end_time.timestamp()
+            stock = [
+                BrandStock(
+                    brand_id=b.brand_id, name=b.name, total=b.total_coupons,
+                    remaining=b.remaining_coupons, redis_remaining=redis_left[(g.id, b.brand_id)],
+                    codes_available=b.codes,
+                )
+                for b in brands if b.game_id == g.id
+            ]  # fmt: skip
+            stats.append(GameStats(
+                id=g.id, name=g.name, status=g.status, phase=phase(g.status, start, end, now),
+                strategy=g.probability_type, start_time=g.start_time, end_time=g.end_time,
+                budget=g.total_budget, awarded=sum(b.total - b.remaining for b in stock),
+                target=target(g.total_budget, start, end, now), brands=stock,
+                series=series[g.id], minutes=minutes.get(g.id, []),
+            ))  # fmt: skip
+    except BaseException:
+        lag_task.cancel()
+        raise
     lag = await lag_task
     return Dashboard(now=now, games=stats, lag=lag, alerts=alerts(stats, lag, now))
 
@@ -191,7 +201,10 @@ async def _redis_remaining(
         by_game.setdefault(game, []).append(brand)
     out: dict[tuple[int, int], int | None] = {}
     for game, brand_ids in by_game.items():
-        values = await res.redis.mget([keys.budget(game, b) for b in brand_ids])
+        try:
+            values = await res.redis.mget([keys.budget(game, b) for b in brand_ids])
+        except RedisError as e:
+            raise NotReady(f"Redis did not answer ({type(e).__name__})") from e
         for brand, value in zip(brand_ids, values, strict=True):
             out[(game, brand)] = None if value is None else int(value)
     return out
