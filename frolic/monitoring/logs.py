@@ -13,6 +13,7 @@ an exception. uvicorn's loggers are routed through the same handler.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
@@ -26,6 +27,22 @@ _UVICORN = ("uvicorn", "uvicorn.error", "uvicorn.access")
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message", "asctime", "taskName",
 }  # fmt: skip
+
+
+# A player's JWT rides in /ws?token= (browsers cannot set a WebSocket's headers), and
+# uvicorn logs each WebSocket's path as it accepts it; a bearer token may reach a message too.
+_SECRET = re.compile(r"((?:[?&]token=)|(?:Bearer\s+))[^\s&\"']+", re.IGNORECASE)
+
+
+class RedactSecrets(logging.Filter):
+    """Blanks tokens out of every line, whoever logs it, before any formatter sees it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _SECRET.sub(r"\1[redacted]", message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -68,6 +85,7 @@ def configure_logging(
     if log_format == "auto":
         log_format = "text" if out.isatty() else "json"
     handler = logging.StreamHandler(out)
+    handler.addFilter(RedactSecrets())
     handler.setFormatter(
         JsonFormatter(role) if log_format == "json" else logging.Formatter(TEXT_FORMAT)
     )

@@ -3,6 +3,7 @@ line, uvicorn's included, is one JSON object when its output is not a terminal."
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import os
@@ -15,7 +16,9 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+from websockets.asyncio.client import connect
 
+from frolic.auth.tokens import mint_player_token
 from frolic.config import Settings
 from frolic.monitoring.logs import JsonFormatter, configure_logging
 from frolic.stack.process import free_port
@@ -78,7 +81,8 @@ def test_frolic_serve_logs_json_lines(settings: Settings, tmp_path: Path) -> Non
     path = tmp_path / "serve.log"
     with path.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "frolic.cli", "serve", "--port", str(port), "--role", "api"],
+            [sys.executable, "-m", "frolic.cli", "serve", "--port", str(port), "--role", "api",
+             "--role", "ws"],
             env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:
@@ -93,6 +97,8 @@ def test_frolic_serve_logs_json_lines(settings: Settings, tmp_path: Path) -> Non
                     time.sleep(0.2)
             assert metrics.status_code == 200
             assert "frolic_monitoring_source_up" in metrics.text  # an api process reads servers
+            token = mint_player_token(settings, "logged-player")
+            asyncio.run(_open_socket(f"ws://127.0.0.1:{port}/ws?token={token}"))
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(30) == 0
         finally:
@@ -103,8 +109,39 @@ def test_frolic_serve_logs_json_lines(settings: Settings, tmp_path: Path) -> Non
     assert lines
     for line in lines:
         assert {"ts", "level", "logger", "msg", "role", "pid"} <= line.keys()
-        assert line["role"] == "api"
+        assert line["role"] == "api,ws"
+        assert token not in orjson.dumps(line).decode()
         assert line["pid"] == proc.pid
     loggers = {line["logger"] for line in lines}
     assert "frolic.serve" in loggers
     assert "uvicorn.error" in loggers  # uvicorn's own lines go through the same formatter
+    # uvicorn logged the socket's path, query and all, with the token blanked out.
+    assert any("/ws?token=[redacted]" in line["msg"] for line in lines)
+
+
+async def _open_socket(url: str) -> None:
+    async with connect(url):
+        pass
+
+
+def test_tokens_are_blanked_out_of_any_line() -> None:
+    out = io.StringIO()
+    root = logging.getLogger()
+    level = root.level
+    saved = root.handlers[:]
+    try:
+        configure_logging("INFO", "json", stream=out, force=True)
+        logging.getLogger("uvicorn.error").info('%s - "WebSocket %s" [accepted]', "127.0.0.1:1",
+                                                "/ws?game=1&token=eyJ.secret.sig")  # fmt: skip
+        logging.getLogger("frolic").warning("upstream said Authorization: Bearer abc.def.ghi")
+    finally:
+        for handler in root.handlers[:]:
+            root.removeHandler(handler)
+        for handler in saved:
+            root.addHandler(handler)
+        root.setLevel(level)
+    text = out.getvalue()
+    assert "secret" not in text
+    assert "abc.def" not in text
+    assert "/ws?game=1&token=[redacted]" in text
+    assert "Bearer [redacted]" in text
