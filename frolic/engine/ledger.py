@@ -157,3 +157,15 @@ def line_after_top_up(
     if end <= origin:
         return t, float(total)
     return t, state.line_from + (total - state.line_from) * ((t - origin) / (end - origin))
+
+
+def line_at_load(start: float, end: float, t: float | None) -> tuple[float, float] | None:
+    """The pacing line's anchor for a budget loaded at ``t``: none when it is loaded before
+    the game's start (the line runs from 0 at the start), else ``(t, 0)``. A game that goes
+    live late would otherwise owe ``total * elapsed / duration`` at once, and spend it on
+    its first plays; anchored at the load, its budget spreads over the time left. ``t`` is
+    clamped to the end, as a top-up's is. ``None`` (a load without a time: the simulator,
+    the benchmark) is a load before the start."""
+    if t is None or t <= start:
+        return None
+    return min(t, end), 0.0

@@ -76,6 +76,12 @@ def _cap(cap: float) -> float | bytes:
     return b"" if cap >= NO_CAP else cap
 
 
+def _anchor(line: tuple[float, float] | None) -> tuple[float | bytes, float | bytes]:
+    """The line's anchor as script arguments; a float goes as its repr, which reads back
+    to the same bits."""
+    return (b"", b"") if line is None else line
+
+
 class _Buckets:
     """The processed and results hashes a batch touches, each with its 1-based index."""
 
@@ -132,12 +138,15 @@ class _RedisStore:
         self._restore = client.register_script(scripts.RESTORE_GAME)
         self._top_up = client.register_script(scripts.TOP_UP)
 
-    async def load(self, rules: GameRules, stock: Mapping[int, int]) -> None:
+    async def load(
+        self, rules: GameRules, stock: Mapping[int, int], t: float | None = None
+    ) -> None:
         g = rules.game_id
         await self._load(
             keys=[keys.pacing(g), *(keys.budget(g, b) for b in rules.brands)],
-            args=[stock.get(b, 0) for b in rules.brands],
-        )
+            args=[*_anchor(ledger.line_at_load(rules.start, rules.end, t)),
+                  *(stock.get(b, 0) for b in rules.brands)],
+        )  # fmt: skip
 
     async def restore(
         self,
@@ -145,15 +154,17 @@ class _RedisStore:
         stock: Mapping[int, int],
         awarded: int,
         decided: Mapping[tuple[int, str], int],
+        line: tuple[float, float] | None = None,
     ) -> int:
-        """Rebuild a game lost from Redis, from the ledger: stock, pacing counters, and the
-        outcomes decided (``(request hour, playId) -> brand``, 0 for a loss)."""
+        """Rebuild a game lost from Redis, from the ledger: stock, pacing counters, the
+        line's anchor ``(line_t, line_from)`` (None: none), and the outcomes decided
+        (``(request hour, playId) -> brand``, 0 for a loss)."""
         g = rules.game_id
         hours: dict[int, list[tuple[str, int]]] = {}
         for (hour, play_id), brand in decided.items():
             hours.setdefault(hour, []).append((play_id, brand))
         args: list[Any] = [len(rules.brands), len(hours), awarded, self.processed_ttl]
-        args += [stock.get(b, 0) for b in rules.brands]
+        args += [*_anchor(line), *(stock.get(b, 0) for b in rules.brands)]
         for plays in hours.values():
             args.append(len(plays))
             for play_id, brand in plays:

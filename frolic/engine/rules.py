@@ -57,10 +57,11 @@ class PacingState:
     number of plays per slot (an EWMA over closed slots), shared by every allocator.
 
     ``line_t`` and ``line_from`` anchor the pacing line: it runs from ``line_from`` coupons
-    at ``line_t`` to the game's total at its end. A game that was never topped up has no
-    anchor (``None``: the line starts at 0 at the game's start); a top-up re-anchors it at
-    the line's value at that moment, so the new coupons spread over the time left
-    instead of being owed at once (docs/decisions.md).
+    at ``line_t`` to the game's total at its end. A game loaded before its start and never
+    topped up has no anchor (``None``: the line starts at 0 at the game's start); one
+    loaded after its start is anchored at 0 at the load; a top-up re-anchors it at the
+    line's value at that moment. Either way the coupons not yet due spread over the time
+    left instead of being owed at once (docs/decisions.md).
     """
 
     consumed: int = 0

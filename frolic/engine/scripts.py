@@ -189,35 +189,42 @@ return {{num(consumed), num(awarded), num(slot), num(slot_awarded), num(slot_cap
 MAX_BATCH = 1000
 
 # Load a game: set every brand's stock and start its pacing state afresh, atomically.
+# The top-ups applied stay recorded (a retried top-up must still find its operation).
 #   KEYS[1]          pacing:game:{g}
 #   KEYS[1+j]        budget:game:{g}:brand:<brand j>
-#   ARGV[j]          stock of brand j
+#   ARGV[1], ARGV[2] the pacing line's anchor line_t, line_from (ledger.line_at_load),
+#                    or '' and '' for none (loaded before the game's start)
+#   ARGV[2+j]        stock of brand j
 #   returns          the total stock loaded
 LOAD_GAME = """
 redis.call('DEL', KEYS[1])
+if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'line_t', ARGV[1], 'line_from', ARGV[2]) end
 local total = 0
-for j = 1, #ARGV do
-    redis.call('SET', KEYS[1 + j], ARGV[j])
-    total = total + tonumber(ARGV[j])
+for j = 1, #KEYS - 1 do
+    redis.call('SET', KEYS[1 + j], ARGV[2 + j])
+    total = total + tonumber(ARGV[2 + j])
 end
 return total
 """
 
-# Restore a game after Redis lost it, from the ledger: stock, the pacing counters, and the
-# outcomes already decided (so a replay is still recognised). Idempotent.
+# Restore a game after Redis lost it, from the ledger: stock, the pacing counters, the
+# line's anchor, and the outcomes already decided (so a replay is still recognised).
+# Idempotent.
 #   KEYS[1]          pacing:game:{g}
 #   KEYS[1+j]        budget:game:{g}:brand:<brand j>, j = 1..nb
 #   KEYS[1+nb+h]     processed:game:{g}:<hour h>, h = 1..nh
 #   ARGV[1], ARGV[2] nb, nh;  ARGV[3]  awarded (and consumed);  ARGV[4]  processed TTL s
-#   ARGV[5..4+nb]    stock of brand j
+#   ARGV[5], ARGV[6] the pacing line's anchor line_t, line_from ('' and '' for none)
+#   ARGV[7..6+nb]    stock of brand j
 #   then per hour h: the count m of its plays, then m pairs playId, brand (0: a loss)
 #   returns          the number of outcomes restored
 RESTORE_GAME = """
 local nb, nh = tonumber(ARGV[1]), tonumber(ARGV[2])
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'consumed', ARGV[3], 'awarded', ARGV[3])
-for j = 1, nb do redis.call('SET', KEYS[1 + j], ARGV[4 + j]) end
-local a, restored = 5 + nb, 0
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'line_t', ARGV[5], 'line_from', ARGV[6]) end
+for j = 1, nb do redis.call('SET', KEYS[1 + j], ARGV[6 + j]) end
+local a, restored = 7 + nb, 0
 for h = 1, nh do
     local m = tonumber(ARGV[a])
     for x = 0, m - 1 do

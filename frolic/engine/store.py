@@ -17,8 +17,12 @@ from frolic.engine.rules import GameRules, PacingState
 
 
 class BudgetStore(Protocol):
-    async def load(self, rules: GameRules, stock: Mapping[int, int]) -> None:
-        """Set each brand's stock and start the game's pacing state afresh."""
+    async def load(
+        self, rules: GameRules, stock: Mapping[int, int], t: float | None = None
+    ) -> None:
+        """Set each brand's stock and start the game's pacing state afresh. Loaded at ``t``
+        after the game's start, the pacing line is anchored there at 0
+        (``ledger.line_at_load``); loaded before it (or with no ``t``), it has no anchor."""
 
     async def top_up(
         self, rules: GameRules, brand_id: int, coupons: int, operation: str, t: float
@@ -57,11 +61,16 @@ class MemoryStore:
     def __init__(self) -> None:
         self._games: dict[int, _Game] = {}
 
-    async def load(self, rules: GameRules, stock: Mapping[int, int]) -> None:
+    async def load(
+        self, rules: GameRules, stock: Mapping[int, int], t: float | None = None
+    ) -> None:
         levels = {b: stock.get(b, 0) for b in rules.brands}
         game = self._games.get(rules.game_id)
         top_ups = {} if game is None else game.top_ups  # Redis keeps them across a load too
         state = PacingState(remaining=sum(levels.values()))
+        anchor = ledger.line_at_load(rules.start, rules.end, t)
+        if anchor is not None:
+            state = replace(state, line_t=anchor[0], line_from=anchor[1])
         self._games[rules.game_id] = _Game(state, levels, top_ups=top_ups)
 
     async def top_up(

@@ -94,7 +94,8 @@ class PacedStrategy:
     play's own time, enforced atomically by the store, so no spike spends ahead of it and
     the last coupon goes no earlier than the hindsight oracle's would. After a top-up the
     line runs from its value at the top-up (the state's anchor) to the new total at the
-    end: the coupons added spread over the time left (``ledger.line_after_top_up``).
+    end: the coupons added spread over the time left (``ledger.line_after_top_up``). A
+    game loaded after its start runs from 0 at the load (``ledger.line_at_load``).
 
     Quota: the line at the end of the play's slot minus what is consumed. It is spread at
     random over the plays expected in the rest of the slot: each play wins with

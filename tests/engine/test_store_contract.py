@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from frolic.engine.ledger import Decision, Outcome
-from frolic.engine.redis_store import LuaStore
+from frolic.engine.redis_store import LuaStore, OptimisticStore
 from frolic.engine.rules import NO_CAP, PacingState
 from frolic.engine.store import BudgetStore, MemoryStore
 from frolic.redis_client import connect
@@ -39,6 +39,50 @@ async def test_load_sets_stock_and_fresh_state(store: BudgetStore) -> None:
     await store.load(rules, {7: 3, 8: 4})
     assert await store.stock(rules) == {7: 3, 8: 4}
     assert await store.state(rules) == PacingState(remaining=7)
+
+
+async def test_a_load_after_the_start_anchors_the_line_at_zero(store: BudgetStore) -> None:
+    rules = new_rules()  # runs 0..100
+    late = 40.123456789012345  # any float goes and comes back to the last bit
+    await store.load(rules, {7: 3, 8: 4}, t=late)
+    assert await store.state(rules) == PacingState(remaining=7, line_t=late, line_from=0.0)
+    # At the start or before it, or with no time, the line has no anchor: it runs from 0
+    # at the start, as it always did.
+    for t in (0.0, -30.0, None):
+        await store.load(rules, {7: 3, 8: 4}, t=t)
+        assert await store.state(rules) == PacingState(remaining=7)
+    await store.load(rules, {7: 3, 8: 4}, t=250.0)  # after the end: clamped to it
+    assert await store.state(rules) == PacingState(remaining=7, line_t=100.0, line_from=0.0)
+
+
+async def test_a_load_replaces_the_anchor_and_keeps_the_top_ups(store: BudgetStore) -> None:
+    """Scheduled, then live: the budget loaded at schedule time (before the start) and
+    topped up is loaded afresh at go-live, and that load's anchor is the one that counts."""
+    rules = new_rules()
+    await store.load(rules, {7: 3, 8: 0}, t=-20.0)
+    assert await store.top_up(rules, 7, 2, "op", -10.0)
+    await store.load(rules, {7: 5, 8: 0}, t=30.0)
+    assert await store.state(rules) == PacingState(remaining=5, line_t=30.0, line_from=0.0)
+    assert not await store.top_up(rules, 7, 2, "op", 31.0)  # applied once, still
+    assert await store.stock(rules) == {7: 5, 8: 0}
+
+
+async def test_a_restore_brings_the_anchor_back(store: BudgetStore) -> None:
+    if not isinstance(store, LuaStore | OptimisticStore):
+        pytest.skip("the in-memory store is never lost, so it has nothing to restore")
+    rules = new_rules()
+    await store.load(rules, {7: 4, 8: 4}, t=10.0)
+    await store.decide(rules, [want("a"), want("b")])
+    assert await store.top_up(rules, 8, 5, "op", 1 / 3 * 100)
+    before = await store.state(rules)
+    assert before.line_t is not None
+    assert await store.restore(rules, await store.stock(rules), 2, {},
+                               (before.line_t, before.line_from)) == 0  # fmt: skip
+    restored = await store.state(rules)
+    assert (restored.line_t, restored.line_from) == (before.line_t, before.line_from)
+    assert (restored.awarded, restored.remaining) == (2, 11)
+    await store.restore(rules, await store.stock(rules), 2, {})  # no anchor to restore
+    assert (await store.state(rules)).line_t is None
 
 
 async def test_budget_is_never_overspent(store: BudgetStore) -> None:
@@ -222,15 +266,16 @@ async def test_a_top_up_can_add_a_brand(store: BudgetStore) -> None:
 @given(batches=batches, stock=st.tuples(st.integers(0, 5), st.integers(0, 5)),
        top_ups=st.lists(st.tuples(st.sampled_from([7, 8]), st.integers(1, 4),
                                   st.floats(-10, 120, allow_nan=False), st.integers(0, 2)),
-                        min_size=1, max_size=6))  # fmt: skip
+                        min_size=1, max_size=6),
+       loaded=st.none() | st.floats(-10, 120, allow_nan=False))  # fmt: skip
 async def test_top_ups_between_batches_match_the_reference(
     store: BudgetStore, batches: list[list[tuple[int, int, bool, float, float, float]]],
-    stock: tuple[int, int], top_ups: list[tuple[int, int, float, int]],
+    stock: tuple[int, int], top_ups: list[tuple[int, int, float, int]], loaded: float | None,
 ) -> None:  # fmt: skip
     rules = new_rules()
     reference = MemoryStore()
     for s in (store, reference):
-        await s.load(rules, {7: stock[0], 8: stock[1]})
+        await s.load(rules, {7: stock[0], 8: stock[1]}, t=loaded)
     for n, batch in enumerate(batches):
         brand, coupons, t, op = top_ups[n % len(top_ups)]
         applied = await store.top_up(rules, brand, coupons, f"op{op}", t)

@@ -207,6 +207,26 @@ async def test_paced_spreads_a_mid_game_top_up_over_the_time_left() -> None:
         assert target - 4 <= cumulative[second] <= target
 
 
+async def test_paced_spreads_a_late_starts_budget_over_the_time_left() -> None:
+    # 100 s, 100 coupons, 50 plays a second, but the budget is loaded (the game goes live)
+    # only at t = 50. Anchored there at 0, the line runs to 100 at the end, 2 a second; the
+    # line B t / T would owe 50 coupons at once, dumped on the plays of the first second.
+    rules = new_rules(budget=100, end=100.0, slot_seconds=1.0)
+    store = MemoryStore()
+    await store.load(rules, {7: 100, 8: 0}, t=50.0)
+    engine = Engine(store, random.Random(3).random)
+    awarded_by_second: list[int] = []
+    for second in range(50, 100):
+        plays = [Play(f"p{second}-{i}", second + i / 50) for i in range(50)]
+        awarded_by_second.append(sum(o.win for o in await engine.decide(rules, plays)))
+    cumulative = list(itertools.accumulate(awarded_by_second))
+    assert cumulative[-1] == 100
+    assert max(awarded_by_second) <= 4  # about 2 a second, nothing dumped
+    for n, done in enumerate(cumulative):
+        target = 2 * (n + 1)
+        assert target - 3 <= done <= target
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     strategy=st.sampled_from(STRATEGIES),
