@@ -5,8 +5,6 @@ what a Prometheus scrape of a working process sees."""
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,7 +12,6 @@ from dataclasses import dataclass
 import httpx
 import orjson
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect
@@ -22,8 +19,8 @@ from websockets.asyncio.client import connect
 from frolic.app import create_app
 from frolic.auth.tokens import mint_player_token
 from frolic.config import Settings
-from frolic.stack.process import free_port
 from tests.play.factories import LiveGame, create_live_game, wait_decided, with_own_topics
+from tests.serving import serving
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -61,27 +58,11 @@ def value(found: Samples, name: str, **labels: str) -> float:
 def running(settings: Settings) -> Iterator[Running]:
     s = with_own_topics(settings, "metrics", reveal_seconds=1.5)
     app = create_app(s)
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, log_level="warning",
-        ws="websockets-sansio", lifespan="on",
-    )  # fmt: skip
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="frolic-under-test")
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not (server.started and app.state.reveal.listener.assigned):
-            assert thread.is_alive(), "frolic did not start"
-            assert time.monotonic() < deadline, "frolic is not ready"
-            time.sleep(0.05)
+    with serving(app, name="frolic-under-test") as address:
         # Every scrape reads the servers afresh, so a figure cannot be a snapshot from
         # before the plays (test_metrics checks the cache on a ServerFigures of its own).
         app.state.server_figures.max_age = 0.0
-        yield Running(s, app, f"http://127.0.0.1:{port}")
-    finally:
-        server.should_exit = True
-        thread.join(60)
+        yield Running(s, app, f"http://{address}")
 
 
 @dataclass

@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from playwright.async_api import BrowserContext, ConsoleMessage, Page, async_playwright, expect
 
 from frolic.app import create_app
 from frolic.config import Settings
-from frolic.stack.process import free_port
 from tests.play.factories import with_own_topics
+from tests.serving import serving
 
 # A result takes the reel (1 s here) plus the pipeline, on a shared and busy machine: wait
 # for what a page must show up to this long, never for a fixed time.
@@ -64,25 +61,9 @@ def page_settings(settings: Settings) -> Settings:
 
 @pytest.fixture(scope="package")
 def server(page_settings: Settings) -> Iterator[LiveServer]:
-    port = free_port()
     app = create_app(page_settings)
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, log_level="warning",
-        ws="websockets-sansio", lifespan="on",
-    )  # fmt: skip
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, name="pages-server")
-    thread.start()
-    try:
-        deadline = time.monotonic() + 60
-        while not (uv.started and app.state.reveal.listener.assigned):
-            assert thread.is_alive(), "the server did not start"
-            assert time.monotonic() < deadline, "the server is not ready"
-            time.sleep(0.05)
-        yield LiveServer(page_settings, app, f"http://127.0.0.1:{port}")
-    finally:
-        uv.should_exit = True
-        thread.join(30)
+    with serving(app, name="pages-server") as address:
+        yield LiveServer(page_settings, app, f"http://{address}")
 
 
 @dataclass

@@ -4,8 +4,6 @@ final topic on the embedded broker; players connect with the ``websockets`` clie
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -14,7 +12,6 @@ from typing import Any
 
 import orjson
 import pytest
-import uvicorn
 from confluent_kafka import Producer
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -28,7 +25,7 @@ from frolic.playlog.messages import Final, encode
 from frolic.resources import open_resources
 from frolic.reveal.endpoints import router
 from frolic.reveal.service import Reveal, start_reveal, stop_reveal
-from frolic.stack.process import free_port
+from tests.serving import serving
 
 
 def reveal_app(settings: Settings) -> FastAPI:
@@ -85,27 +82,13 @@ def reveal_settings(settings: Settings) -> Settings:
 
 @pytest.fixture(scope="package")
 def server(reveal_settings: Settings) -> Iterator[Server]:
-    port = free_port()
     app = reveal_app(reveal_settings)
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, log_level="warning",
-        ws="websockets-sansio", lifespan="on",
-    )  # fmt: skip
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, name="reveal-server")
-    thread.start()
     producer = Producer(topics.client_config(reveal_settings, **{"linger.ms": 0}))
     try:
-        deadline = time.monotonic() + 20
-        while not (uv.started and app.state.reveal.listener.assigned):
-            assert thread.is_alive(), "the reveal server did not start"
-            assert time.monotonic() < deadline, "the reveal server is not ready"
-            time.sleep(0.02)
-        yield Server(reveal_settings, app, f"ws://127.0.0.1:{port}/ws", producer)
+        with serving(app, name="reveal-server", timeout=20) as address:
+            yield Server(reveal_settings, app, f"ws://{address}/ws", producer)
     finally:
         producer.flush(5)
-        uv.should_exit = True
-        thread.join(30)
 
 
 @pytest.fixture(scope="package")
