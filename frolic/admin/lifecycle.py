@@ -17,6 +17,9 @@
   Its budget is in Redis already, and its codes are promised (``frolic.admin.promises``).
 - **live**: takes plays. Going live (start, or the scheduler) loads the budget into Redis
   afresh, *before* the status turns live: a live game always has its budget in Redis.
+  Going live after the ``startTime`` anchors the pacing line at 0 at that moment, so the
+  budget spreads over the time left rather than the elapsed share being owed at once; the
+  anchor is kept on the game's row too, for ``frolic reconcile --rebuild``.
 - **paused**: takes no new plays; plays already queued are still decided and recorded.
 - **ended**: for good. The scheduler ends every scheduled, live or paused game whose
   ``endTime`` has passed, so a status never says live for a game that cannot take plays.
@@ -29,6 +32,7 @@ commits, which is what makes each step happen once however many processes try it
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Protocol
@@ -40,6 +44,7 @@ from frolic.admin import promises
 from frolic.admin.schemas import GameRead
 from frolic.admin.service import DRAFT, budgets_of, read_game
 from frolic.db.models import Game, GameBrandBudget
+from frolic.engine import ledger
 from frolic.engine.rules import GameRules
 from frolic.errors import Conflict, NotFound, NotReady
 from frolic.games.repository import LIVE, load_game
@@ -53,7 +58,9 @@ WARM = frozenset({SCHEDULED, LIVE, PAUSED})
 class BudgetLoader(Protocol):
     """The part of a budget store (``frolic.engine.redis_store``) that going live uses."""
 
-    async def load(self, rules: GameRules, stock: dict[int, int]) -> None: ...
+    async def load(
+        self, rules: GameRules, stock: dict[int, int], t: float | None = None
+    ) -> None: ...
 
 
 async def locked_game(session: AsyncSession, game_id: int) -> Game:
@@ -84,7 +91,7 @@ async def start_game(
         allowed = " or ".join(f"a {s}" for s in sources)
         raise Conflict(f"game {game_id} is {game.status}; only {allowed} game can be started")
     budgets = await _check_go_live(session, game, "start")
-    await _warm(db, store, game_id, budgets)
+    await _warm(db, store, game, budgets)
     return await _set_status(session, game, LIVE, budgets)
 
 
@@ -103,7 +110,7 @@ async def schedule_game(
     if game.status != DRAFT:
         raise Conflict(f"game {game_id} is {game.status}; only a draft game can be scheduled")
     budgets = await _check_go_live(session, game, "be scheduled")
-    await _warm(db, store, game_id, budgets)
+    await _warm(db, store, game, budgets)
     return await _set_status(session, game, SCHEDULED, budgets)
 
 
@@ -144,15 +151,20 @@ async def _check_go_live(session: AsyncSession, game: Game, doing: str) -> list[
 
 
 async def _warm(
-    db: AsyncEngine, store: BudgetLoader, game_id: int, budgets: list[GameBrandBudget]
+    db: AsyncEngine, store: BudgetLoader, game: Game, budgets: list[GameBrandBudget]
 ) -> None:
-    view = await load_game(db, game_id)
+    """Load the budget into Redis now, and keep the pacing line's anchor that the load
+    set (``ledger.line_at_load``) on the game's row, where a rebuild finds it."""
+    view = await load_game(db, game.id)
     if view is None:  # the row is locked by us, so this cannot happen
-        raise NotFound(f"no game {game_id}")
+        raise NotFound(f"no game {game.id}")
+    rules, now = view.rules, time.time()
     try:
-        await store.load(view.rules, {b.brand_id: b.remaining_coupons for b in budgets})
+        await store.load(rules, {b.brand_id: b.remaining_coupons for b in budgets}, t=now)
     except RedisError as e:
         raise NotReady(f"Redis did not take the budget ({type(e).__name__}); try again") from e
+    anchor = ledger.line_at_load(rules.start, rules.end, now)
+    game.pacing_line_t, game.pacing_line_from = (None, 0.0) if anchor is None else anchor
 
 
 async def _set_status(

@@ -6,7 +6,9 @@ process at a time sweep (as the re-driver does); and each game goes live through
 ``lifecycle.start_game``, under its row lock with its status checked again, so a game
 goes live once, with its budget loaded into Redis first, however many processes try.
 A game that cannot go live (its codes are short, Redis is down) stays scheduled and is
-tried again at the next tick; its end time ends it in the end.
+tried again at the next tick; its end time ends it in the end. A game that goes live late
+(refused a while, or the api was down) paces from the moment it does: the go-live load
+anchors the pacing line at 0 then (``lifecycle``), whatever ``now`` a sweep was given.
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ PostgreSQL gets the brand's budget row (total and remaining grow; the row is cre
 a new brand), the game's ``total_budget``, and the operation id in the row's ``top_ups``.
 Redis, where the game's budget is (scheduled, live, paused), gets the brand's stock and
 the pacing line's new anchor in one atomic step (``BudgetStore.top_up``), recorded under
-the same operation id. So Redis remaining + issued = total still holds afterwards.
+the same operation id. So Redis remaining + issued = total still holds afterwards. The
+anchor Redis computed is then copied to the game's row, where ``frolic reconcile
+--rebuild`` finds it after a Redis loss.
 
 Order: PostgreSQL is changed and flushed, Redis applied, then the caller commits, all
 with the game's row locked. A crash between Redis and the commit leaves Redis ahead; the
@@ -32,7 +34,7 @@ from frolic.admin.lifecycle import ENDED, WARM, locked_game
 from frolic.admin.schemas import INTEGER_MAX, GameRead
 from frolic.admin.service import budgets_of, read_game
 from frolic.db.models import Brand, GameBrandBudget
-from frolic.engine.rules import GameRules
+from frolic.engine.rules import GameRules, PacingState
 from frolic.errors import Conflict, NotFound, NotReady
 from frolic.games.repository import load_game
 
@@ -43,6 +45,8 @@ class TopUpStore(Protocol):
     async def top_up(
         self, rules: GameRules, brand_id: int, coupons: int, operation: str, t: float
     ) -> bool: ...
+
+    async def state(self, rules: GameRules) -> PacingState: ...
 
 
 async def top_up(
@@ -87,13 +91,18 @@ async def top_up(
         await promises.ensure_codes(
             session, game_id, {brand_id: row.remaining_coupons}, "be topped up"
         )
-        await _top_up_redis(db, store, game_id, brand_id, coupons, operation)
+        line = await _top_up_redis(db, store, game_id, brand_id, coupons, operation)
+        game.pacing_line_t, game.pacing_line_from = line
+        await session.flush()
     return await read_game(session, game, budgets=budgets)
 
 
 async def _top_up_redis(
     db: AsyncEngine, store: TopUpStore, game_id: int, brand_id: int, coupons: int, operation: str
-) -> None:
+) -> tuple[float | None, float]:
+    """Apply the top-up in Redis; the pacing line's anchor there afterwards. Read back
+    rather than computed here: a retry finds the top-up applied and must still learn the
+    anchor it set, and nothing else moves the anchor while we hold the game's row lock."""
     view = await load_game(db, game_id)
     if view is None:  # the row is locked by us, so this cannot happen
         raise NotFound(f"no game {game_id}")
@@ -102,5 +111,7 @@ async def _top_up_redis(
     rules = dataclasses.replace(view.rules, brands=brands)
     try:
         await store.top_up(rules, brand_id, coupons, operation, time.time())
+        state = await store.state(rules)
     except RedisError as e:
         raise NotReady(f"Redis did not take the top-up ({type(e).__name__}); try again") from e
+    return state.line_t, state.line_from

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -99,6 +100,9 @@ class Game(Base):
     # Player limits (migration 0004).
     max_plays_per_day: Mapped[int | None] = mapped_column(Integer)
     cooldown_seconds: Mapped[int] = mapped_column(Integer, server_default="0")
+    # The pacing line's anchor as Redis holds it, for a rebuild (migration 0006).
+    pacing_line_t: Mapped[float | None] = mapped_column(Double)
+    pacing_line_from: Mapped[float] = mapped_column(Double, server_default="0")
 
 
 class Brand(Base):

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from frolic.db.models import Game
 from frolic.engine import keys
 from frolic.engine.redis_store import LuaStore, OptimisticStore
 from frolic.games.repository import load_game
@@ -76,9 +77,12 @@ async def balances(db: AsyncEngine, store: Store, game_id: int | None = None) ->
 async def rebuild(db: AsyncEngine, store: Store, game_id: int) -> int:
     """Restore a game in Redis from the ledger; the number of outcomes restored.
 
-    Stock becomes ``total - issued`` per brand, the pacing counters the wins so far, and
-    the outcomes decided within the idempotency window go back, so a replayed play keeps
-    its outcome. Run it with the game's allocators stopped (or the game paused).
+    Stock becomes ``total - issued`` per brand, the pacing counters the wins so far, the
+    pacing line's anchor the one kept on the game's row (set by a late go-live or a
+    top-up: without it a topped-up game would pace as if its total had been there from
+    the start, and owe the difference at once), and the outcomes decided within the
+    idempotency window go back, so a replayed play keeps its outcome. Run it with the
+    game's allocators stopped (or the game paused).
     """
     view = await load_game(db, game_id)
     if view is None:
@@ -89,8 +93,14 @@ async def rebuild(db: AsyncEngine, store: Store, game_id: int) -> int:
         rows = (
             await conn.execute(_DECIDED, {"game": game_id, "window": store.processed_ttl})
         ).all()
+        line_t, line_from = (
+            await conn.execute(
+                select(Game.pacing_line_t, Game.pacing_line_from).where(Game.id == game_id)
+            )
+        ).one()
     decided = {}
     for r in rows:
         hour = keys.processed_bucket(float(r.requested))
         decided[(hour, str(r.play_id))] = (r.brand_id or 0) if r.status == "WIN" else 0
-    return await store.restore(view.rules, stock, sum(b.issued for b in mine), decided)
+    line = None if line_t is None else (line_t, line_from)
+    return await store.restore(view.rules, stock, sum(b.issued for b in mine), decided, line)

@@ -18,7 +18,7 @@ from frolic.engine import keys
 from frolic.engine.redis_store import store_for
 from frolic.resources import Resources
 from tests.admin.conftest import client_of, codes, csv_of, import_csv, new_brand, new_game, ok
-from tests.admin.test_start import redis_stock
+from tests.admin.test_start import anchors, redis_stock
 
 
 def soon(seconds: float = 2.0) -> dict[str, str]:
@@ -73,6 +73,31 @@ async def test_a_scheduled_game_goes_live_at_its_start_once(
     later = await scheduler(res).tick(at_start(game))
     assert g not in later.started
     assert await redis_stock(res, g) == {brand: 3}
+
+
+async def test_the_go_live_load_anchors_the_line_of_a_game_going_live_late(
+    admin: httpx.AsyncClient, res: Resources
+) -> None:
+    """Loaded at schedule time, before its start: no anchor. It goes live ten minutes
+    late (say the scheduler was down), and that load, the one that counts, anchors the
+    line at 0 then: the budget spreads over the time left, none of it owed at once."""
+    game = await scheduled_game(admin)
+    g = game["id"]
+    assert await anchors(res, g) == ((None, 0.0), (None, 0.0))
+    async with res.db.begin() as conn:
+        await conn.execute(
+            text("UPDATE games SET start_time = now() - interval '10 minutes' WHERE id = :g"),
+            {"g": g},
+        )
+    before = time.time()
+    assert g in (await scheduler(res).tick()).started
+    after = time.time()
+    in_redis, on_row = await anchors(res, g)
+    assert in_redis == on_row
+    line_t, line_from = in_redis
+    assert line_t is not None
+    assert before <= line_t <= after
+    assert line_from == 0.0
 
 
 async def test_start_makes_a_scheduled_game_live_at_once(admin: httpx.AsyncClient) -> None:

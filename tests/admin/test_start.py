@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -19,6 +20,22 @@ async def redis_stock(res: Resources, game_id: int) -> dict[int, int]:
     view = await load_game(res.db, game_id)
     assert view is not None
     return await store_for(res.settings, res.redis).stock(view.rules)
+
+
+Anchor = tuple[float | None, float]
+
+
+async def anchors(res: Resources, game_id: int) -> tuple[Anchor, Anchor]:
+    """The pacing line's anchor ``(line_t, line_from)`` as Redis has it, and as the game's
+    row keeps it for a rebuild."""
+    view = await load_game(res.db, game_id)
+    assert view is not None
+    state = await store_for(res.settings, res.redis).state(view.rules)
+    async with res.db.connect() as conn:
+        row = (await conn.execute(
+            text("SELECT pacing_line_t, pacing_line_from FROM games WHERE id = :g"),
+            {"g": game_id})).one()  # fmt: skip
+    return (state.line_t, state.line_from), (row.pacing_line_t, row.pacing_line_from)
 
 
 async def test_start_waits_for_codes_then_warms_redis(
@@ -155,3 +172,36 @@ async def test_promises_count_what_other_games_need_beyond_their_reserved_codes(
     # An ended game promises nothing either.
     ok(await admin.post(f"/admin/games/{second['id']}/end"))
     assert ok(await admin.post(f"/admin/games/{first['id']}/start"))["status"] == "live"
+
+
+async def test_a_late_start_anchors_the_pacing_line_at_zero_then(
+    admin: httpx.AsyncClient, res: Resources
+) -> None:
+    """Its start time an hour gone, the game owes nothing at once: the line runs from 0 at
+    the moment it went live, in Redis and on the game's row alike."""
+    brand = await new_brand(admin)
+    now = datetime.now(UTC)
+    game = await new_game(admin, {brand: 5}, startTime=(now - timedelta(hours=1)).isoformat(),
+                          endTime=(now + timedelta(hours=1)).isoformat())  # fmt: skip
+    ok(await import_csv(admin, csv_of((brand, code) for code in codes(5))))
+    before = time.time()
+    ok(await admin.post(f"/admin/games/{game['id']}/start"))
+    after = time.time()
+    in_redis, on_row = await anchors(res, game["id"])
+    assert in_redis == on_row
+    line_t, line_from = in_redis
+    assert line_t is not None
+    assert before <= line_t <= after
+    assert line_from == 0.0
+
+
+async def test_a_start_before_the_start_time_leaves_the_line_unanchored(
+    admin: httpx.AsyncClient, res: Resources
+) -> None:
+    brand = await new_brand(admin)
+    start = datetime.now(UTC) + timedelta(hours=1)
+    game = await new_game(admin, {brand: 5}, startTime=start.isoformat(),
+                          endTime=(start + timedelta(hours=1)).isoformat())  # fmt: skip
+    ok(await import_csv(admin, csv_of((brand, code) for code in codes(5))))
+    ok(await admin.post(f"/admin/games/{game['id']}/start"))
+    assert await anchors(res, game["id"]) == ((None, 0.0), (None, 0.0))

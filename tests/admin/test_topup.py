@@ -4,6 +4,7 @@ and a game taking plays through the pipeline reconciles clean after one."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from typing import Any
 
@@ -20,7 +21,7 @@ from frolic.games.repository import load_game
 from frolic.reconcile.service import balances
 from frolic.resources import Resources
 from tests.admin.conftest import client_of, codes, csv_of, import_csv, new_brand, new_game, ok
-from tests.admin.test_start import redis_stock
+from tests.admin.test_start import anchors, redis_stock
 from tests.play.factories import create_live_game, wait_decided, with_own_topics
 
 
@@ -86,6 +87,8 @@ async def test_a_live_game_grows_in_both_once_per_key(
     assert view is not None
     state = await store_for(res.settings, res.redis).state(view.rules)
     assert state.line_t is not None
+    # The game's row keeps the anchor Redis set, for a rebuild.
+    assert await anchors(res, g) == ((state.line_t, state.line_from),) * 2
     assert [(b.total, b.redis_remaining, b.drift) for b in await balances(res.db, store_for(
         res.settings, res.redis), g)] == [(10, 8, 2)]  # fmt: skip
 
@@ -125,10 +128,14 @@ async def test_a_retry_after_a_crash_between_redis_and_postgresql_adds_once(
     assert view is not None
     store = store_for(res.settings, res.redis)
     # Redis took the top-up, then the process died before PostgreSQL committed.
-    assert await store.top_up(view.rules, brand, 3, "crashed", 0.0)
+    assert await store.top_up(view.rules, brand, 3, "crashed", time.time())
     assert [b.drift for b in await balances(res.db, store, g)] == [-3]
+    set_then = await store.state(view.rules)
+    assert set_then.line_from > 0  # not the anchor the start left on the row
     ok(await top_up(admin, g, brand, 3, key="crashed"))
     assert await redis_stock(res, g) == {brand: 6}
+    # The row learns the anchor the crashed attempt set in Redis.
+    assert await anchors(res, g) == ((set_then.line_t, set_then.line_from),) * 2
     assert all(b.ok for b in await balances(res.db, store, g))
 
 

@@ -21,7 +21,16 @@ from frolic.playlog.messages import Decided
 from frolic.reconcile.service import balances, rebuild
 from frolic.recorder.ledger import record
 from frolic.redis_client import connect
-from tests.admin.conftest import admin_app, client_of, new_brand, new_game, ok
+from tests.admin.conftest import (
+    admin_app,
+    client_of,
+    codes,
+    csv_of,
+    import_csv,
+    new_brand,
+    new_game,
+    ok,
+)
 from tests.play.factories import create_live_game
 
 
@@ -130,6 +139,54 @@ async def test_a_draft_called_off_has_nothing_to_reconcile(settings: Settings) -
                 {"g": played.game_id, "x": str(uuid.uuid4())},
             )  # fmt: skip
         assert [b.ok for b in await balances(db, LuaStore(client), played.game_id)] == [True]
+    finally:
+        await client.aclose()
+        await db.dispose()
+
+
+async def test_a_rebuild_restores_the_pacing_lines_anchor(settings: Settings) -> None:
+    """A game gone live after its start, then topped up: its line is anchored, and a Redis
+    loss followed by a rebuild brings the anchor back as it was, to the last bit (without
+    it the game would pace as if its total had been there from the start)."""
+    assert settings.database_url
+    assert settings.redis_url
+    app = admin_app(settings)
+    db = create_engine(settings.database_url)
+    client = connect(settings.redis_url)
+    store = LuaStore(client)
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            client_of(
+                app, settings.admin_token.get_secret_value() if settings.admin_token else None
+            ) as admin,
+        ):
+            brand = await new_brand(admin)
+            game = await new_game(admin, {brand: 5})  # its start was a minute ago
+            g = game["id"]
+            ok(await import_csv(admin, csv_of((brand, code) for code in codes(8))))
+            ok(await admin.post(f"/admin/games/{g}/start"))
+            view = await load_game(db, g)
+            assert view is not None
+
+            async def lose_and_rebuild() -> None:
+                await client.delete(keys.pacing(g), keys.budget(g, brand))
+                assert (await store.state(view.rules)).line_t is None
+                await rebuild(db, store, g)
+
+            late = await store.state(view.rules)
+            assert late.line_t is not None  # anchored at 0 when it went live
+            await lose_and_rebuild()
+            assert await store.state(view.rules) == late
+
+            ok(await admin.post(f"/admin/games/{g}/budgets/{brand}/top-up",
+                                json={"coupons": 3}))  # fmt: skip
+            topped = await store.state(view.rules)
+            assert (topped.line_t or 0) > late.line_t
+            assert topped.line_from > 0
+            await lose_and_rebuild()
+            assert await store.state(view.rules) == topped
+            assert all(b.ok for b in await balances(db, store, g))
     finally:
         await client.aclose()
         await db.dispose()
