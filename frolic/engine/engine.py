@@ -15,7 +15,10 @@ class Engine:
 
     It remembers each game's state as of its own last call, so a batch costs one round
     trip; another allocator's moves since then are caught by the store's atomic caps and
-    seen at the next call.
+    seen at the next call. After a whole slot without plays it reads the state afresh:
+    a gap is when the line's anchor may have moved under it (a resume re-anchors it), and
+    the caps come from the plan, so a plan on the old anchor could spend the pause's share
+    at once. With plays in every slot that costs nothing; in a quiet game, one read a batch.
     """
 
     def __init__(self, store: BudgetStore, rng: RandomSource) -> None:
@@ -32,11 +35,19 @@ class Engine:
     ) -> list[tuple[Outcome, Decision]]:
         """Each outcome with the decision behind it (its probability and draw)."""
         state = self._states.get(rules.game_id)
-        if state is None:
+        if state is None or self._refresh(rules, state, plays):
             state = await self.store.state(rules)
         decisions = self.strategy(rules).plan(rules, state, plays)
         self._states[rules.game_id], outcomes = await self.store.decide(rules, decisions)
         return list(zip(outcomes, decisions, strict=True))
+
+    @staticmethod
+    def _refresh(rules: GameRules, state: PacingState, plays: Sequence[Play]) -> bool:
+        """Whether a whole slot went by without plays since ``state``."""
+        if state.slot is None:
+            return True
+        first = min((p.t for p in plays), default=rules.start)
+        return rules.slot_of(min(first, rules.end)) > state.slot + 1
 
     def strategy(self, rules: GameRules) -> Strategy:
         strategy = self._strategies.get(rules)

@@ -152,7 +152,7 @@ def line_after_top_up(
     same order of operations, so every store agrees to the last bit.
     """
     origin = state.line_origin(start)
-    t = min(max(t, origin), end)
+    t = _on_the_line(state, start, end, t)
     total = state.awarded + state.remaining
     if end <= origin:
         return t, float(total)
@@ -169,3 +169,20 @@ def line_at_load(start: float, end: float, t: float | None) -> tuple[float, floa
     if t is None or t <= start:
         return None
     return min(t, end), 0.0
+
+
+def line_at_resume(state: PacingState, start: float, end: float, t: float) -> tuple[float, float]:
+    """The pacing line's anchor for a game resumed at ``t``: the coupons awarded so far,
+    there. A paused game takes no plays but its line keeps rising; left alone, the line
+    would owe the pause's share at once and the first plays after the resume would take
+    it. Anchored at what was awarded, the coupons left spread over the time left, as after
+    a late start. A deficit the game had before the pause is forgiven with the pause's:
+    the two cannot be told apart. ``t`` is clamped as a top-up's is; ``scripts.RESUME``
+    computes the same."""
+    return _on_the_line(state, start, end, t), float(state.awarded)
+
+
+def _on_the_line(state: PacingState, start: float, end: float, t: float) -> float:
+    """``t`` within the line's span: a clock behind the last anchor (or before the game's
+    start) moves the anchor nowhere in time, and one past the end stops there."""
+    return min(max(t, state.line_origin(start)), end)

@@ -137,6 +137,7 @@ class _RedisStore:
         self._load = client.register_script(scripts.LOAD_GAME)
         self._restore = client.register_script(scripts.RESTORE_GAME)
         self._top_up = client.register_script(scripts.TOP_UP)
+        self._resume = client.register_script(scripts.RESUME)
 
     async def load(
         self, rules: GameRules, stock: Mapping[int, int], t: float | None = None
@@ -186,6 +187,13 @@ class _RedisStore:
             args=[operation, rules.brands.index(brand_id) + 1, coupons, rules.start, rules.end, t],
         )
         return bool(applied)
+
+    async def resume(self, rules: GameRules, t: float) -> tuple[float, float]:
+        """Re-anchor the pacing line at ``t`` at the coupons awarded (``scripts.RESUME``)."""
+        line_t, line_from = await self._resume(
+            keys=[keys.pacing(rules.game_id)], args=[rules.start, rules.end, t]
+        )
+        return float(line_t), float(line_from)
 
     async def state(self, rules: GameRules) -> PacingState:
         g = rules.game_id
@@ -322,6 +330,26 @@ class OptimisticStore(_RedisStore):
                 except WatchError:
                     await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise RuntimeError(f"game {g}: gave up topping up after {self.max_attempts} conflicts")
+
+    async def resume(self, rules: GameRules, t: float) -> tuple[float, float]:
+        """``scripts.RESUME`` as a WATCH/MULTI transaction, with ``ledger``'s arithmetic."""
+        pacing_key = keys.pacing(rules.game_id)
+        for attempt in range(self.max_attempts):
+            async with self.client.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(pacing_key)
+                    before = parse_state(await pipe.hmget(pacing_key, list(STATE_FIELDS)), 0)
+                    line = ledger.line_at_resume(before, rules.start, rules.end, t)
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.hset(pacing_key, mapping={"line_t": repr(line[0]),
+                                                   "line_from": repr(line[1])})  # fmt: skip
+                    await pipe.execute()
+                    return line
+                except WatchError:
+                    await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+        raise RuntimeError(
+            f"game {rules.game_id}: gave up resuming after {self.max_attempts} conflicts"
+        )
 
     def _write(
         self, pipe: Any, decisions: Sequence[Decision], buckets: _Buckets,

@@ -271,3 +271,19 @@ redis.call('INCRBY', KEYS[2 + tonumber(ARGV[2])], ARGV[3])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 return 1
 """
+
+# Resume a paused game: re-anchor the pacing line at the coupons awarded so far, at now
+# (ledger.line_at_resume: now clamped to the line's span), in one atomic step. Harmless
+# to repeat: a retry anchors again, at what is awarded by then.
+#   KEYS[1]          pacing:game:{g}
+#   ARGV[1..3]       the game's start and end, and now (epoch seconds)
+#   returns          {line_t, line_from} as written
+RESUME = """
+local st = redis.call('HMGET', KEYS[1], 'awarded', 'line_t')
+local start, finish, t = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local origin = tonumber(st[2]) or start
+t = math.min(math.max(t, origin), finish)
+local line_t, line_from = string.format('%.17g', t), string.format('%.17g', tonumber(st[1]) or 0)
+redis.call('HSET', KEYS[1], 'line_t', line_t, 'line_from', line_from)
+return {line_t, line_from}
+"""

@@ -31,6 +31,11 @@ class BudgetStore(Protocol):
         line at ``t`` (``ledger.line_after_top_up``), atomically and once per ``operation``;
         False when the operation was applied before and nothing changed."""
 
+    async def resume(self, rules: GameRules, t: float) -> tuple[float, float]:
+        """Re-anchor the pacing line at ``t`` at the coupons awarded so far
+        (``ledger.line_at_resume``), atomically: a paused game's line kept rising, and
+        this spreads what is left over the time left instead. The anchor written."""
+
     async def state(self, rules: GameRules) -> PacingState:
         """The game's state as stored now."""
 
@@ -89,6 +94,12 @@ class MemoryStore:
             state, line_t=line_t, line_from=line_from, remaining=self._remaining(game, rules)
         )
         return True
+
+    async def resume(self, rules: GameRules, t: float) -> tuple[float, float]:
+        game = self._game(rules)
+        line_t, line_from = ledger.line_at_resume(game.state, rules.start, rules.end, t)
+        game.state = replace(game.state, line_t=line_t, line_from=line_from)
+        return line_t, line_from
 
     async def state(self, rules: GameRules) -> PacingState:
         game = self._game(rules)

@@ -260,6 +260,30 @@ async def test_a_top_up_can_add_a_brand(store: BudgetStore) -> None:
     assert [o.brand for o in outcomes] == [9, 9, 7, None]
 
 
+async def test_a_resume_anchors_the_line_at_what_was_awarded(store: BudgetStore) -> None:
+    rules = new_rules()  # runs 0..100
+    await store.load(rules, {7: 4, 8: 4})
+    await store.decide(rules, [want("a"), want("b")])  # two awarded, six left
+    before = await store.state(rules)
+    now = 100 / 3  # any float goes and comes back to the last bit
+    assert await store.resume(rules, now) == (now, 2.0)
+    # From 2 coupons now the line climbs to 8 at the end; nothing else changes.
+    assert await store.state(rules) == dataclasses.replace(before, line_t=now, line_from=2.0)
+    # A retry anchors again, at what is awarded by then; a clock behind the anchor stays
+    # at the anchor's time, and one past the end stops there.
+    await store.decide(rules, [want("c", 3)])
+    assert await store.resume(rules, 20.0) == (now, 3.0)
+    assert await store.resume(rules, 250.0) == (100.0, 3.0)
+    state = await store.state(rules)
+    assert (state.line_t, state.line_from, state.awarded, state.remaining) == (100.0, 3.0, 3, 5)
+
+
+async def test_a_resume_before_the_start_anchors_at_the_start(store: BudgetStore) -> None:
+    rules = new_rules(start=10.0)
+    await store.load(rules, {7: 4, 8: 0})
+    assert await store.resume(rules, -5.0) == (10.0, 0.0)  # the line the game had anyway
+
+
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -267,10 +291,13 @@ async def test_a_top_up_can_add_a_brand(store: BudgetStore) -> None:
        top_ups=st.lists(st.tuples(st.sampled_from([7, 8]), st.integers(1, 4),
                                   st.floats(-10, 120, allow_nan=False), st.integers(0, 2)),
                         min_size=1, max_size=6),
+       resumes=st.lists(st.none() | st.floats(-10, 120, allow_nan=False), min_size=1,
+                        max_size=6),
        loaded=st.none() | st.floats(-10, 120, allow_nan=False))  # fmt: skip
-async def test_top_ups_between_batches_match_the_reference(
+async def test_top_ups_and_resumes_between_batches_match_the_reference(
     store: BudgetStore, batches: list[list[tuple[int, int, bool, float, float, float]]],
-    stock: tuple[int, int], top_ups: list[tuple[int, int, float, int]], loaded: float | None,
+    stock: tuple[int, int], top_ups: list[tuple[int, int, float, int]],
+    resumes: list[float | None], loaded: float | None,
 ) -> None:  # fmt: skip
     rules = new_rules()
     reference = MemoryStore()
@@ -280,6 +307,9 @@ async def test_top_ups_between_batches_match_the_reference(
         brand, coupons, t, op = top_ups[n % len(top_ups)]
         applied = await store.top_up(rules, brand, coupons, f"op{op}", t)
         assert applied == await reference.top_up(rules, brand, coupons, f"op{op}", t)
+        resumed = resumes[n % len(resumes)]
+        if resumed is not None:
+            assert await store.resume(rules, resumed) == await reference.resume(rules, resumed)
         decisions = [
             Decision(f"p{i}", request_time(f"p{i}"), slot, w, cap, slot_cap, draw, f'"n":{i}')
             for i, slot, w, cap, slot_cap, draw in batch

@@ -227,6 +227,33 @@ async def test_paced_spreads_a_late_starts_budget_over_the_time_left() -> None:
         assert target - 3 <= done <= target
 
 
+async def test_paced_spreads_what_is_left_after_a_pause_over_the_time_left() -> None:
+    # 90 s, 90 coupons, 50 plays a second, paused from 30 s to 60 s: no plays then, but the
+    # line kept rising to 60. Re-anchored at the resume at the ~30 awarded, the line runs
+    # to 90 at the end, 2 a second; left at 60, it would owe 30 coupons at once, dumped on
+    # the plays of the first second. The engine last saw the state before the pause: it
+    # must plan on the new anchor all the same.
+    rules = new_rules(budget=90, end=90.0, slot_seconds=1.0)
+    store = MemoryStore()
+    await store.load(rules, {7: 90, 8: 0})
+    engine = Engine(store, random.Random(3).random)
+    awarded_by_second: dict[int, int] = {}
+    for second in itertools.chain(range(30), range(60, 90)):
+        if second == 60:
+            paused_with = (await store.state(rules)).awarded
+            assert await store.resume(rules, 60.0) == (60.0, paused_with)
+        plays = [Play(f"p{second}-{i}", second + i / 50) for i in range(50)]
+        awarded_by_second[second] = sum(o.win for o in await engine.decide(rules, plays))
+    assert 27 <= paused_with <= 30
+    assert sum(awarded_by_second.values()) == 90
+    assert max(awarded_by_second[s] for s in range(60, 90)) <= 4  # about 2, nothing dumped
+    done = paused_with
+    for second in range(60, 90):
+        done += awarded_by_second[second]
+        target = paused_with + (90 - paused_with) * (second + 1 - 60) / 30
+        assert target - 3 <= done <= target
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     strategy=st.sampled_from(STRATEGIES),
