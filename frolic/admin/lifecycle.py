@@ -21,6 +21,9 @@
   budget spreads over the time left rather than the elapsed share being owed at once; the
   anchor is kept on the game's row too, for ``frolic reconcile --rebuild``.
 - **paused**: takes no new plays; plays already queued are still decided and recorded.
+  Resuming re-anchors the pacing line at that moment at the coupons awarded so far (in
+  Redis and on the row): the line kept rising through the pause, and what is left
+  spreads over the time left instead of the pause's share being owed at once.
 - **ended**: for good. The scheduler ends every scheduled, live or paused game whose
   ``endTime`` has passed, so a status never says live for a game that cannot take plays.
 
@@ -61,6 +64,12 @@ class BudgetLoader(Protocol):
     async def load(
         self, rules: GameRules, stock: dict[int, int], t: float | None = None
     ) -> None: ...
+
+
+class PacingAnchor(Protocol):
+    """The part of a budget store that resuming uses."""
+
+    async def resume(self, rules: GameRules, t: float) -> tuple[float, float]: ...
 
 
 async def locked_game(session: AsyncSession, game_id: int) -> Game:
@@ -119,13 +128,12 @@ async def schedule_game(
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "unschedule": (frozenset({SCHEDULED}), DRAFT),
     "pause": (frozenset({LIVE}), PAUSED),
-    "resume": (frozenset({PAUSED}), LIVE),
     "end": (frozenset({DRAFT, SCHEDULED, LIVE, PAUSED}), ENDED),
 }
 
 
 async def change_status(session: AsyncSession, game_id: int, action: str) -> GameRead:
-    """Unschedule, pause, resume or end a game. Asking for the state a game is in already
+    """Unschedule, pause or end a game. Asking for the state a game is in already
     changes nothing. A paused or ended game takes no new plays; plays already queued are
     still decided and recorded (DESIGN.md §4: every play answered QUEUED reaches an
     outcome)."""
@@ -135,9 +143,35 @@ async def change_status(session: AsyncSession, game_id: int, action: str) -> Gam
         return await read_game(session, game)
     if game.status not in sources:
         raise Conflict(f"game {game_id} is {game.status}; it cannot {action}")
-    if target == LIVE and game.end_time <= datetime.now(UTC):
-        raise Conflict(f"game {game_id} ended at {game.end_time.isoformat()}; it cannot resume")
     return await _set_status(session, game, target)
+
+
+async def resume_game(
+    session: AsyncSession, db: AsyncEngine, store: PacingAnchor, game_id: int
+) -> GameRead:
+    """Make a paused game live again, its pacing line re-anchored now at the coupons
+    awarded so far (``ledger.line_at_resume``), in Redis and then on the game's row, as a
+    top-up's anchor is. A live game stays as it is, its line untouched.
+
+    Should the commit fail after Redis took the anchor, the game is still paused and the
+    retry anchors again, at that moment: harmless, since a paused game takes no plays.
+    """
+    game = await locked_game(session, game_id)
+    if game.status == LIVE:
+        return await read_game(session, game)
+    if game.status != PAUSED:
+        raise Conflict(f"game {game_id} is {game.status}; it cannot resume")
+    if game.end_time <= datetime.now(UTC):
+        raise Conflict(f"game {game_id} ended at {game.end_time.isoformat()}; it cannot resume")
+    view = await load_game(db, game.id)
+    if view is None:  # the row is locked by us, so this cannot happen
+        raise NotFound(f"no game {game.id}")
+    try:
+        anchor = await store.resume(view.rules, time.time())
+    except RedisError as e:
+        raise NotReady(f"Redis did not take the resume ({type(e).__name__}); try again") from e
+    game.pacing_line_t, game.pacing_line_from = anchor
+    return await _set_status(session, game, LIVE)
 
 
 async def _check_go_live(session: AsyncSession, game: Game, doing: str) -> list[GameBrandBudget]:

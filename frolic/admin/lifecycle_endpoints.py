@@ -83,11 +83,21 @@ async def pause_game(game_id: GameId, res: Res) -> GameRead:
         return await lifecycle.change_status(session, game_id, "pause")
 
 
-@router.post("/games/{game_id}/resume", responses=LIFECYCLE_RESPONSES)
+@router.post(
+    "/games/{game_id}/resume",
+    responses={
+        **LIFECYCLE_RESPONSES,
+        409: {"description": "the game is not paused or live, or its end has passed"},
+        503: {"description": "Redis did not take the pacing line's new anchor"},
+    },
+)
 async def resume_game(game_id: GameId, res: Res) -> GameRead:
-    """Take plays again, with the budget and pacing state the game had."""
+    """Take plays again, with the budget the game had; a live game stays as it is. The
+    pacing spreads the coupons left over the time left: the pause's share is not paid out
+    at once."""
+    store = store_for(res.settings, res.redis)
     async with transaction(res) as session:
-        return await lifecycle.change_status(session, game_id, "resume")
+        return await lifecycle.resume_game(session, res.db, store, game_id)
 
 
 @router.post("/games/{game_id}/end", responses=LIFECYCLE_RESPONSES)

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from frolic.app import create_app
 from frolic.auth.tokens import mint_player_token
 from frolic.config import Settings
+from frolic.engine.ledger import Decision
+from frolic.engine.redis_store import store_for
+from frolic.engine.rules import NO_CAP
+from frolic.games.repository import load_game
+from frolic.resources import Resources
 from tests.admin.conftest import codes, csv_of, import_csv, new_brand, new_game, ok
+from tests.admin.test_start import anchors
 
 
 async def live_game(admin: httpx.AsyncClient) -> int:
@@ -59,3 +67,44 @@ async def test_a_paused_game_takes_no_plays(admin: httpx.AsyncClient, settings: 
     assert "paused" in refused.json()["detail"]
     ok(await admin.post(f"/admin/games/{game}/resume"))
     assert (await play()).status_code == 202
+
+
+async def test_resume_anchors_the_pacing_line_at_what_was_awarded(
+    admin: httpx.AsyncClient, res: Resources
+) -> None:
+    """The line kept rising while the game was paused; resumed, it runs from the coupons
+    awarded at that moment, in Redis and on the game's row (for a rebuild) alike."""
+    game = await live_game(admin)
+    view = await load_game(res.db, game)
+    assert view is not None
+    store = store_for(res.settings, res.redis)
+    now = time.time()
+    await store.decide(view.rules, [Decision(f"won-{i}", now, 0, True, NO_CAP, NO_CAP, 0.0)
+                                    for i in range(3)])  # fmt: skip
+    went_live = await anchors(res, game)
+    ok(await admin.post(f"/admin/games/{game}/pause"))
+    assert await anchors(res, game) == went_live  # a pause moves nothing
+
+    before = time.time()
+    ok(await admin.post(f"/admin/games/{game}/resume"))
+    after = time.time()
+    in_redis, on_row = await anchors(res, game)
+    assert in_redis == on_row
+    line_t, line_from = in_redis
+    assert line_t is not None
+    assert before <= line_t <= after
+    assert line_from == 3.0
+
+    # Resuming a live game again changes nothing.
+    ok(await admin.post(f"/admin/games/{game}/resume"))
+    assert await anchors(res, game) == (in_redis, on_row)
+
+    # Redis took a resume, then the process died before PostgreSQL committed: the game is
+    # still paused, and the retry anchors again, the row learning the anchor Redis has.
+    ok(await admin.post(f"/admin/games/{game}/pause"))
+    await store.decide(view.rules, [Decision("queued", now, 0, True, NO_CAP, NO_CAP, 0.0)])
+    await store.resume(view.rules, time.time())
+    ok(await admin.post(f"/admin/games/{game}/resume"))
+    in_redis, on_row = await anchors(res, game)
+    assert in_redis == on_row
+    assert in_redis[1] == 4.0
