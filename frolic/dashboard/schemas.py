@@ -33,6 +33,11 @@ class Point(Schema):
     awarded: int = Field(description="Coupons awarded to plays made up to ``t``.")
 
 
+class PacePoint(Schema):
+    t: float = Field(description="Epoch seconds.")
+    coupons: float = Field(description="Where the pace line is at ``t``.")
+
+
 class Minute(Schema):
     t: float = Field(description="Epoch seconds: the start of the minute.")
     plays: int
@@ -55,7 +60,14 @@ class GameStats(Schema):
     end_time: datetime
     budget: int
     awarded: int = Field(description="Coupons the ledger has awarded so far.")
-    target: float = Field(description="Where the pace line (budget spread evenly) is now.")
+    target: float = Field(description="Where the pace line is now.")
+    pace_line: list[PacePoint] = Field(
+        description="The pace line's corners, in time order: 0 at the start, the anchor "
+        "the pacing runs from (a late start, the last top-up or resume) if any, and the "
+        "budget at the end. From the anchor the coupons left are spread evenly over the "
+        "time left, as the paced strategy spreads them; how the line ran before the anchor "
+        "is not kept, and the start is joined to it straight."
+    )
     brands: list[BrandStock]
     series: list[Point] = Field(description="Cumulative awarded over the game, bucketed.")
     minutes: list[Minute] = Field(description="Plays and winners per minute, lately.")

@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -26,7 +27,16 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from frolic.dashboard.alerts import alerts
-from frolic.dashboard.schemas import BrandStock, Dashboard, GameStats, Lag, Minute, Phase, Point
+from frolic.dashboard.schemas import (
+    BrandStock,
+    Dashboard,
+    GameStats,
+    Lag,
+    Minute,
+    PacePoint,
+    Phase,
+    Point,
+)
 from frolic.engine import keys
 from frolic.errors import NotReady
 from frolic.monitoring.lag import consumer_lag
@@ -43,7 +53,8 @@ SETTLED_SECONDS = 120.0  # a play is decided (or re-driven and decided) well wit
 LAG_TIMEOUT = 1.5
 
 _GAMES = text(
-    "SELECT id, name, status, probability_type, start_time, end_time, total_budget "
+    "SELECT id, name, status, probability_type, start_time, end_time, total_budget, "
+    "pacing_line_t, pacing_line_from "
     "FROM games WHERE status IN ('live', 'paused', 'draft') "
     "OR end_time > now() - make_interval(hours => :hours) "
     "ORDER BY CASE WHEN status = 'live' AND end_time > now() THEN 0 "
@@ -124,9 +135,30 @@ def phase(status: str, start: float, end: float, now: float) -> Phase:
     return _STILL.get(status, "ended")
 
 
-def target(budget: int, start: float, end: float, now: float) -> float:
-    """The pace line: the budget spread evenly over the game's window."""
-    return budget * min(1.0, max(0.0, (now - start) / (end - start)))
+def pace_line(
+    budget: int, start: float, end: float, anchor: tuple[float, float] | None
+) -> list[PacePoint]:
+    """The pace line's corners: 0 at the start, the anchor the game's row keeps (the one
+    the paced strategy runs from: ``ledger.line_at_load``, ``line_after_top_up``,
+    ``line_at_resume``), the budget at the end. Without an anchor, the budget spread
+    evenly over the window. Before the anchor the line is drawn straight from the start:
+    its earlier course is not kept, and it no longer judges the pace."""
+    corners = [PacePoint(t=start, coupons=0.0)]
+    if anchor is not None and start <= anchor[0] <= end:
+        corners.append(PacePoint(t=anchor[0], coupons=anchor[1]))
+    corners.append(PacePoint(t=end, coupons=float(budget)))
+    return corners
+
+
+def target(line: Sequence[PacePoint], now: float) -> float:
+    """Where ``line`` is at ``now``: held at its first corner before it, at its last
+    after it, straight between corners."""
+    if now <= line[0].t:
+        return line[0].coupons
+    for a, b in pairwise(line):
+        if now <= b.t:  # and now > a.t, so b.t > a.t
+            return a.coupons + (b.coupons - a.coupons) * (now - a.t) / (b.t - a.t)
+    return line[-1].coupons
 
 
 @dataclass
@@ -154,6 +186,8 @@ async def dashboard(res: Resources, state: DashboardState) -> Dashboard:
         stats = []
         for g in games:
             start, end = g.start_time.timestamp(), g.end_time.timestamp()
+            anchor = None if g.pacing_line_t is None else (g.pacing_line_t, g.pacing_line_from)
+            line = pace_line(g.total_budget, start, end, anchor)
             stock = [
                 BrandStock(
                     brand_id=b.brand_id, name=b.name, total=b.total_coupons,
@@ -166,7 +200,7 @@ async def dashboard(res: Resources, state: DashboardState) -> Dashboard:
                 id=g.id, name=g.name, status=g.status, phase=phase(g.status, start, end, now),
                 strategy=g.probability_type, start_time=g.start_time, end_time=g.end_time,
                 budget=g.total_budget, awarded=sum(b.total - b.remaining for b in stock),
-                target=target(g.total_budget, start, end, now), brands=stock,
+                target=target(line, now), pace_line=line, brands=stock,
                 series=series[g.id], minutes=minutes.get(g.id, []),
             ))  # fmt: skip
     except BaseException:

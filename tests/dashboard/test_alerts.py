@@ -31,7 +31,7 @@ def game(
         "id": 7, "name": "Spring", "status": "live", "phase": "running", "strategy": "paced",
         "start_time": start, "end_time": start + timedelta(hours=1), "budget": 100,
         "awarded": round(100 * elapsed), "target": 100 * elapsed,
-        "brands": brands or [brand()], "series": [], "minutes": [],
+        "pace_line": [], "brands": brands or [brand()], "series": [], "minutes": [],
     }  # fmt: skip
     figures.update(fields)
     return GameStats(**figures)

@@ -151,6 +151,34 @@ async def test_a_series_read_in_steps_equals_one_read_whole(
     assert len(series(whole)) <= service.SERIES_POINTS
 
 
+async def test_the_pace_line_follows_the_anchor_on_the_games_row(
+    board_settings: Settings, db: AsyncEngine
+) -> None:
+    """A game 30 minutes into its hour that went live (or resumed) 2 minutes ago with
+    nothing awarded: its pacing runs from 0 there, so 2.5 of its 40 coupons are due now,
+    not the 20 of a line from its start, and nothing awarded yet is on pace."""
+    game = await create_live_game(board_settings, budgets=(40,))
+    now = datetime.now(UTC)
+    start, end = now - timedelta(minutes=30), now + timedelta(minutes=30)
+    anchored = (now - timedelta(minutes=2)).timestamp()
+    async with db.begin() as conn:
+        await conn.execute(text(
+            "UPDATE games SET start_time = :s, end_time = :e, pacing_line_t = :t, "
+            "pacing_line_from = 0 WHERE id = :g"),
+            {"s": start, "e": end, "t": anchored, "g": game.game_id},
+        )  # fmt: skip
+    async with open_resources(board_settings) as res:
+        board = await service.dashboard(res, service.DashboardState())
+    shown = next(g for g in board.games if g.id == game.game_id)
+    assert [(p.t, p.coupons) for p in shown.pace_line] == [
+        (start.timestamp(), 0.0), (anchored, 0.0), (end.timestamp(), 40.0)
+    ]  # fmt: skip
+    due = 40 * (board.now - anchored) / (end.timestamp() - anchored)
+    assert shown.target == pytest.approx(due)
+    assert 2.5 <= shown.target < 3
+    assert not [a for a in board.alerts if a.game_id == game.game_id and a.kind == "pace"]
+
+
 async def _plays(db: AsyncEngine, game: int, times: list[datetime], won: list[bool]) -> None:
     async with db.begin() as conn:
         user = (await conn.execute(text(
