@@ -61,6 +61,77 @@ def reveal(
     _print(result, as_json)
 
 
+@app.command()
+def ingest(
+    seconds: Annotated[float, typer.Option(min=0.5, help="Seconds per endpoint a round.")] = 10.0,
+    connections: Annotated[int, typer.Option(min=1, help="Keep-alive connections.")] = 64,
+    players: Annotated[int, typer.Option(min=1, help="Distinct players sending plays.")] = 10_000,
+    rounds: Annotated[int, typer.Option(min=1, help="Baseline, then /play, N times.")] = 2,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON line.")] = False,
+) -> None:
+    """POST /play doing its real work (a frolic api process) vs a bare FastAPI endpoint."""
+    import tempfile
+
+    from frolic.bench.ingest import measure
+    from frolic.db import migrate
+
+    settings = Settings().with_local_secrets()
+    with Stack(settings) as endpoints, tempfile.TemporaryDirectory() as state:
+        migrate.upgrade(endpoints.database_url)
+        result = measure(
+            endpoints.apply(settings), Path(state), seconds=seconds, connections=connections,
+            players=players, rounds=rounds, progress=lambda line: typer.echo(line, err=True),
+        )  # fmt: skip
+    _print(result, as_json)
+
+
+@app.command()
+def ws(
+    steps: Annotated[str, typer.Option(help="Socket counts to try, in order.")] = (
+        "1000,2000,5000,10000,15000,18000"
+    ),
+    reveals: Annotated[int, typer.Option(min=1, help="Results revealed at each step.")] = 5000,
+    spread: Annotated[float, typer.Option(min=0.1, help="Seconds the revealAts span.")] = 5.0,
+    clients: Annotated[int, typer.Option(min=1, help="Client processes holding sockets.")] = 2,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON line.")] = False,
+) -> None:
+    """Sockets one ws process holds while reveal p99 stays under 20 ms: a ramp."""
+    import tempfile
+
+    from frolic.bench.reveal import ramp
+    from frolic.db import migrate
+
+    counts = [int(n) for n in steps.split(",") if n.strip()]
+    settings = Settings().with_local_secrets()
+    with Stack(settings) as endpoints, tempfile.TemporaryDirectory() as state:
+        migrate.upgrade(endpoints.database_url)
+        result = ramp(endpoints.apply(settings), Path(state), steps=counts, reveals=reveals,
+                      spread=spread, clients=clients, progress=_progress)  # fmt: skip
+    _print(result, as_json)
+
+
+@app.command()
+def e2e(
+    rate: Annotated[int, typer.Option(min=1, help="Plays published a second.")] = 5000,
+    seconds: Annotated[float, typer.Option(min=0.1, help="Seconds of load.")] = 20.0,
+    allocators: Annotated[int, typer.Option(min=1, help="Allocator processes.")] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON line.")] = False,
+) -> None:
+    """Publish to result stored, through allocator processes; vs the broker's own round trip."""
+    import tempfile
+
+    from frolic.bench.e2e import measure
+    from frolic.db import migrate
+
+    settings = Settings().with_local_secrets()
+    with Stack(settings) as endpoints, tempfile.TemporaryDirectory() as state:
+        migrate.upgrade(endpoints.database_url)
+        typer.echo(f"publishing {rate:,} plays/s for {seconds:g} s ...", err=True)
+        result = measure(endpoints.apply(settings), Path(state), rate=rate, seconds=seconds,
+                         allocators=allocators)  # fmt: skip
+    _print(result, as_json)
+
+
 @app.command("import")
 def import_codes(
     codes: Annotated[int, typer.Option(min=1, help="Coupon codes to import.")] = 1_000_000,
@@ -98,6 +169,10 @@ def import_codes(
             result = importer.measure(endpoints.apply(settings), Path(state), codes=codes,
                                       per_request=batch, progress=progress)  # fmt: skip
     _print(result, as_json)
+
+
+def _progress(line: str) -> None:
+    typer.echo(line, err=True)
 
 
 def _print(result: dict[str, object], as_json: bool) -> None:
