@@ -60,8 +60,9 @@ class PacingState:
     at ``line_t`` to the game's total at its end. A game loaded before its start and never
     topped up has no anchor (``None``: the line starts at 0 at the game's start); one
     loaded after its start is anchored at 0 at the load; a top-up re-anchors it at the
-    line's value at that moment. Either way the coupons not yet due spread over the time
-    left instead of being owed at once (docs/decisions.md).
+    line's value at that moment, a resume at the coupons awarded. Either way the coupons
+    not yet due spread over the time left instead of being owed at once
+    (docs/decisions.md).
     """
 
     consumed: int = 0

@@ -95,7 +95,8 @@ class PacedStrategy:
     the last coupon goes no earlier than the hindsight oracle's would. After a top-up the
     line runs from its value at the top-up (the state's anchor) to the new total at the
     end: the coupons added spread over the time left (``ledger.line_after_top_up``). A
-    game loaded after its start runs from 0 at the load (``ledger.line_at_load``).
+    game loaded after its start runs from 0 at the load (``ledger.line_at_load``), and a
+    resumed one from what it had awarded at the resume (``ledger.line_at_resume``).
 
     Quota: the line at the end of the play's slot minus what is consumed. It is spread at
     random over the plays expected in the rest of the slot: each play wins with
