@@ -1,4 +1,4 @@
-"""Rate limits (GCRA) and a game's per-player limits, each one atomic Lua call in Redis."""
+"""Rate limits (GCRA) and a game's per-player limits, as atomic Lua calls in Redis."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import time
 from dataclasses import dataclass
 
 from frolic.errors import RateLimited
+from frolic.games.repository import GameView
 from frolic.redis_client import AsyncRedis
+
+IDEMPOTENCY_SECONDS = 86_400
 
 # Generic Cell Rate Algorithm: one key a client, holding its theoretical arrival time.
 #   KEYS[1]  rate:<who>:{<id>}
@@ -25,24 +28,50 @@ redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(new_tat - now))
 return 0
 """
 
-# A game's per-player limits: plays per UTC day, and a cooldown between plays.
-#   KEYS[1]  plays:game:{g}:<user>:<day>    KEYS[2]  cooldown:game:{g}:<user>
-#   ARGV[1]  max plays a day (0: none);  ARGV[2]  cooldown ms (0: none)
-#   returns  {0, 0} if the play may go ahead (and counts it), else {1, retry ms} for the
-#            cooldown or {2, retry ms} for the daily cap
-PLAYER_LIMITS = """
-local cooling = redis.call('PTTL', KEYS[2])
-if cooling > 0 then return {1, cooling} end
-local cap = tonumber(ARGV[1])
-if cap > 0 then
-    local played = tonumber(redis.call('GET', KEYS[1]) or '0')
-    if played >= cap then return {2, redis.call('PTTL', KEYS[1])} end
+# Everything a play asks of Redis about its player, in one round trip: the player's rate
+# (GCRA, as above), the Idempotency-Key lookup, the game's per-player limits (plays per UTC
+# day, cooldown between plays), and the key's claim. A retry finds its play before any
+# per-player limit is counted again; nothing is counted or claimed for a refused play.
+# Every key carries the player's hash tag, so the script also runs on a Redis Cluster.
+#   KEYS[1]  rate:user:{<user>}          KEYS[2]  idem:{<user>}:<Idempotency-Key>
+#   KEYS[3]  plays:game:<g>:{<user>}:<day>          KEYS[4]  cooldown:game:<g>:{<user>}
+#   ARGV[1]  now, ms;  ARGV[2]  emission interval, ms;  ARGV[3]  burst
+#   ARGV[4]  1 if the request has an Idempotency-Key, else 0
+#   ARGV[5]  max plays a day (0: none);  ARGV[6]  cooldown ms (0: none)
+#   ARGV[7]  what the key's claim holds ("<playId> <revealAt>");  ARGV[8]  its life, s
+#   returns  {0, ''} go ahead (counted, and the key claimed);  {1, ms} over the player's
+#            rate;  {2, claim} the key's earlier play;  {3, ms} cooling down;  {4, ms} the
+#            daily cap (ms until the day's count expires)
+GATE = """
+local now = tonumber(ARGV[1])
+local interval = tonumber(ARGV[2])
+local tolerance = interval * (tonumber(ARGV[3]) - 1)
+local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or now), now)
+if tat - now > tolerance then
+    return {1, math.ceil(tat - now - tolerance)}
 end
-redis.call('INCR', KEYS[1])
-redis.call('EXPIRE', KEYS[1], 90000)
-local cooldown = tonumber(ARGV[2])
-if cooldown > 0 then redis.call('SET', KEYS[2], 1, 'PX', cooldown) end
-return {0, 0}
+local new_tat = tat + interval
+redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(new_tat - now))
+local keyed = ARGV[4] == '1'
+if keyed then
+    local earlier = redis.call('GET', KEYS[2])
+    if earlier then return {2, earlier} end
+end
+local cooling = redis.call('PTTL', KEYS[4])
+if cooling > 0 then return {3, cooling} end
+local cap = tonumber(ARGV[5])
+if cap > 0 then
+    local played = tonumber(redis.call('GET', KEYS[3]) or '0')
+    if played >= cap then return {4, redis.call('PTTL', KEYS[3])} end
+end
+if cap > 0 then
+    redis.call('INCR', KEYS[3])
+    redis.call('EXPIRE', KEYS[3], 90000)
+end
+local cooldown = tonumber(ARGV[6])
+if cooldown > 0 then redis.call('SET', KEYS[4], 1, 'PX', cooldown) end
+if keyed then redis.call('SET', KEYS[2], ARGV[7], 'EX', tonumber(ARGV[8])) end
+return {0, ''}
 """
 
 
@@ -54,8 +83,9 @@ class Rate:
 
 class Limits:
     def __init__(self, redis: AsyncRedis) -> None:
+        self._redis = redis
         self._gcra = redis.register_script(GCRA)
-        self._player = redis.register_script(PLAYER_LIMITS)
+        self._gate = redis.register_script(GATE)
 
     async def rate(self, who: str, ident: str, rate: Rate) -> None:
         """Raise ``RateLimited`` if ``ident`` is over ``rate``."""
@@ -69,24 +99,52 @@ class Limits:
                 retry_after=int(wait_ms) / 1000,
             )
 
-    async def player(
-        self, game_id: int, user: str, *, max_per_day: int | None, cooldown_seconds: int
-    ) -> None:
-        """Count a play against the game's limits for ``user``, or raise ``RateLimited``."""
-        if not max_per_day and not cooldown_seconds:
-            return
-        day = time.strftime("%Y%m%d", time.gmtime())
-        verdict, retry_ms = await self._player(
-            keys=[f"plays:game:{{{game_id}}}:{user}:{day}", f"cooldown:game:{{{game_id}}}:{user}"],
-            args=[max_per_day or 0, cooldown_seconds * 1000],
+    async def gate(
+        self, user: str, game: GameView, rate: Rate, *, key: str | None, claim: str,
+        now: float,
+    ) -> str | None:  # fmt: skip
+        """Count a play of ``game`` by ``user`` against their rate and the game's limits, and
+        claim ``key`` for it; return the claim of ``key``'s earlier play instead, if it has
+        one. Raise ``RateLimited`` if a limit refuses the play."""
+        day = time.strftime("%Y%m%d", time.gmtime(now))
+        g = game.game_id
+        verdict, value = await self._gate(
+            keys=[f"rate:user:{{{user}}}", idempotency_key(user, key or ""),
+                  f"plays:game:{g}:{{{user}}}:{day}", f"cooldown:game:{g}:{{{user}}}"],
+            args=[int(now * 1000), 1000 / rate.per_second, rate.burst, 0 if key is None else 1,
+                  game.max_plays_per_day or 0, game.cooldown_seconds * 1000, claim,
+                  IDEMPOTENCY_SECONDS],
+        )  # fmt: skip
+        verdict = int(verdict)
+        if verdict == 0:
+            return None
+        if verdict == 2:
+            return value.decode() if isinstance(value, bytes) else str(value)
+        wait_ms = int(value)
+        if verdict == 1:
+            raise RateLimited(
+                f"too many requests from this user; retry in {wait_ms} ms",
+                retry_after=wait_ms / 1000,
+            )
+        if verdict == 3:
+            raise RateLimited(
+                f"wait {wait_ms / 1000:.1f} s between plays of this game",
+                retry_after=wait_ms / 1000,
+            )
+        raise RateLimited(
+            f"you have played this game {game.max_plays_per_day} times today",
+            retry_after=max(1, wait_ms) / 1000,
         )
-        if int(verdict) == 1:
-            raise RateLimited(
-                f"wait {int(retry_ms) / 1000:.1f} s between plays of this game",
-                retry_after=int(retry_ms) / 1000,
-            )
-        if int(verdict) == 2:
-            raise RateLimited(
-                f"you have played this game {max_per_day} times today",
-                retry_after=max(1, int(retry_ms)) / 1000,
-            )
+
+    async def claimed(self, user: str, key: str) -> str | None:
+        """The claim of ``key``'s play, if it has one."""
+        claim = await self._redis.get(idempotency_key(user, key))
+        return claim.decode() if isinstance(claim, bytes) else claim
+
+    async def release(self, user: str, key: str) -> None:
+        """Give up ``key``'s claim: its play could not be recorded, so a retry must make it."""
+        await self._redis.delete(idempotency_key(user, key))
+
+
+def idempotency_key(user: str, key: str) -> str:
+    return f"idem:{{{user}}}:{key}"

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+import msgspec
 from pydantic import BaseModel, ConfigDict, Field
+
+from frolic.errors import ValidationFailed
 
 # Field names are the public JSON names of DESIGN.md §7 (camelCase).
 
@@ -12,6 +15,26 @@ class PlayRequest(BaseModel):
 
     gameId: int = Field(gt=0, lt=2**63)
     device: dict[str, Any] | None = Field(None, max_length=32)
+
+
+class PlayBody(msgspec.Struct, forbid_unknown_fields=True):
+    """PlayRequest as ``POST /play`` parses it (PlayRequest documents it); keep them alike."""
+
+    gameId: Annotated[int, msgspec.Meta(gt=0, le=2**63 - 1)]
+    device: Annotated[dict[str, Any], msgspec.Meta(max_length=32)] | None = None
+
+
+# Not strict: like pydantic, take "7" for 7.
+_play_body = msgspec.json.Decoder(PlayBody, strict=False)
+
+
+def parse_play(body: bytes) -> PlayBody:
+    try:
+        return _play_body.decode(body)
+    except msgspec.DecodeError as exc:  # ValidationError is one too
+        raise ValidationFailed(
+            [{"loc": ["body"], "msg": str(exc), "type": "value_error"}]
+        ) from None
 
 
 class PlayAccepted(BaseModel):

@@ -1,21 +1,26 @@
 """``POST /play`` and ``GET /plays/{id}``: the gateway's checks, then record and publish.
 
 Order matters. A retried request (same ``Idempotency-Key``) gets its play back before any
-limit is counted again. A play is committed to PostgreSQL before it is published and
-answered, so a broker that loses it cannot lose the play: the re-driver publishes again
-whatever stays undecided (``allocator.redrive``).
+per-player limit is counted again. A play is committed to PostgreSQL before it is
+published and answered, so a broker that loses it cannot lose the play: the re-driver
+publishes again whatever stays undecided (``allocator.redrive``).
+
+A play costs two Redis round trips (the address's rate; then ``Limits.gate``: the player's
+rate, the key, the game's limits and the key's claim, in one script) and a share of one
+PostgreSQL statement (``PlayWriter``: the player, their block, and the play). The game
+comes from an in-process cache.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import uuid_utils
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from frolic.config import Settings
 from frolic.db.models import Coupon, PlayEvent, User
@@ -23,31 +28,17 @@ from frolic.errors import Forbidden, FrolicError, NotFound, NotReady, Validation
 from frolic.games.repository import GameCache
 from frolic.monitoring import metrics
 from frolic.play.limits import Limits, Rate
-from frolic.play.schemas import PlayAccepted, PlayView
-from frolic.play.writer import PlayWriter
+from frolic.play.schemas import PlayView
+from frolic.play.writer import NewPlay, PlayWriter
 from frolic.playlog import messages
 from frolic.playlog.producer import PlayLog
 from frolic.redis_client import AsyncRedis
 
-IDEMPOTENCY_SECONDS = 86_400
+# Gateways read a player's block from PostgreSQL with every play, so they cache no player.
+# The admin API still leaves a notice in Redis when it blocks or unblocks one (for gateways
+# of an older version, which cached players for USER_CACHE_SECONDS).
 USER_CACHE_SECONDS = 5.0
-# Blocking or unblocking a player leaves a notice in Redis that makes every gateway re-read
-# the player from PostgreSQL. It outlives any cache entry made before the change, so the
-# change holds everywhere as soon as the admin API answers; should Redis lose the notice,
-# within USER_CACHE_SECONDS.
 PLAYER_NOTICE_SECONDS = 2 * USER_CACHE_SECONDS
-
-_UPSERT_USER = text(
-    "INSERT INTO users (external_id) VALUES (:x) "
-    "ON CONFLICT (external_id) DO UPDATE SET external_id = EXCLUDED.external_id "
-    "RETURNING id, blocked"
-)
-
-
-@dataclass(frozen=True)
-class Player:
-    id: int
-    blocked: bool
 
 
 class PlayService:
@@ -68,11 +59,11 @@ class PlayService:
         self.limits = Limits(redis)
         self.user_rate = Rate(settings.rate_user_per_second, settings.rate_user_burst)
         self.ip_rate = Rate(settings.rate_ip_per_second, settings.rate_ip_burst)
-        self._players: dict[str, tuple[float, Player]] = {}
 
     async def accept(
         self, user: str, game_id: int, *, ip: str, key: str | None, device: dict[str, Any] | None
-    ) -> PlayAccepted:
+    ) -> tuple[str, float]:
+        """The accepted play's id and revealAt (an earlier play's, for a retried key)."""
         try:
             accepted = await self._accept(user, game_id, ip=ip, key=key, device=device)
         except FrolicError as exc:
@@ -83,52 +74,42 @@ class PlayService:
 
     async def _accept(
         self, user: str, game_id: int, *, ip: str, key: str | None, device: dict[str, Any] | None
-    ) -> PlayAccepted:
+    ) -> tuple[str, float]:
         await self.limits.rate("ip", ip, self.ip_rate)
-        await self.limits.rate("user", user, self.user_rate)
         if key is not None:
             _check_key(key)
-            earlier = await self.redis.get(_idempotency_key(user, key))
-            if earlier is not None:
-                return _accepted(earlier)
         now = time.time()
         game = await self.games.get(game_id)
-        if game is None:
-            raise NotFound(f"no game {game_id}")
-        if not game.open_at(now):
+        if game is None or not game.open_at(now):
+            # A retry still gets its play back after the game has closed.
+            if key is not None and (earlier := await self.limits.claimed(user, key)):
+                return _accepted(earlier)
+            if game is None:
+                raise NotFound(f"no game {game_id}")
             raise ValidationFailed(f"game {game_id} is not open for play ({game.status})")
-        player = await self._player(user)
-        if player.blocked:
-            raise Forbidden("this player may not play")
-        await self.limits.player(
-            game_id, user, max_per_day=game.max_plays_per_day,
-            cooldown_seconds=game.cooldown_seconds,
-        )  # fmt: skip
         play_id = str(uuid_utils.uuid7())
         reveal_at = now + self.settings.reveal_seconds
-        if key is not None:
-            claimed = await self.redis.set(
-                _idempotency_key(user, key), f"{play_id} {reveal_at!r}",
-                nx=True, ex=IDEMPOTENCY_SECONDS,
-            )  # fmt: skip
-            if not claimed:  # a concurrent retry of the same request got there first
-                earlier = await self.redis.get(_idempotency_key(user, key))
-                if earlier is not None:
-                    return _accepted(earlier)
+        earlier = await self.limits.gate(
+            user, game, self.user_rate, key=key, claim=f"{play_id} {reveal_at!r}", now=now
+        )
+        if earlier is not None:
+            return _accepted(earlier)
         try:
-            await self.writer.record({
-                "play_id": uuid.UUID(play_id), "user_id": player.id, "game_id": game_id,
-                "status": "QUEUED", "request_time": datetime.fromtimestamp(now, UTC),
-                # A Core insert takes column keys: "metadata", not the attribute metadata_.
-                "metadata": {"revealAt": reveal_at, "device": device},
-            })  # fmt: skip
+            player = await self.writer.record(NewPlay(
+                uuid.UUID(play_id), user, game_id, datetime.fromtimestamp(now, UTC),
+                orjson.dumps({"revealAt": reveal_at, "device": device}).decode(),
+            ))  # fmt: skip
         except Exception as exc:
             if key is not None:
-                await self.redis.delete(_idempotency_key(user, key))
+                await self.limits.release(user, key)
             raise NotReady("the play could not be recorded; try again") from exc
+        if player.blocked:
+            if key is not None:
+                await self.limits.release(user, key)
+            raise Forbidden("this player may not play")
         event = messages.PlayEvent(play_id, game_id, player.id, user, now, reveal_at, device)
         self.playlog.publish(self.settings.play_topic, user, messages.encode(event))
-        return PlayAccepted(playId=play_id, revealAt=reveal_at)
+        return play_id, reveal_at
 
     async def view(self, user: str, play_id: str) -> PlayView:
         """A play of ``user``'s; someone else's is as unknown as a play that never was."""
@@ -170,23 +151,6 @@ class PlayService:
             couponCode=row.code,
         )  # fmt: skip
 
-    async def _player(self, user: str) -> Player:
-        cached = self._players.get(user)
-        now = time.monotonic()
-        if (
-            cached is not None
-            and now - cached[0] < USER_CACHE_SECONDS
-            and not await self.redis.exists(player_notice_key(user))
-        ):
-            return cached[1]
-        async with self.db.begin() as conn:
-            row = (await conn.execute(_UPSERT_USER, {"x": user})).one()
-        player = Player(row.id, row.blocked)
-        if len(self._players) > 100_000:
-            self._players.clear()
-        self._players[user] = (now, player)
-        return player
-
 
 def player_notice_key(user: str) -> str:
     """Present for PLAYER_NOTICE_SECONDS after an admin changed the player (``user``: the
@@ -194,16 +158,11 @@ def player_notice_key(user: str) -> str:
     return f"player:{{{user}}}:changed"
 
 
-def _idempotency_key(user: str, key: str) -> str:
-    return f"idem:{{{user}}}:{key}"
-
-
 def _check_key(key: str) -> None:
     if not 1 <= len(key) <= 128 or not key.isprintable():
         raise ValidationFailed("Idempotency-Key must be 1 to 128 printable characters")
 
 
-def _accepted(stored: bytes | str) -> PlayAccepted:
-    text = stored.decode() if isinstance(stored, bytes) else stored
-    play_id, reveal_at = text.split(" ")
-    return PlayAccepted(playId=play_id, revealAt=float(reveal_at))
+def _accepted(claim: str) -> tuple[str, float]:
+    play_id, reveal_at = claim.split(" ")
+    return play_id, float(reveal_at)
