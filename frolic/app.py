@@ -26,6 +26,7 @@ from frolic.health.endpoints import router as health_router
 from frolic.monitoring.endpoints import router as monitoring_router
 from frolic.monitoring.scrape import ServerFigures
 from frolic.play.endpoints import router as play_router
+from frolic.play.ingress import PlayIngress
 from frolic.play.service import PlayService
 from frolic.play.writer import PlayWriter
 from frolic.playlog.producer import PlayLog
@@ -95,6 +96,7 @@ def create_app(settings: Settings, roles: Sequence[Role] = ALL_ROLES) -> FastAPI
     app.include_router(health_router)
     app.include_router(monitoring_router)
     if "api" in roles:
+        app.add_middleware(PlayIngress)  # serves POST /play; the route documents it
         app.include_router(play_router)
         app.include_router(admin_router)
         app.include_router(dashboard_router)

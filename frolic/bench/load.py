@@ -102,10 +102,15 @@ class _Connection(asyncio.Protocol):
         if end < 0:
             return
         head = bytes(self.buffer[:end]).lower()
-        length = 0
+        length = -1
         for line in head.split(b"\r\n"):
             if line.startswith(b"content-length:"):
                 length = int(line[15:])
+        if length < 0:  # chunked: not what a JSON API should send; counted as an error
+            self.report.statuses[0] += 1
+            assert self.transport is not None
+            self.transport.close()
+            return
         if len(self.buffer) < end + 4 + length:
             return
         now = time.perf_counter()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from redis.asyncio import cluster as redis_cluster
+
 from frolic.errors import RateLimited
 from frolic.games.repository import GameView
 from frolic.redis_client import AsyncRedis
@@ -12,46 +14,58 @@ from frolic.redis_client import AsyncRedis
 IDEMPOTENCY_SECONDS = 86_400
 
 # Generic Cell Rate Algorithm: one key a client, holding its theoretical arrival time.
-#   KEYS[1]  rate:<who>:{<id>}
-#   ARGV[1]  now, ms;  ARGV[2]  emission interval, ms (1000 / rate);  ARGV[3]  burst
-#   returns  0 if allowed, else the ms to wait before the next request would be
-GCRA = """
-local now = tonumber(ARGV[1])
-local interval = tonumber(ARGV[2])
-local tolerance = interval * (tonumber(ARGV[3]) - 1)
-local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or now), now)
-if tat - now > tolerance then
-    return math.ceil(tat - now - tolerance)
+# gcra(key, now ms, emission interval ms (1000 / rate), burst) counts a request and returns
+# 0, or counts nothing and returns the ms to wait before the next request would be allowed.
+_GCRA_FUNCTION = """
+local function gcra(key, now, interval, burst)
+    local tolerance = interval * (burst - 1)
+    local tat = math.max(tonumber(redis.call('GET', key) or now), now)
+    if tat - now > tolerance then
+        return math.ceil(tat - now - tolerance)
+    end
+    local new_tat = tat + interval
+    redis.call('SET', key, new_tat, 'PX', math.ceil(new_tat - now))
+    return 0
 end
-local new_tat = tat + interval
-redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(new_tat - now))
-return 0
 """
 
-# Everything a play asks of Redis about its player, in one round trip: the player's rate
-# (GCRA, as above), the Idempotency-Key lookup, the game's per-player limits (plays per UTC
-# day, cooldown between plays), and the key's claim. A retry finds its play before any
-# per-player limit is counted again; nothing is counted or claimed for a refused play.
-# Every key carries the player's hash tag, so the script also runs on a Redis Cluster.
+# One client's rate.
+#   KEYS[1]  rate:<who>:{<id>}
+#   ARGV[1]  now, ms;  ARGV[2]  emission interval, ms;  ARGV[3]  burst
+#   returns  0 if allowed, else the ms to wait before the next request would be
+GCRA = (
+    _GCRA_FUNCTION
+    + """
+return gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
+"""
+)
+
+# Everything a play asks of Redis, in one round trip: the address's rate (on one Redis; a
+# Cluster checks it with GCRA first, its key being in another slot), the player's rate,
+# the Idempotency-Key lookup, the game's per-player limits (plays per UTC day, cooldown
+# between plays), and the key's claim. A retry finds its play before any per-player limit
+# is counted again; nothing is counted or claimed for a play a limit refuses.
 #   KEYS[1]  rate:user:{<user>}          KEYS[2]  idem:{<user>}:<Idempotency-Key>
 #   KEYS[3]  plays:game:<g>:{<user>}:<day>          KEYS[4]  cooldown:game:<g>:{<user>}
-#   ARGV[1]  now, ms;  ARGV[2]  emission interval, ms;  ARGV[3]  burst
+#   KEYS[5]  rate:ip:{<address>}, or absent
+#   ARGV[1]  now, ms;  ARGV[2], ARGV[3]  the player's emission interval (ms) and burst
 #   ARGV[4]  1 if the request has an Idempotency-Key, else 0
 #   ARGV[5]  max plays a day (0: none);  ARGV[6]  cooldown ms (0: none)
 #   ARGV[7]  what the key's claim holds ("<playId> <revealAt>");  ARGV[8]  its life, s
+#   ARGV[9], ARGV[10]  the address's emission interval (ms) and burst
 #   returns  {0, ''} go ahead (counted, and the key claimed);  {1, ms} over the player's
 #            rate;  {2, claim} the key's earlier play;  {3, ms} cooling down;  {4, ms} the
-#            daily cap (ms until the day's count expires)
-GATE = """
+#            daily cap (ms until the day's count expires);  {5, ms} over the address's rate
+GATE = (
+    _GCRA_FUNCTION
+    + """
 local now = tonumber(ARGV[1])
-local interval = tonumber(ARGV[2])
-local tolerance = interval * (tonumber(ARGV[3]) - 1)
-local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or now), now)
-if tat - now > tolerance then
-    return {1, math.ceil(tat - now - tolerance)}
+if KEYS[5] then
+    local wait = gcra(KEYS[5], now, tonumber(ARGV[9]), tonumber(ARGV[10]))
+    if wait > 0 then return {5, wait} end
 end
-local new_tat = tat + interval
-redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(new_tat - now))
+local wait = gcra(KEYS[1], now, tonumber(ARGV[2]), tonumber(ARGV[3]))
+if wait > 0 then return {1, wait} end
 local keyed = ARGV[4] == '1'
 if keyed then
     local earlier = redis.call('GET', KEYS[2])
@@ -63,8 +77,6 @@ local cap = tonumber(ARGV[5])
 if cap > 0 then
     local played = tonumber(redis.call('GET', KEYS[3]) or '0')
     if played >= cap then return {4, redis.call('PTTL', KEYS[3])} end
-end
-if cap > 0 then
     redis.call('INCR', KEYS[3])
     redis.call('EXPIRE', KEYS[3], 90000)
 end
@@ -73,6 +85,7 @@ if cooldown > 0 then redis.call('SET', KEYS[4], 1, 'PX', cooldown) end
 if keyed then redis.call('SET', KEYS[2], ARGV[7], 'EX', tonumber(ARGV[8])) end
 return {0, ''}
 """
+)
 
 
 @dataclass(frozen=True)
@@ -84,6 +97,7 @@ class Rate:
 class Limits:
     def __init__(self, redis: AsyncRedis) -> None:
         self._redis = redis
+        self._cluster = isinstance(redis, redis_cluster.RedisCluster)
         self._gcra = redis.register_script(GCRA)
         self._gate = redis.register_script(GATE)
 
@@ -100,20 +114,25 @@ class Limits:
             )
 
     async def gate(
-        self, user: str, game: GameView, rate: Rate, *, key: str | None, claim: str,
-        now: float,
+        self, user: str, game: GameView, rate: Rate, *, ip: str, ip_rate: Rate,
+        key: str | None, claim: str, now: float,
     ) -> str | None:  # fmt: skip
         """Count a play of ``game`` by ``user`` against their rate and the game's limits, and
         claim ``key`` for it; return the claim of ``key``'s earlier play instead, if it has
         one. Raise ``RateLimited`` if a limit refuses the play."""
         day = time.strftime("%Y%m%d", time.gmtime(now))
         g = game.game_id
+        keys = [f"rate:user:{{{user}}}", idempotency_key(user, key or ""),
+                f"plays:game:{g}:{{{user}}}:{day}", f"cooldown:game:{g}:{{{user}}}"]  # fmt: skip
+        if self._cluster:
+            await self.rate("ip", ip, ip_rate)
+        else:
+            keys.append(f"rate:ip:{{{ip}}}")
         verdict, value = await self._gate(
-            keys=[f"rate:user:{{{user}}}", idempotency_key(user, key or ""),
-                  f"plays:game:{g}:{{{user}}}:{day}", f"cooldown:game:{g}:{{{user}}}"],
+            keys=keys,
             args=[int(now * 1000), 1000 / rate.per_second, rate.burst, 0 if key is None else 1,
                   game.max_plays_per_day or 0, game.cooldown_seconds * 1000, claim,
-                  IDEMPOTENCY_SECONDS],
+                  IDEMPOTENCY_SECONDS, 1000 / ip_rate.per_second, ip_rate.burst],
         )  # fmt: skip
         verdict = int(verdict)
         if verdict == 0:
@@ -121,9 +140,10 @@ class Limits:
         if verdict == 2:
             return value.decode() if isinstance(value, bytes) else str(value)
         wait_ms = int(value)
-        if verdict == 1:
+        if verdict in (1, 5):
             raise RateLimited(
-                f"too many requests from this user; retry in {wait_ms} ms",
+                f"too many requests from this {'user' if verdict == 1 else 'ip'}; "
+                f"retry in {wait_ms} ms",
                 retry_after=wait_ms / 1000,
             )
         if verdict == 3:

@@ -5,10 +5,10 @@ per-player limit is counted again. A play is committed to PostgreSQL before it i
 published and answered, so a broker that loses it cannot lose the play: the re-driver
 publishes again whatever stays undecided (``allocator.redrive``).
 
-A play costs two Redis round trips (the address's rate; then ``Limits.gate``: the player's
-rate, the key, the game's limits and the key's claim, in one script) and a share of one
-PostgreSQL statement (``PlayWriter``: the player, their block, and the play). The game
-comes from an in-process cache.
+A play costs one Redis round trip (``Limits.gate``: the address's and the player's rates,
+the key, the game's limits and the key's claim, in one script; on a Cluster the address's
+rate is a call of its own) and a share of one PostgreSQL statement (``PlayWriter``: the
+player, their block, and the play). The game comes from an in-process cache.
 """
 
 from __future__ import annotations
@@ -75,12 +75,12 @@ class PlayService:
     async def _accept(
         self, user: str, game_id: int, *, ip: str, key: str | None, device: dict[str, Any] | None
     ) -> tuple[str, float]:
-        await self.limits.rate("ip", ip, self.ip_rate)
         if key is not None:
             _check_key(key)
         now = time.time()
         game = await self.games.get(game_id)
         if game is None or not game.open_at(now):
+            await self.limits.rate("ip", ip, self.ip_rate)  # a refusal is counted too
             # A retry still gets its play back after the game has closed.
             if key is not None and (earlier := await self.limits.claimed(user, key)):
                 return _accepted(earlier)
@@ -90,8 +90,9 @@ class PlayService:
         play_id = str(uuid_utils.uuid7())
         reveal_at = now + self.settings.reveal_seconds
         earlier = await self.limits.gate(
-            user, game, self.user_rate, key=key, claim=f"{play_id} {reveal_at!r}", now=now
-        )
+            user, game, self.user_rate, ip=ip, ip_rate=self.ip_rate, key=key,
+            claim=f"{play_id} {reveal_at!r}", now=now,
+        )  # fmt: skip
         if earlier is not None:
             return _accepted(earlier)
         try:
