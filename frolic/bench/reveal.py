@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import multiprocessing
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from frolic.auth.tokens import mint_player_token
 from frolic.bench.cluster import running
 from frolic.config import Settings
 from frolic.playlog.messages import Final, encode
+from frolic.reveal.service import open_files_up_to_the_hard_limit
 
 LEAD_SECONDS = 2.0  # between publishing and the first revealAt
 
@@ -87,3 +90,146 @@ def measure(settings: Settings, state: Path, *, sockets: int, reveals: int,
     with running(settings, state, [["ws"]]) as cluster:
         url = cluster.roles[0].url.replace("http://", "ws://")
         return asyncio.run(_measure(settings, url, sockets, reveals, spread))
+
+
+# ``frolic bench ws``: how many sockets one ws process holds while reveals stay on time.
+# Sockets are held by several client processes (one Python process reading 10k+ sockets
+# on a shared core would measure its own backlog), each returning when each of its results
+# arrived; lateness is computed here, against the revealAt it published.
+
+TARGET_P99_MS = 20.0
+CONNECTING_AT_ONCE = 100
+
+
+def ramp(
+    settings: Settings, state: Path, *, steps: Sequence[int], reveals: int, spread: float,
+    clients: int = 2, progress: Callable[[str], None] = lambda line: None,
+) -> dict[str, Any]:  # fmt: skip
+    """Run ``steps`` socket counts in order against one ws process, stopping after the
+    first whose reveal p99 is ``TARGET_P99_MS`` or more (or whose sockets did not all
+    connect); ``ws_connections`` is the largest count that stayed on time."""
+    settings = settings.model_copy(update={"final_topic": f"bench-final-{uuid.uuid4().hex[:6]}"})
+    topics.ensure_topics(topics.admin_client(settings), settings)
+    held = 0
+    done: list[dict[str, Any]] = []
+    with running(settings, state, [["ws"]]) as cluster:
+        url = cluster.roles[0].url.replace("http://", "ws://")
+        for sockets in steps:
+            step = _step(settings, url, sockets=sockets, reveals=reveals, spread=spread,
+                         clients=clients)  # fmt: skip
+            done.append(step)
+            progress(f"{sockets:,} sockets: {step}")
+            if step["connected"] < sockets or step["reveal_late_p99_ms"] >= TARGET_P99_MS:
+                break
+            held = sockets
+    return {
+        "ws_connections": held, "ws_target_p99_ms": TARGET_P99_MS,
+        "ws_reveals_per_step": reveals, "ws_spread_s": spread, "ws_client_processes": clients,
+        "ws_steps": done,
+    }  # fmt: skip
+
+
+def _step(settings: Settings, url: str, *, sockets: int, reveals: int, spread: float,
+          clients: int) -> dict[str, Any]:  # fmt: skip
+    tag = uuid.uuid4().hex[:6]
+    users = [f"ws-{tag}-{i}" for i in range(sockets)]
+    counts = [reveals // sockets + (1 if i < reveals % sockets else 0) for i in range(sockets)]
+    context = multiprocessing.get_context("spawn")
+    ready: multiprocessing.Queue[int] = context.Queue()
+    results: multiprocessing.Queue[list[tuple[str, float]]] = context.Queue()
+    share = -(-sockets // clients)
+    processes = []
+    for first in range(0, sockets, share):
+        mine = [(mint_player_token(settings, u), counts[i])
+                for i, u in enumerate(users[first:first + share], first)]  # fmt: skip
+        processes.append(context.Process(target=_hold, args=(url, mine, ready, results)))
+    for process in processes:
+        process.start()
+    try:
+        connected = sum(ready.get(timeout=600) for _ in processes)
+        arrivals: list[tuple[str, float]] = []
+        due: dict[str, float] = {}
+        if connected == sockets:
+            due = _publish(settings, users, reveals, spread)
+            for _ in processes:
+                arrivals += results.get(timeout=LEAD_SECONDS + spread + 120)
+    finally:
+        for process in processes:
+            process.join(30)
+            if process.is_alive():
+                process.kill()
+    late = sorted((at - due[play]) * 1000 for play, at in arrivals)
+
+    def pct(q: float) -> float:
+        return round(late[min(len(late) - 1, int(q / 100 * len(late)))], 2) if late else -1.0
+
+    return {
+        "sockets": sockets, "connected": connected, "reveals": reveals,
+        "received": len(late), "early": sum(1 for x in late if x < 0),
+        "reveal_late_p50_ms": pct(50), "reveal_late_p99_ms": pct(99),
+        "reveal_late_max_ms": round(late[-1], 2) if late else -1.0,
+    }  # fmt: skip
+
+
+def _publish(settings: Settings, users: list[str], reveals: int, spread: float) -> dict[str, float]:
+    start = time.time() + LEAD_SECONDS
+    finals = [
+        Final(str(uuid.uuid4()), 0, users[i % len(users)], start + spread * i / reveals,
+              "WIN", 1, "B")
+        for i in range(reveals)
+    ]  # fmt: skip
+    producer = Producer(topics.client_config(settings, **{"linger.ms": 1}))
+    for final in finals:
+        producer.produce(settings.final_topic, encode(final), final.user.encode())
+    producer.flush(30)
+    return {f.play_id: f.reveal_at for f in finals}
+
+
+def _hold(
+    url: str, sockets: list[tuple[str, int]], ready: multiprocessing.Queue[int],
+    results: multiprocessing.Queue[list[tuple[str, float]]],
+) -> None:  # fmt: skip
+    """A client process: connect its sockets, say how many did, then note each result's
+    arrival until every socket has its share."""
+    open_files_up_to_the_hard_limit()
+    asyncio.run(_hold_sockets(url, sockets, ready, results))
+
+
+async def _hold_sockets(
+    url: str, sockets: list[tuple[str, int]], ready: multiprocessing.Queue[int],
+    results: multiprocessing.Queue[list[tuple[str, float]]],
+) -> None:  # fmt: skip
+    gate = asyncio.Semaphore(CONNECTING_AT_ONCE)
+
+    async def connect(token: str) -> websockets.ClientConnection | None:
+        async with gate:
+            try:
+                socket = await websockets.connect(f"{url}/ws?token={token}", max_queue=None,
+                                                  ping_interval=None, open_timeout=60)  # fmt: skip
+                await socket.send("ping")
+                await socket.recv()  # the pong: the socket is registered
+                return socket
+            except (OSError, websockets.WebSocketException, TimeoutError):
+                return None
+
+    opened = await asyncio.gather(*(connect(token) for token, _ in sockets))
+    held = [(s, n) for s, (_, n) in zip(opened, sockets, strict=True) if s is not None]
+    ready.put(len(held))
+    if len(held) < len(sockets):
+        return
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    arrivals: list[tuple[str, float]] = []
+
+    async def read(socket: websockets.ClientConnection, count: int) -> None:
+        for _ in range(count):
+            message = orjson.loads(await socket.recv())
+            arrivals.append((message["playId"], time.time()))
+
+    try:
+        await asyncio.wait_for(asyncio.gather(*(read(s, n) for s, n in held if n)), 600)
+    finally:
+        results.put(arrivals)
+    # Leaving drops every socket at once; closing 10k handshakes one by one would take
+    # longer than the step.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import resource
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -40,6 +41,7 @@ class Reveal:
 
 async def start_reveal(resources: Resources) -> Reveal:
     """Start listening to the final topic; sockets may connect at once (see ``ready``)."""
+    open_files_up_to_the_hard_limit()
     hub = Hub()
     listener = FinalListener(resources.settings, hub.schedule_many, asyncio.get_running_loop())
     listener.start()
@@ -48,6 +50,20 @@ async def start_reveal(resources: Resources) -> Reveal:
     gc.collect()
     gc.freeze()
     return Reveal(resources.settings, resources.db, hub, listener)
+
+
+def open_files_up_to_the_hard_limit() -> None:
+    """Every socket is a file descriptor: the usual soft limit of 1024 would cap a ws
+    process at about a thousand players."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        log.info("open files limit raised from %d to %d", soft, wanted)
+    except (ValueError, OSError) as exc:
+        log.warning("open files limit stays at %d: %s", soft, exc)
 
 
 async def stop_reveal(reveal: Reveal) -> None:
