@@ -53,7 +53,13 @@ class Allocator:
         self.batches = 0
 
     async def run(self, stop: asyncio.Event) -> None:
-        consumer = BatchConsumer(self.settings, self.settings.play_topic, GROUP)
+        # The broker answers a fetch when data is there or after fetch.wait.max.ms (500 ms
+        # by default), whichever is first; a quiet partition among busy ones would hold
+        # each fetch that long, and the batch wait adds to every play's time to decision.
+        consumer = BatchConsumer(
+            self.settings, self.settings.play_topic, GROUP, wait=0.005,
+            **{"fetch.wait.max.ms": 10},
+        )  # fmt: skip
         await consumer.drain(stop, _decode.decode, self.decide)
         log.info("allocator stopped after %d plays in %d batches", self.decided, self.batches)
 
