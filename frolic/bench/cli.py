@@ -132,6 +132,25 @@ def e2e(
     _print(result, as_json)
 
 
+@app.command("all")
+def run_all(
+    smoke: Annotated[bool, typer.Option(help="A second or two of each (CI).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON line.")] = False,
+) -> None:
+    """ingest, allocate, e2e, reveal and ws in sequence on one stack; progress on stderr."""
+    import tempfile
+
+    from frolic.bench import suite
+    from frolic.db import migrate
+
+    settings = Settings().with_local_secrets()
+    with Stack(settings) as endpoints, tempfile.TemporaryDirectory() as state:
+        migrate.upgrade(endpoints.database_url)
+        result = suite.run(endpoints.apply(settings), Path(state), smoke=smoke,
+                           progress=_progress)  # fmt: skip
+    _print(result, as_json)
+
+
 @app.command("import")
 def import_codes(
     codes: Annotated[int, typer.Option(min=1, help="Coupon codes to import.")] = 1_000_000,
