@@ -1,0 +1,138 @@
+"""``POST /play`` as the app serves it (``PlayIngress``, in front of FastAPI), and as the
+route documents it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from frolic.app import create_app
+from frolic.auth.tokens import mint_player_token
+from frolic.config import Settings
+from frolic.db.session import create_engine
+from frolic.games.repository import GameCache
+from tests.play.factories import create_live_game, with_own_topics
+
+
+@pytest.fixture(scope="module")
+def api_settings(settings: Settings) -> Settings:
+    return with_own_topics(settings, "ingress")
+
+
+@pytest.fixture(scope="module")
+async def app(api_settings: Settings) -> AsyncIterator[FastAPI]:
+    app = create_app(api_settings, roles=("api",))
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture(scope="module")
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://frolic") as c:
+        yield c
+
+
+def auth(settings: Settings, user: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_player_token(settings, user)}"}
+
+
+async def plays_of(settings: Settings, user: str) -> int:
+    assert settings.database_url
+    db = create_engine(settings.database_url)
+    try:
+        async with db.connect() as conn:
+            return int((await conn.execute(text(
+                "SELECT count(*) FROM play_events p JOIN users u ON u.id = p.user_id "
+                "WHERE u.external_id = :x"), {"x": user})).scalar_one())  # fmt: skip
+    finally:
+        await db.dispose()
+
+
+async def test_a_play_is_answered_with_a_sized_json_body(
+    client: httpx.AsyncClient, api_settings: Settings
+) -> None:
+    game = await create_live_game(api_settings, budgets=(1,))
+    user = f"sized-{uuid.uuid4().hex[:6]}"
+    answer = await client.post("/play", json={"gameId": game.game_id},
+                               headers=auth(api_settings, user))  # fmt: skip
+    assert answer.status_code == 202, answer.text
+    # A length, not chunks: clients and load balancers expect one for a small JSON answer.
+    assert int(answer.headers["content-length"]) == len(answer.content)
+    assert answer.headers["content-type"] == "application/json"
+    body = answer.json()
+    assert body.keys() == {"playId", "status", "revealAt"}
+    assert body["status"] == "QUEUED"
+    assert await plays_of(api_settings, user) == 1
+
+
+async def test_a_huge_body_is_refused_unread(
+    client: httpx.AsyncClient, api_settings: Settings
+) -> None:
+    answer = await client.post("/play", content=b"{" + b" " * 100_000 + b"}",
+                               headers=auth(api_settings, "big"))  # fmt: skip
+    assert answer.status_code == 413
+    assert answer.json()["error"] == "PayloadTooLarge"
+
+
+async def test_a_blocked_players_play_is_not_written_and_frees_its_key(
+    client: httpx.AsyncClient, api_settings: Settings
+) -> None:
+    s = api_settings
+    game = await create_live_game(s, budgets=(1,))
+    user = f"blocked-{uuid.uuid4().hex[:6]}"
+    assert s.database_url
+    db = create_engine(s.database_url)
+    async with db.begin() as conn:
+        await conn.execute(text("INSERT INTO users (external_id, blocked) VALUES (:x, true)"),
+                           {"x": user})  # fmt: skip
+    headers = {**auth(s, user), "Idempotency-Key": "once"}
+    refused = await client.post("/play", json={"gameId": game.game_id}, headers=headers)
+    assert refused.status_code == 403
+    assert await plays_of(s, user) == 0
+    async with db.begin() as conn:
+        await conn.execute(text("UPDATE users SET blocked = false WHERE external_id = :x"),
+                           {"x": user})  # fmt: skip
+    await db.dispose()
+    # The refused play left no claim on the key: the retry is a play of its own.
+    accepted = await client.post("/play", json={"gameId": game.game_id}, headers=headers)
+    assert accepted.status_code == 202
+    assert await plays_of(s, user) == 1
+
+
+async def test_a_retry_gets_its_play_back_after_the_game_closed(
+    app: FastAPI, client: httpx.AsyncClient, api_settings: Settings
+) -> None:
+    s = api_settings
+    game = await create_live_game(s, budgets=(1,))
+    headers = {**auth(s, f"late-{uuid.uuid4().hex[:6]}"), "Idempotency-Key": "k1"}
+    first = await client.post("/play", json={"gameId": game.game_id}, headers=headers)
+    assert first.status_code == 202
+    assert s.database_url
+    db = create_engine(s.database_url)
+    async with db.begin() as conn:
+        await conn.execute(text("UPDATE games SET status = 'ended' WHERE id = :g"),
+                           {"g": game.game_id})  # fmt: skip
+    await db.dispose()
+    app.state.plays.games = GameCache(app.state.plays.db)  # the old one would hide it for 2 s
+    again = await client.post("/play", json={"gameId": game.game_id}, headers=headers)
+    assert again.status_code == 202
+    assert again.json() == first.json()
+    fresh = await client.post("/play", json={"gameId": game.game_id},
+                              headers={**headers, "Idempotency-Key": "k2"})  # fmt: skip
+    assert fresh.status_code == 422
+
+
+async def test_the_route_documents_the_play(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    post = spec["paths"]["/play"]["post"]
+    body = post["requestBody"]["content"]["application/json"]["schema"]
+    assert set(body["properties"]) == {"gameId", "device"}
+    assert body["required"] == ["gameId"]
+    assert "202" in post["responses"]
+    assert {"401", "403", "429"} <= set(post["responses"])
