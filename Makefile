@@ -38,7 +38,7 @@ test: lint
 bench: install
 	command -v redis-benchmark >/dev/null || { [ "$$(id -u)" = 0 ] && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-tools >/dev/null; } || true
-	$(BIN)/frolic bench allocate
+	$(BIN)/frolic bench all --json
 
 clean:
 	rm -rf $(VENV) .frolic .mypy_cache .ruff_cache .pytest_cache
