@@ -19,7 +19,9 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger(__name__)
@@ -89,42 +91,51 @@ class PlayWriter:
         return await future
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            batch = [await self._queue.get()]
-            deadline = loop.time() + self.max_wait
-            while len(batch) < self.max_batch:
-                if self._queue.empty():
-                    timeout = deadline - loop.time()
-                    if timeout <= 0:
-                        break
-                    try:
-                        batch.append(await asyncio.wait_for(self._queue.get(), timeout))
-                    except TimeoutError:
-                        break
-                else:
+        driver: Any = None  # an asyncpg connection of the writer's own, kept between batches
+        try:
+            while True:
+                batch = [await self._queue.get()]
+                # One timer a batch (not a wait per row): give concurrent requests max_wait to
+                # join, unless enough are queued already.
+                if self._queue.qsize() < self.max_batch - 1:
+                    await asyncio.sleep(self.max_wait)
+                while len(batch) < self.max_batch and not self._queue.empty():
                     batch.append(self._queue.get_nowait())
-            await self._commit(batch)
+                driver = await self._commit(batch, driver)
+        finally:
+            if driver is not None:
+                driver.terminate()  # stopping: no batch is left for a close to wait for
 
-    async def _commit(self, batch: list[_Pending]) -> None:
+    async def _commit(self, batch: list[_Pending], driver: Any) -> Any:
+        """Commit ``batch`` on ``driver`` (connecting first if it is None); return the
+        connection to use next, None after a failure."""
         plays = [play for play, _ in batch]
         try:
-            async with self.db.connect() as conn:
-                driver = (await conn.get_raw_connection()).driver_connection
-                assert driver is not None
-                # One statement commits on its own; asyncpg takes the arrays as they are.
-                rows = await driver.fetch(
-                    _RECORD, [p.play_id for p in plays], [p.user for p in plays],
-                    [p.game_id for p in plays], [p.request_time for p in plays],
-                    [p.metadata for p in plays],
-                )  # fmt: skip
+            if driver is None:
+                driver = await self._connect()
+            # One statement commits on its own; asyncpg takes the arrays as they are.
+            rows = await driver.fetch(
+                _RECORD, [p.play_id for p in plays], [p.user for p in plays],
+                [p.game_id for p in plays], [p.request_time for p in plays],
+                [p.metadata for p in plays],
+            )  # fmt: skip
         except Exception as exc:
             log.warning("could not record %d plays: %s", len(batch), exc)
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
-            return
+            if driver is not None:
+                driver.terminate()  # whatever went wrong, the next batch starts afresh
+            return None
         players = {row["external_id"]: Player(row["id"], row["blocked"]) for row in rows}
         for play, future in batch:
             if not future.done():
                 future.set_result(players[play.user])
+        return driver
+
+    async def _connect(self) -> Any:
+        """A connection outside the engine's pool: the pool pings (in a transaction) and rolls
+        back around every checkout, round trips that cost about as much as the batch's own
+        statement (docs/performance.md, Ingest) for a connection used back to back."""
+        url = self.db.url.set(drivername="postgresql")
+        return await asyncpg.connect(url.render_as_string(hide_password=False))
