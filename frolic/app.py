@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -58,6 +59,10 @@ def create_app(settings: Settings, roles: Sequence[Role] = ALL_ROLES) -> FastAPI
                 workers.append(asyncio.create_task(scheduler.run(stop), name="scheduler"))
                 # Figures read from the servers at scrape time: one role gathers them, not all.
                 app.state.server_figures = ServerFigures(settings, res.db, res.redis)
+                # Everything alive now lives as long as the process: a full collection
+                # walking it stalled plays for 100 ms (docs/performance.md, Ingest).
+                gc.collect()
+                gc.freeze()
             if "allocator" in roles:
                 assert playlog is not None
                 allocator = Allocator(settings, res.redis, games, playlog)
