@@ -1,8 +1,7 @@
 """Players as the admin API sees them: find them, count their plays, block and unblock them.
 
-PostgreSQL's ``users.blocked`` is the truth. Gateways cache a player for a few seconds, so
-a change also leaves a notice in Redis (``frolic.play.service.player_notice_key``) that makes
-every gateway re-read the player: a block holds from the moment its request is answered.
+PostgreSQL's ``users.blocked`` is the truth, and gateways cache no player: each play reads
+the block in the statement that records it, so a block holds from the moment it commits.
 """
 
 from __future__ import annotations
@@ -10,16 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frolic.admin.schemas import Page, UserRead
 from frolic.admin.service import found, page_of
 from frolic.db.models import PlayEvent, User
-from frolic.errors import NotReady
-from frolic.play.service import PLAYER_NOTICE_SECONDS, USER_CACHE_SECONDS, player_notice_key
-from frolic.redis_client import AsyncRedis
 
 
 async def _counts(session: AsyncSession, users: Sequence[int]) -> dict[int, tuple[int, int]]:
@@ -77,18 +72,3 @@ async def set_blocked(session: AsyncSession, user_id: int, blocked: bool) -> Use
         user.updated_at = datetime.now(UTC)
         await session.flush()
     return _read(user, await _counts(session, [user.id]))
-
-
-async def notify_gateways(redis: AsyncRedis, user: UserRead) -> None:
-    """Call after the change is committed: gateways that re-read the player before the
-    commit would otherwise keep its old state for up to USER_CACHE_SECONDS."""
-    if user.external_id is None:  # never played: no gateway has it cached
-        return
-    try:
-        await redis.set(player_notice_key(user.external_id), 1, ex=int(PLAYER_NOTICE_SECONDS))
-    except RedisError as e:
-        raise NotReady(
-            f"user {user.id} is {'blocked' if user.blocked else 'unblocked'}, but Redis did not "
-            f"take the notice ({type(e).__name__}), so gateways may take up to "
-            f"{USER_CACHE_SECONDS:g} s to see it; repeat the request to be sure"
-        ) from e

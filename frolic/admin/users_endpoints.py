@@ -18,10 +18,6 @@ USER_RESPONSES: dict[int | str, dict[str, Any]] = {
     **AUTH_RESPONSES,
     404: {"description": "no such user"},
 }
-BLOCK_RESPONSES: dict[int | str, dict[str, Any]] = {
-    **USER_RESPONSES,
-    503: {"description": "stored, but Redis did not take the notice to the gateways"},
-}
 
 
 @router.get("/users", responses=AUTH_RESPONSES)
@@ -53,20 +49,16 @@ async def get_user(user_id: UserId, res: Res) -> UserRead:
         return await users.get_user(session, user_id)
 
 
-@router.post("/users/{user_id}/block", responses=BLOCK_RESPONSES)
+@router.post("/users/{user_id}/block", responses=USER_RESPONSES)
 async def block_user(user_id: UserId, res: Res) -> UserRead:
     """Refuse the player's plays (403) from the moment this answers, on every gateway.
     Plays queued before stay queued and are decided as usual."""
     async with transaction(res) as session:
-        user = await users.set_blocked(session, user_id, True)
-    await users.notify_gateways(res.redis, user)
-    return user
+        return await users.set_blocked(session, user_id, True)
 
 
-@router.post("/users/{user_id}/unblock", responses=BLOCK_RESPONSES)
+@router.post("/users/{user_id}/unblock", responses=USER_RESPONSES)
 async def unblock_user(user_id: UserId, res: Res) -> UserRead:
     """Let the player play again, from the moment this answers, on every gateway."""
     async with transaction(res) as session:
-        user = await users.set_blocked(session, user_id, False)
-    await users.notify_gateways(res.redis, user)
-    return user
+        return await users.set_blocked(session, user_id, False)

@@ -34,12 +34,6 @@ from frolic.playlog import messages
 from frolic.playlog.producer import PlayLog
 from frolic.redis_client import AsyncRedis
 
-# Gateways read a player's block from PostgreSQL with every play, so they cache no player.
-# The admin API still leaves a notice in Redis when it blocks or unblocks one (for gateways
-# of an older version, which cached players for USER_CACHE_SECONDS).
-USER_CACHE_SECONDS = 5.0
-PLAYER_NOTICE_SECONDS = 2 * USER_CACHE_SECONDS
-
 
 class PlayService:
     def __init__(
@@ -151,12 +145,6 @@ class PlayService:
             outcome=row.status, brand=row.brand_id if row.status == "WIN" else None,
             couponCode=row.code,
         )  # fmt: skip
-
-
-def player_notice_key(user: str) -> str:
-    """Present for PLAYER_NOTICE_SECONDS after an admin changed the player (``user``: the
-    external id)."""
-    return f"player:{{{user}}}:changed"
 
 
 def _check_key(key: str) -> None:

@@ -1,6 +1,6 @@
 """Players through the admin API: find them, count their plays, block them everywhere at once.
 
-Two gateways (two apps, each with its own player cache, as two processes have) share the
+Two gateways (two apps, as two processes are) share the
 session's PostgreSQL, Redis and broker; a block made through one must stop the player on
 the other with no wait.
 """
@@ -18,8 +18,6 @@ from sqlalchemy import text
 from frolic.app import create_app
 from frolic.auth.tokens import mint_player_token
 from frolic.config import Settings
-from frolic.play.service import PLAYER_NOTICE_SECONDS, player_notice_key
-from frolic.redis_client import connect
 from frolic.resources import Resources
 from tests.admin.conftest import client_of, new_brand, new_game, ok
 from tests.play.factories import create_live_game, with_own_topics
@@ -69,7 +67,7 @@ async def test_a_block_stops_the_player_on_every_gateway_at_once(
     user = f"rowdy-{uuid.uuid4().hex[:8]}"
     body = {"gameId": game.game_id}
 
-    # Both gateways have now seen (and cached) the player as allowed.
+    # Both gateways have now let the player play.
     for gateway in (one, other):
         assert (await gateway.post("/play", json=body, headers=player(s, user))).status_code == 202
     found = await find(one, s, user)
@@ -88,26 +86,6 @@ async def test_a_block_stops_the_player_on_every_gateway_at_once(
     for gateway in (other, one):
         assert (await gateway.post("/play", json=body, headers=player(s, user))).status_code == 202
     assert (await find(one, s, user))["plays"] == 4
-
-
-async def test_the_notice_lasts_longer_than_any_cached_player(
-    gateways: list[httpx.AsyncClient], gateway_settings: Settings
-) -> None:
-    """Beyond the notice's life, every gateway has re-read the player from PostgreSQL."""
-    s = gateway_settings
-    one, _ = gateways
-    game = await create_live_game(s, budgets=(1,))
-    user = f"noticed-{uuid.uuid4().hex[:8]}"
-    await one.post("/play", json={"gameId": game.game_id}, headers=player(s, user))
-    found = await find(one, s, user)
-    ok(await one.post(f"/admin/users/{found['id']}/block", headers=admin_of(s)))
-    assert s.redis_url
-    redis = connect(s.redis_url)
-    try:
-        ttl = await redis.ttl(player_notice_key(user))
-    finally:
-        await redis.aclose()
-    assert 0 < ttl <= PLAYER_NOTICE_SECONDS
 
 
 async def test_get_a_user_with_plays_and_wins(admin: httpx.AsyncClient, res: Resources) -> None:
