@@ -139,7 +139,8 @@ class ServerFigures(Collector):
     async def _budgets(self) -> list[Metric]:
         async with self.db.connect() as conn:
             live = {r.id: (float(r.start), float(r.end)) for r in await conn.execute(_LIVE_GAMES)}
-        found = [b for b in await balances(self.db, self.store) if b.game_id in live]
+        balanced = await balances(self.db, self.store, live_only=True)
+        found = [b for b in balanced if b.game_id in live]
         labels = ["game", "brand"]
         families = {
             "total": GaugeMetricFamily(

@@ -25,6 +25,7 @@ _BRANDS = text(
     " AND c.issued_at IS NOT NULL) AS issued "
     "FROM game_brand_budgets b JOIN games g ON g.id = b.game_id "
     "WHERE (CAST(:game AS bigint) IS NULL OR b.game_id = :game) AND g.status <> 'draft' "
+    "AND (NOT :live_only OR g.status = 'live') "
     # A game ended without a play (a draft called off) may never have had a budget in Redis.
     "AND NOT (g.status = 'ended' AND NOT EXISTS (SELECT 1 FROM play_events p "
     "WHERE p.game_id = g.id)) "
@@ -61,10 +62,13 @@ class Balance:
         return self.drift == 0 and self.ledger_remaining == self.total - self.issued
 
 
-async def balances(db: AsyncEngine, store: Store, game_id: int | None = None) -> list[Balance]:
-    """Every started game's brands (or one game's), as the ledger and Redis see them."""
+async def balances(
+    db: AsyncEngine, store: Store, game_id: int | None = None, *, live_only: bool = False
+) -> list[Balance]:
+    """Every started game's brands (or one game's, or the live games'), as the ledger and
+    Redis see them."""
     async with db.connect() as conn:
-        rows = (await conn.execute(_BRANDS, {"game": game_id})).all()
+        rows = (await conn.execute(_BRANDS, {"game": game_id, "live_only": live_only})).all()
     redis_values = await store.client.mget([keys.budget(r.game_id, r.brand_id) for r in rows])
     out = []
     for r, value in zip(rows, redis_values, strict=True):

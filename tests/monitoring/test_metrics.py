@@ -133,7 +133,8 @@ async def test_a_failing_source_reports_down_and_hides_its_figures(
     settings: Settings, figures_for: Callable[..., ServerFigures]
 ) -> None:
     unreachable = settings.model_copy(update={"kafka_bootstrap": "127.0.0.1:1"})
-    figures = figures_for(unreachable, timeout=0.5)
+    # The production timeout: the budget source reads every live game the suite has made.
+    figures = figures_for(unreachable, timeout=2.0)
     await figures.refresh()
     found = {m.name: m for m in figures.collect()}
     up = {s.labels["source"]: s.value for s in found["frolic_monitoring_source_up"].samples}
