@@ -24,6 +24,7 @@ import orjson
 
 from frolic.monitoring import metrics
 from frolic.playlog.messages import Final
+from frolic.reveal.freezer import Freezer
 
 log = logging.getLogger(__name__)
 
@@ -128,9 +129,11 @@ class Outbox:
 class Hub:
     """This process's sockets by player external id, and the reveals scheduled for them."""
 
-    def __init__(self) -> None:
+    def __init__(self, freezer: Freezer | None = None) -> None:
         self.lateness = Lateness()
         self.sent = 0  # messages written to sockets, pongs included
+        self.held = 0  # sockets, all players together
+        self._freezer = freezer
         self._sockets: dict[str, dict[int, Outbox]] = {}
         self._timers: set[asyncio.TimerHandle] = set()
         self._closing: set[asyncio.Task[None]] = set()
@@ -139,6 +142,9 @@ class Hub:
         """Hold ``socket`` for ``user``; call from the event loop that serves it."""
         outbox = Outbox(self, user, socket)
         self._sockets.setdefault(user, {})[id(socket)] = outbox
+        self.held += 1
+        if self._freezer is not None:
+            self._freezer.held()
         return outbox
 
     def disconnect(self, user: str, socket: Socket) -> None:
@@ -153,6 +159,9 @@ class Hub:
             del held[id(outbox.socket)]
             if not held:
                 del self._sockets[outbox.user]
+            self.held -= 1
+            if self._freezer is not None:
+                self._freezer.dropped(self.held)
         if outbox.closed:
             return
         outbox.stop()

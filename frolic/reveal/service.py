@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from frolic.config import Settings
 from frolic.resources import Resources
+from frolic.reveal.freezer import Freezer
 from frolic.reveal.hub import Hub
 from frolic.reveal.listener import FinalListener
 
@@ -42,7 +43,7 @@ class Reveal:
 async def start_reveal(resources: Resources) -> Reveal:
     """Start listening to the final topic; sockets may connect at once (see ``ready``)."""
     open_files_up_to_the_hard_limit()
-    hub = Hub()
+    hub = Hub(Freezer())
     listener = FinalListener(resources.settings, hub.schedule_many, asyncio.get_running_loop())
     listener.start()
     # Reveals are timed to the millisecond; a full collection over everything loaded at
