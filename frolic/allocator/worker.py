@@ -55,9 +55,10 @@ class Allocator:
     async def run(self, stop: asyncio.Event) -> None:
         # The broker answers a fetch when data is there or after fetch.wait.max.ms (500 ms
         # by default), whichever is first; a quiet partition among busy ones would hold
-        # each fetch that long, and the batch wait adds to every play's time to decision.
+        # each fetch that long. A batch wait would add to every play's time to decision:
+        # the batch is what arrived while the one before was decided.
         consumer = BatchConsumer(
-            self.settings, self.settings.play_topic, GROUP, wait=0.005,
+            self.settings, self.settings.play_topic, GROUP, wait=0.1, fill=False,
             **{"fetch.wait.max.ms": 10},
         )  # fmt: skip
         await consumer.drain(stop, _decode.decode, self.decide)

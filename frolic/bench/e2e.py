@@ -68,10 +68,12 @@ def measure(
         _run_load(loaded, play_topic, loaded.result_topic, rules, rate=WARM_PLAYS, seconds=1)
         run = _run_load(loaded, play_topic, loaded.result_topic, rules, rate, seconds)
     late = _percentiles(run.latencies)
+    picked = _percentiles(run.picked)
     stored, awarded = asyncio.run(_stored(settings, rules, run.published))
     return {
         "e2e_alloc_p50_ms": late[50], "e2e_alloc_p99_ms": late[99],
         "e2e_alloc_max_ms": late[100],
+        "e2e_picked_p50_ms": picked[50], "e2e_picked_p99_ms": picked[99],
         "e2e_rate_per_s": round(run.rate), "e2e_rate_asked_per_s": rate,
         "e2e_seconds": seconds, "e2e_allocators": allocators,
         "e2e_plays": len(run.published), "e2e_stored": stored,
@@ -130,6 +132,9 @@ async def _create_game(settings: Settings) -> GameRules:
 class Load:
     published: dict[str, float]  # play id -> the request time it carries
     latencies: list[float]  # ms, of the plays that arrived
+    # ms from publish to the allocator's batch taking the play (its Decided's decided_at);
+    # empty for the broker floor
+    picked: list[float]
     rate: float  # plays a second the producer achieved
 
 
@@ -148,6 +153,7 @@ def _run_load(
     producer.start()
     try:
         arrived: dict[str, float] = {}
+        picked: list[float] = []
         published: dict[str, float] | None = None
         pending: set[str] = set()
         achieved = 0.0
@@ -159,9 +165,11 @@ def _run_load(
             # One message a call: a batch call waits for its batch, and the wait would count.
             message = watcher.poll(0.005)
             if message is not None and message.error() is None:
-                play_id = decode.decode(message.value() or b"").play_id
-                arrived.setdefault(play_id, time.time())
-                pending.discard(play_id)
+                seen = decode.decode(message.value() or b"")
+                arrived.setdefault(seen.play_id, time.time())
+                if isinstance(seen, messages.Decided):
+                    picked.append((seen.decided_at - seen.t) * 1000)
+                pending.discard(seen.play_id)
             elif published is None and not results.empty():
                 published, achieved = results.get()
                 pending = set(published) - arrived.keys()
@@ -173,7 +181,7 @@ def _run_load(
         watcher.close()
         producer.join(30)
     latencies = [(arrived[p] - t) * 1000 for p, t in published.items() if p in arrived]
-    return Load(published, latencies, achieved)
+    return Load(published, latencies, picked, achieved)
 
 
 def _watcher(settings: Settings, topic: str) -> Consumer:

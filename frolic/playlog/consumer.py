@@ -1,6 +1,12 @@
 """A consumer-group member used from asyncio: every call to the confluent consumer runs on
 one dedicated thread (librdkafka wants a consumer used from one thread), batch by batch.
-Offsets are committed only when the caller says its batch is done (at-least-once)."""
+Offsets are committed only when the caller says its batch is done (at-least-once).
+
+Between batches the commit is sent without waiting for the broker's answer: a synchronous
+commit put one more broker round trip between every batch and the next fetch, which every
+play arriving meanwhile waited out. A commit that is lost (a crash, a rebalance) means a
+batch is consumed again, which handlers must already tolerate. Leaving, the last commit is
+waited for."""
 
 from __future__ import annotations
 
@@ -22,10 +28,15 @@ T = TypeVar("T")
 class BatchConsumer:
     def __init__(
         self, settings: Settings, topic: str, group: str, *, batch: int = 1000,
-        wait: float = 0.05, **extra: Any,
+        wait: float = 0.05, fill: bool = True, **extra: Any,
     ) -> None:  # fmt: skip
+        """``fill``: wait up to ``wait`` for a full batch, which spreads a handler's fixed
+        cost over more messages. Otherwise a batch is handed over as soon as one message is
+        there, with whatever else has arrived: every message in it waited only for the
+        handling of the batch before, and batches still grow under load."""
         self.batch_size = batch
         self.wait = wait
+        self.fill = fill
         config = client_config(
             settings,
             **{
@@ -44,7 +55,7 @@ class BatchConsumer:
     async def next_batch(self) -> list[Message]:
         """The next messages (possibly none), errors logged and dropped."""
         messages: list[Message] = await self._run(
-            self._consumer.consume, self.batch_size, self.wait
+            self._consumer.consume if self.fill else self._arrived, self.batch_size, self.wait
         )
         good = []
         for message in messages:
@@ -76,14 +87,15 @@ class BatchConsumer:
                         where = (message.topic(), message.partition(), message.offset())
                         log.warning("skipping an undecodable message at %s[%s]@%s", *where)
                 await handle(decoded)
-                await self.commit()
+                await self.commit(wait=False)
+            await self.commit()
         finally:
             await self.close()
 
-    async def commit(self) -> None:
-        """Commit the positions of everything consumed so far."""
+    async def commit(self, *, wait: bool = True) -> None:
+        """Commit the positions of everything consumed so far; ``wait`` for the broker."""
         try:
-            await self._run(self._consumer.commit, None, None, False)
+            await self._run(self._consumer.commit, None, None, not wait)
         except Exception as exc:  # nothing consumed since the last commit, or a rebalance
             if "NO_OFFSET" not in str(exc):
                 raise
@@ -91,6 +103,12 @@ class BatchConsumer:
     async def close(self) -> None:
         await self._run(self._consumer.close)
         self._thread.shutdown(wait=True)
+
+    def _arrived(self, size: int, wait: float) -> list[Message]:
+        first = self._consumer.poll(wait)
+        if first is None or size == 1:
+            return [] if first is None else [first]
+        return [first, *self._consumer.consume(size - 1, 0)]
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)

@@ -33,6 +33,9 @@ def test_bench_e2e_decides_every_play_it_publishes(endpoints: Endpoints, tmp_pat
     assert result["e2e_overspent"] == 0
     assert 0 < result["e2e_rate_per_s"] <= 300
     assert 0 < result["e2e_alloc_p50_ms"] <= result["e2e_alloc_p99_ms"]
+    # The allocator takes a play before its result arrives.
+    assert 0 < result["e2e_picked_p50_ms"] <= result["e2e_alloc_p50_ms"]
+    assert result["e2e_picked_p99_ms"] <= result["e2e_alloc_max_ms"]
     assert 0 < result["e2e_broker_floor_p99_ms"]
     ratio = result["e2e_alloc_p99_ms"] / result["e2e_broker_floor_p99_ms"]
     assert result["e2e_vs_broker_floor"] == round(ratio, 2)
