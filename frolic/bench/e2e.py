@@ -153,7 +153,7 @@ def _run_load(
     producer.start()
     try:
         arrived: dict[str, float] = {}
-        picked: list[float] = []
+        picked: dict[str, float] = {}
         published: dict[str, float] | None = None
         pending: set[str] = set()
         achieved = 0.0
@@ -168,7 +168,7 @@ def _run_load(
                 seen = decode.decode(message.value() or b"")
                 arrived.setdefault(seen.play_id, time.time())
                 if isinstance(seen, messages.Decided):
-                    picked.append((seen.decided_at - seen.t) * 1000)
+                    picked.setdefault(seen.play_id, (seen.decided_at - seen.t) * 1000)
                 pending.discard(seen.play_id)
             elif published is None and not results.empty():
                 published, achieved = results.get()
@@ -180,8 +180,10 @@ def _run_load(
     finally:
         watcher.close()
         producer.join(30)
+    # Only this run's plays, each once: the topic may hold earlier runs' results, and a
+    # result decided again (a replay after a rebalance) arrives twice.
     latencies = [(arrived[p] - t) * 1000 for p, t in published.items() if p in arrived]
-    return Load(published, latencies, picked, achieved)
+    return Load(published, latencies, [picked[p] for p in published if p in picked], achieved)
 
 
 def _watcher(settings: Settings, topic: str) -> Consumer:
