@@ -3,30 +3,14 @@ not the targets (a shared machine cannot promise figures)."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 from frolic.stack import Endpoints
-
-
-def _run(endpoints: Endpoints, state: Path, *args: str) -> dict[str, Any]:
-    env = {**os.environ, "FROLIC_STATE_DIR": str(state),
-           "FROLIC_DATABASE_URL": endpoints.database_url, "FROLIC_REDIS_URL": endpoints.redis_url,
-           "FROLIC_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap}  # fmt: skip
-    argv = [sys.executable, "-m", "frolic.cli", "bench", *args, "--json"]
-    out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True, timeout=300)
-    lines = out.stdout.strip().splitlines()
-    assert len(lines) == 1, out.stdout  # one JSON line, progress on stderr
-    result: dict[str, Any] = json.loads(lines[0])
-    return result
+from tests.bench.run import bench
 
 
 def test_bench_e2e_decides_every_play_it_publishes(endpoints: Endpoints, tmp_path: Path) -> None:
-    result = _run(endpoints, tmp_path, "e2e", "--rate", "300", "--seconds", "1")
+    result = bench(endpoints, tmp_path, "e2e", "--rate", "300", "--seconds", "1").result
     assert result["e2e_plays"] == 300
     assert result["e2e_stored"] == 300  # every play's result is in Redis
     assert result["e2e_undecided"] == 0
@@ -42,7 +26,7 @@ def test_bench_e2e_decides_every_play_it_publishes(endpoints: Endpoints, tmp_pat
 
 
 def test_bench_all_smoke_ends_with_every_key(endpoints: Endpoints, tmp_path: Path) -> None:
-    result = _run(endpoints, tmp_path, "all", "--smoke")
+    result = bench(endpoints, tmp_path, "all", "--smoke").result
     keys = ("ingest_rps", "ingest_p99_ms", "ingest_vs_fastapi_hello", "alloc_decisions_per_s",
             "alloc_vs_seed_evalsha", "e2e_alloc_p99_ms", "e2e_rate_per_s", "reveal_late_p99_ms",
             "reveal_sockets", "ws_connections")  # fmt: skip

@@ -2,36 +2,23 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from frolic.bench.importer import codes_file
 from frolic.stack import Endpoints
+from tests.bench.run import bench
 
 
 def test_bench_import_prints_its_json_line(endpoints: Endpoints, tmp_path: Path) -> None:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("FROLIC_")},
-        "FROLIC_DATABASE_URL": endpoints.database_url,
-        "FROLIC_REDIS_URL": endpoints.redis_url,
-        "FROLIC_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
-        "FROLIC_STATE_DIR": str(tmp_path),
-    }
-    out = subprocess.run(
-        [sys.executable, "-m", "frolic.cli", "bench", "import", "--codes", "2500",
-         "--per-request", "1000", "--json"],
-        env=env, capture_output=True, text=True, check=True, timeout=300,
-    )  # fmt: skip
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result, stderr = bench(
+        endpoints, tmp_path, "import", "--codes", "2500", "--per-request", "1000"
+    )
     assert result["codes"] == result["imported"] == 2500
     assert result["duplicates"] == result["rejected"] == 0
     assert result["requests"] == 3
     assert result["codes_per_s"] > 0
     assert result["seconds"] > 0
-    assert "request 3/3: stored 500 codes" in out.stderr  # the progress, on stderr
+    assert "request 3/3: stored 500 codes" in stderr  # the progress, on stderr
 
 
 def test_a_runs_codes_are_its_own() -> None:
