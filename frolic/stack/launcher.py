@@ -60,6 +60,15 @@ _SETTING: dict[Server, str] = {
 }  # fmt: skip
 
 
+@dataclass(frozen=True)
+class _Launcher:
+    """How to start one embedded server again on the same port (see ``Stack.start_server``)."""
+
+    spawn: Callable[[], ChildServer]
+    ready: Callable[[], bool] = lambda: True
+    wipe: Callable[[], None] | None = None
+
+
 class Stack:
     def __init__(self, settings: Settings, *, only: frozenset[Server] = ALL_SERVERS) -> None:
         """``only`` narrows which servers may be started (a Redis benchmark needs no
@@ -70,6 +79,8 @@ class Stack:
         }  # fmt: skip
         self.settings = settings.model_copy(update=left_out)
         self.servers: list[ChildServer] = []
+        self._running: dict[Server, ChildServer] = {}
+        self._launchers: dict[Server, _Launcher] = {}
         self._lock: IO[str] | None = None
 
     def __enter__(self) -> Endpoints:
@@ -105,36 +116,73 @@ class Stack:
         if redis_url is None:
             port = _port("Redis", s.stack_redis_port, "FROLIC_STACK_REDIS_PORT")
             binary = redis.find_binary(s.stack_redis_server)
-            server = self._keep(redis.start(state_dir, port, binary=binary))
-            booting.append((server, functools.partial(redis.is_ready, port)))
+            self._launchers["redis"] = _Launcher(
+                functools.partial(redis.start, state_dir, port, binary=binary),
+                functools.partial(redis.is_ready, port),
+                wipe=functools.partial(redis.wipe, state_dir),
+            )
+            booting.append(self._spawn("redis"))
             redis_url = redis.url(port)
         if broker_url is None:
             port = _port("broker", s.stack_broker_port, "FROLIC_STACK_BROKER_PORT")
             binary = broker.find_binary(s.stack_tansu)
-            server = self._keep(broker.start(state_dir, port, binary=binary))
-            booting.append((server, functools.partial(broker.is_ready, port)))
+            self._launchers["broker"] = _Launcher(
+                functools.partial(broker.start, state_dir, port, binary=binary),
+                functools.partial(broker.is_ready, port),
+            )
+            booting.append(self._spawn("broker"))
             broker_url = broker.bootstrap(port)
         database_url = s.database_url
         if database_url is None:
             port = _port("PostgreSQL", s.stack_postgres_port, "FROLIC_STACK_POSTGRES_PORT")
             bin_dir = postgres.find_bin_dir(s.stack_postgres_bin_dir)
-            self._keep(postgres.start(state_dir, port, bin_dir=bin_dir, timeout=timeout))
+            # postgres.start waits until it is ready and its database exists.
+            self._launchers["postgres"] = _Launcher(
+                functools.partial(postgres.start, state_dir, port, bin_dir=bin_dir, timeout=timeout)
+            )
+            self._spawn("postgres")
             database_url = postgres.url(port)
         for server, probe in booting:
             _wait(server, probe, timeout)
         return Endpoints(database_url, redis_url, broker_url)
 
+    def stop_server(self, server: Server, *, kill: bool = False) -> None:
+        """Take one embedded server down, as an outage would: with its usual stop signal
+        (PostgreSQL fast shutdown, Redis writing its append-only file), or with SIGKILL
+        (``kill``): PostgreSQL then recovers from its WAL, Redis loses up to the last second
+        of writes (``appendfsync everysec``). The memory broker loses everything either way.
+        """
+        child = self._running.pop(server)
+        if kill:
+            child.kill()
+        else:
+            child.stop()
+        self.servers.remove(child)
+
+    def start_server(self, server: Server, *, wipe: bool = False) -> None:
+        """Start a server taken down by ``stop_server`` again, on the same port, and wait
+        until it is ready. ``wipe`` starts Redis with no data, as a Redis without
+        persistence (or one whose disk was lost) comes back."""
+        launcher = self._launchers[server]
+        if wipe and launcher.wipe is not None:
+            launcher.wipe()
+        _wait(*self._spawn(server), self.settings.stack_start_timeout)
+
     def stop(self) -> None:
         # Reverse order: the database goes last, after whatever might still write to it.
         while self.servers:
             self.servers.pop().stop()
+        self._running.clear()
         if self._lock is not None:
             self._lock.close()
             self._lock = None
 
-    def _keep(self, server: ChildServer) -> ChildServer:
-        self.servers.append(server)
-        return server
+    def _spawn(self, server: Server) -> tuple[ChildServer, Callable[[], bool]]:
+        launcher = self._launchers[server]
+        child = launcher.spawn()
+        self.servers.append(child)
+        self._running[server] = child
+        return child, launcher.ready
 
 
 def _port(name: str, configured: int, env: str) -> int:

@@ -43,6 +43,11 @@ def start(state_dir: Path, port: int, *, binary: Path) -> ChildServer:
     return ChildServer.spawn("Redis", argv, log_path=state_dir / "logs" / "redis.log")
 
 
+def wipe(state_dir: Path) -> None:
+    """Drop the append-only file: the next start comes up empty."""
+    shutil.rmtree(state_dir / "redis", ignore_errors=True)
+
+
 def is_ready(port: int) -> bool:
     client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1)
     try:

@@ -14,6 +14,7 @@ import psutil
 import pytest
 import redis
 from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 from sqlalchemy import text
 
 from frolic.config import Settings
@@ -163,3 +164,41 @@ def test_sigkill_of_the_parent_leaves_no_orphans(tmp_path: Path) -> None:
     with proc:
         proc.kill()
     assert _wait_gone(servers, 20) == []
+
+
+async def test_a_server_restarts_on_its_port_with_or_without_its_data(tmp_path: Path) -> None:
+    stack = Stack(Settings(state_dir=tmp_path))
+    with stack as started:
+        port = int(started.redis_url.rsplit(":", 1)[1].split("/")[0])
+        client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=2)
+        client.set("stock", 7)
+        stack.stop_server("redis")  # a clean stop writes the append-only file
+        with pytest.raises(redis.ConnectionError):
+            client.ping()
+        stack.start_server("redis")
+        assert client.get("stock") == b"7"
+        stack.stop_server("redis", kill=True)
+        stack.start_server("redis", wipe=True)
+        assert client.get("stock") is None
+
+        db = create_engine(started.database_url)
+        try:
+            async with db.begin() as conn:
+                await conn.execute(text("CREATE TABLE kept (n int)"))
+                await conn.execute(text("INSERT INTO kept VALUES (1)"))
+            stack.stop_server("postgres", kill=True)  # recovered from the WAL
+            stack.start_server("postgres")
+            await db.dispose()
+            async with db.connect() as conn:
+                assert (await conn.execute(text("SELECT n FROM kept"))).scalar_one() == 1
+        finally:
+            await db.dispose()
+
+        admin = AdminClient({"bootstrap.servers": started.kafka_bootstrap})
+        admin.create_topics([NewTopic("lost", 1)])["lost"].result(10)
+        stack.stop_server("broker")
+        stack.start_server("broker")
+        assert "lost" not in admin.list_topics(timeout=5).topics  # memory storage
+        assert len(stack.servers) == 3
+        assert all(s.alive() for s in stack.servers)
+    assert not stack.servers
