@@ -180,6 +180,7 @@ async def test_a_server_restarts_on_its_port_with_or_without_its_data(tmp_path: 
         stack.stop_server("redis", kill=True)
         stack.start_server("redis", wipe=True)
         assert client.get("stock") is None
+        client.close()
 
         db = create_engine(started.database_url)
         try:
