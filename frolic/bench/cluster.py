@@ -79,14 +79,13 @@ def running(settings: Settings, state: Path, layout: Sequence[Sequence[str]]) ->
         for i, roles in enumerate(layout):
             port = free_port()
             log = state / f"{i}-{'-'.join(roles)}.log"
-            argv = [sys.executable, "-m", "frolic.cli", "serve", "--port", str(port)]
-            for name in roles:
-                argv += ["--role", name]
             with open(log, "wb") as out:
-                process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+                process = subprocess.Popen(
+                    serve_argv(port, roles), env=env, stdout=out, stderr=subprocess.STDOUT
+                )
             cluster.roles.append(Role("+".join(roles), port, process, log))
         for role in cluster.roles:
-            _wait_ready(role)
+            wait_ready(role)
         yield cluster
     finally:
         for role in cluster.roles:
@@ -100,7 +99,15 @@ def running(settings: Settings, state: Path, layout: Sequence[Sequence[str]]) ->
                 role.process.wait()
 
 
-def _wait_ready(role: Role, timeout: float = 60) -> None:
+def serve_argv(port: int, roles: Sequence[str]) -> list[str]:
+    """The command line of one ``frolic serve`` process running ``roles``."""
+    argv = [sys.executable, "-m", "frolic.cli", "serve", "--port", str(port)]
+    for name in roles:
+        argv += ["--role", name]
+    return argv
+
+
+def wait_ready(role: Role, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if role.process.poll() is not None:

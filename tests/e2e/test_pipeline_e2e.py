@@ -18,11 +18,9 @@ from sqlalchemy import text
 
 from frolic.auth.tokens import mint_player_token
 from frolic.bench.cluster import Cluster, running
+from frolic.chaos.history import Sent, check, read_ledger
 from frolic.config import Settings
 from frolic.db.session import create_engine
-from frolic.engine.redis_store import store_for
-from frolic.games.repository import load_game
-from frolic.redis_client import connect
 from tests.play.factories import LiveGame, create_live_game, wait_decided, with_own_topics
 
 PLAYERS = 300
@@ -114,53 +112,6 @@ class Watchers:
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
-async def check_ledger(settings: Settings, games: list[LiveGame], play_ids: list[str]) -> None:
-    assert settings.database_url
-    assert settings.redis_url
-    db = create_engine(settings.database_url)
-    redis = connect(settings.redis_url)
-    ids = [uuid.UUID(p) for p in play_ids]
-    try:
-        async with db.connect() as conn:
-            rows = (await conn.execute(text(
-                "SELECT p.play_id, p.game_id, p.status, p.user_id, c.id AS coupon, c.code, "
-                "c.brand_id, c.issued_to FROM play_events p "
-                "LEFT JOIN coupons c ON c.id = p.reward_coupon_id WHERE p.play_id = ANY(:ids)"),
-                {"ids": ids})).all()  # fmt: skip
-            # 4: every play answered QUEUED has a final outcome in PostgreSQL.
-            assert len(rows) == len(ids)
-            assert {r.status for r in rows} <= {"WIN", "LOSE"}
-            for game in games:
-                wins = [r for r in rows if r.game_id == game.game_id and r.status == "WIN"]
-                # 3: each win holds exactly one code, from the pool, held by no other play,
-                # locked to the winner.
-                assert all(r.coupon is not None for r in wins)
-                assert len({r.coupon for r in wins}) == len(wins)
-                assert {r.code for r in wins} <= game.codes
-                assert all(r.issued_to == r.user_id for r in wins)
-                # 1: never more than the budget, per brand.
-                per_brand = Counter(r.brand_id for r in wins)
-                for brand, budget in game.brands.items():
-                    assert per_brand[brand] <= budget
-                issued = (await conn.execute(text(
-                    "SELECT count(*) FROM coupons WHERE game_id = :g AND issued_at IS NOT NULL"),
-                    {"g": game.game_id})).scalar_one()  # fmt: skip
-                assert issued == len(wins)  # no code issued without its win
-                # 6: Redis remaining + issued in PostgreSQL = total, per brand.
-                view = await load_game(db, game.game_id)
-                assert view is not None
-                stock = await store_for(settings, redis).stock(view.rules)
-                remaining: dict[int, int] = dict((await conn.execute(text(
-                    "SELECT brand_id, remaining_coupons FROM game_brand_budgets "
-                    "WHERE game_id = :g"), {"g": game.game_id})).all())  # fmt: skip
-                for brand, budget in game.brands.items():
-                    assert stock[brand] + per_brand[brand] == budget
-                    assert remaining[brand] == budget - per_brand[brand]
-    finally:
-        await redis.aclose()
-        await db.dispose()
-
-
 @pytest.mark.parametrize("layout", list(LAYOUTS))
 async def test_thousands_of_plays_reach_one_final_outcome_each(
     layout: str, e2e_settings: Settings, tmp_path: Path
@@ -199,7 +150,10 @@ async def test_thousands_of_plays_reach_one_final_outcome_each(
             accepted = list(load.owner)
             assert len(accepted) >= 0.95 * (len(steady) + len(burst)), load.refused
             await wait_decided(s, accepted, timeout=120)
-            await check_ledger(s, [paced, short], accepted)
+            # Every invariant of DESIGN.md §4 (1-4, 6) in the ledger: the history checker.
+            sent = Sent(answers=load.answers, owner=load.owner)
+            report = check(sent, await read_ledger(s, [paced.game_id, short.game_id]))
+            assert report.holds, report.violations
 
             await asyncio.sleep(s.reveal_seconds + 1)
             await watchers.__aexit__()

@@ -1,0 +1,97 @@
+"""What a fault scenario is, and what it is given while the load runs.
+
+A fault is one module under ``frolic/chaos/faults/`` defining ``FAULT``, an instance of a
+``Fault`` subclass. The runner starts its own stack, the role processes (under a supervisor
+that restarts whichever dies, as a production process manager would), two live games and a
+steady load of players; it calls ``inject(ctx)`` once the load is running, and when
+``inject`` returns, it lets the load finish, drains, and runs the history checker.
+
+    class Freeze(Fault):
+        name = "freeze"
+        summary = "SIGSTOP a recorder for 5 s"
+
+        async def inject(self, ctx: Context) -> None:
+            await ctx.load.until(0.3)              # 30% of the load's time has passed
+            recorder = ctx.cluster.of("recorder")[0]
+            ...
+            ctx.evidence["frozen"] = 1
+
+        def missing(self, evidence: Evidence) -> list[str]:
+            return [] if evidence.get("frozen") else ["no recorder was frozen"]
+
+``missing`` says what in the evidence shows the fault did not really happen: a run whose
+fault did not land must not count as a run where the invariants held under it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from frolic.chaos.history import Sent
+from frolic.config import Settings
+
+if TYPE_CHECKING:
+    from frolic.chaos.supervisor import Supervisor
+    from frolic.stack import Stack
+
+Evidence = dict[str, Any]
+Progress = Callable[[str], None]
+
+
+@dataclass
+class LoadProgress:
+    """The load as it runs: what has been sent and answered, and how far along it is."""
+
+    seconds: float  # how long the load sends
+    rate: float  # plays a second
+    sent: Sent = field(default_factory=Sent)
+    started: float = field(default_factory=time.monotonic)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    async def until(self, share: float) -> None:
+        """Return once ``share`` of the load's time has passed (at once past it)."""
+        await asyncio.sleep(max(0.0, share * self.seconds - self.elapsed))
+
+    def left(self) -> float:
+        """Seconds of load still to come."""
+        return max(0.0, self.seconds - self.elapsed)
+
+
+@dataclass
+class Context:
+    settings: Settings  # the run's servers and its own topics
+    stack: Stack  # stop_server / start_server: the run's own servers
+    cluster: Supervisor  # the role processes: of(name), kill, wait until back
+    load: LoadProgress
+    games: Sequence[int]
+    state: Path  # a folder of the run's own (logs, shims)
+    progress: Progress
+    evidence: Evidence = field(default_factory=dict)
+
+
+class Fault:
+    name: ClassVar[str]
+    summary: ClassVar[str]  # one line, for the table and ``--help``
+    # Settings of the run this fault needs (``redrive_after_seconds``, ...), over the plan's.
+    overrides: ClassVar[dict[str, Any]] = {}
+
+    def environment(self, index: int, roles: Sequence[str]) -> dict[str, str]:
+        """Extra environment of the ``index``-th role process (its roles), at every
+        (re)start: how a fault changes a process from its first instant."""
+        return {}
+
+    async def inject(self, ctx: Context) -> None:
+        raise NotImplementedError
+
+    def missing(self, evidence: Evidence) -> list[str]:
+        """Why the evidence shows the fault did not happen as meant; empty when it did."""
+        return []
