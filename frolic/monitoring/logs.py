@@ -32,16 +32,31 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 # A player's JWT rides in /ws?token= (browsers cannot set a WebSocket's headers), and
 # uvicorn logs each WebSocket's path as it accepts it; a bearer token may reach a message too.
 _SECRET = re.compile(r"((?:[?&]token=)|(?:Bearer\s+))[^\s&\"']+", re.IGNORECASE)
+# At DEBUG the websockets library logs each frame it sends ("> TEXT '<payload>' [n bytes]",
+# the middle elided): a reveal's payload is a coupon code, which only its winner may see.
+_FRAME = re.compile(r"^([<>] (?:TEXT|BINARY) ).*( \[\d+ bytes\])$", re.DOTALL)
+
+
+_TRACEBACKS = logging.Formatter()
+
+
+def redact(text: str) -> str:
+    return _FRAME.sub(r"\1[redacted]\2", _SECRET.sub(r"\1[redacted]", text))
 
 
 class RedactSecrets(logging.Filter):
-    """Blanks tokens out of every line, whoever logs it, before any formatter sees it."""
+    """Blanks tokens and frame payloads out of every line and its traceback, whoever logs
+    it, before any formatter sees it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        redacted = _SECRET.sub(r"\1[redacted]", message)
+        redacted = redact(message)
         if redacted != message:
             record.msg, record.args = redacted, None
+        if record.exc_info:
+            # An exception's message may quote a request; formatters reuse exc_text.
+            text = record.exc_text or _TRACEBACKS.formatException(record.exc_info)
+            record.exc_text = redact(text)
         return True
 
 
@@ -63,7 +78,7 @@ class JsonFormatter(logging.Formatter):
             if key not in _STANDARD and key not in line:
                 line[key] = value
         if record.exc_info:
-            line["exc"] = self.formatException(record.exc_info)
+            line["exc"] = record.exc_text or self.formatException(record.exc_info)
         if record.stack_info:
             line["stack"] = self.formatStack(record.stack_info)
         return orjson.dumps(line, default=repr, option=orjson.OPT_NON_STR_KEYS).decode()
