@@ -33,6 +33,7 @@ from sqlalchemy import text
 
 from frolic.auth.tokens import mint_player_token
 from frolic.bench.cluster import running
+from frolic.bench.cpu import CpuMeter, CpuTally, listening_process
 from frolic.bench.importer import codes_file
 from frolic.bench.load import Load, LoadReport, drive
 from frolic.config import Settings
@@ -128,9 +129,24 @@ def measure(
         bodies = [orjson.dumps({"gameId": game})] * players
         run = uuid.uuid4().hex[:8]
 
-        def load(port: int, tag: str, duration: float) -> LoadReport:
-            return drive(Load("127.0.0.1", port, "/play", bodies, tokens, connections,
-                              duration, tag))  # fmt: skip
+        meter = CpuMeter()
+        meter.add("api", api.process.pid)
+        meter.add("hello", listening_process(hello_port))
+        meter.add_server("redis", settings.redis_url)
+        meter.add_server("postgres", settings.database_url, with_children=True)
+        meter.add_server("broker", settings.kafka_bootstrap)
+        cpu = {
+            "ingest": CpuTally(frozenset({"api", "redis", "postgres", "broker", "client"})),
+            "hello": CpuTally(frozenset({"hello", "client"})),
+        }
+
+        def load(port: int, tag: str, duration: float, tally: CpuTally | None = None) -> LoadReport:
+            before = meter.read()
+            report = drive(Load("127.0.0.1", port, "/play", bodies, tokens, connections,
+                                duration, tag))  # fmt: skip
+            if tally is not None:
+                tally.add(before, meter.read(), report.requests, client=report.cpu_seconds)
+            return report
 
         progress(f"warming up both servers for {WARM_UP_SECONDS} s each ...")
         accepted = load(api.port, f"{run}-w", WARM_UP_SECONDS).summary()["ok"]
@@ -138,8 +154,8 @@ def measure(
         ingest, baseline = LoadReport(), LoadReport()
         for r in range(rounds):
             progress(f"round {r + 1}/{rounds}: baseline, then POST /play, {seconds} s each")
-            baseline.merge(load(hello_port, "", seconds))
-            ingest.merge(load(api.port, f"{run}-{r}", seconds))
+            baseline.merge(load(hello_port, "", seconds, cpu["hello"]))
+            ingest.merge(load(api.port, f"{run}-{r}", seconds, cpu["ingest"]))
         accepted += ingest.summary()["ok"]
         stored = asyncio.run(_count_plays(settings.database_url, game))
     mine, theirs = ingest.summary(), baseline.summary()
@@ -149,6 +165,13 @@ def measure(
         "hello_rps": theirs["rps"], "hello_p50_ms": theirs["p50_ms"],
         "hello_p99_ms": theirs["p99_ms"], "hello_errors": theirs["errors"],
         "ingest_vs_fastapi_hello": round(mine["rps"] / theirs["rps"], 3) if theirs["rps"] else 0,
+        # Where each request's CPU goes, every process on the machine that serves it, and
+        # the rate the cores could give if they did only this: the ceilings' ratio bounds
+        # what ingest_vs_fastapi_hello can reach on this machine.
+        "ingest_cpu_us": cpu["ingest"].per_request_us(),
+        "hello_cpu_us": cpu["hello"].per_request_us(),
+        "ingest_cpu_ceiling_rps": cpu["ingest"].ceiling_rps(),
+        "hello_cpu_ceiling_rps": cpu["hello"].ceiling_rps(),
         "plays_accepted": accepted, "plays_in_postgres": stored,
         "connections": connections, "seconds": seconds, "rounds": rounds, "players": players,
         "rate_limits": "IP limit raised to 100000/s (one client IP); player limits default, "

@@ -38,6 +38,7 @@ class LoadReport:
     latencies_ms: list[float] = field(default_factory=list)
     seconds: float = 0.0
     failed_connections: int = 0
+    cpu_seconds: float = 0.0  # the client's own, while it ran
 
     @property
     def requests(self) -> int:
@@ -48,6 +49,7 @@ class LoadReport:
         self.latencies_ms.extend(other.latencies_ms)
         self.seconds += other.seconds
         self.failed_connections += other.failed_connections
+        self.cpu_seconds += other.cpu_seconds
 
     def summary(self) -> dict[str, Any]:
         ordered = sorted(self.latencies_ms) or [0.0]
@@ -133,6 +135,7 @@ class _Connection(asyncio.Protocol):
 async def _run(load: Load) -> LoadReport:
     loop = asyncio.get_running_loop()
     report = LoadReport()
+    cpu_began = time.process_time()
     began = time.perf_counter()
     stop_at = began + load.seconds
     connections = []
@@ -145,6 +148,7 @@ async def _run(load: Load) -> LoadReport:
     # A stalled server must not hang the run: give in-flight answers a bounded grace.
     await asyncio.wait([c.done for c in connections], timeout=load.seconds + 30)
     report.seconds = time.perf_counter() - began
+    report.cpu_seconds = time.process_time() - cpu_began
     return report
 
 

@@ -25,3 +25,10 @@ def test_bench_ingest_prints_its_json_line(endpoints: Endpoints, tmp_path: Path)
     assert result["plays_accepted"] > 0
     assert result["plays_in_postgres"] == result["plays_accepted"]
     assert "warming up" in stderr  # the progress, on stderr
+    # Every process serving a play is found and measured (the servers by their URLs).
+    assert result["ingest_cpu_us"].keys() == {"api", "redis", "postgres", "broker", "client",
+                                              "total"}  # fmt: skip
+    assert result["ingest_cpu_us"]["api"] > 0
+    assert result["ingest_cpu_us"]["postgres"] > 0
+    assert result["hello_cpu_us"].keys() == {"hello", "client", "total"}
+    assert result["ingest_cpu_ceiling_rps"] > 0
