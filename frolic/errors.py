@@ -9,7 +9,7 @@
     ├── Conflict                409
     ├── PayloadTooLarge         413
     ├── RateLimited             429, carries ``retry_after`` seconds
-    ├── NotReady                503, a dependency is down
+    ├── NotReady                503, a dependency is down; carries ``retry_after`` seconds
     └── StackError              a server of the embedded stack would not start (CLI only)
 
 One handler (``frolic.app``) renders each as ``{"error": "<ClassName>", "detail": ...}``.
@@ -84,6 +84,10 @@ class NotReady(FrolicError):
     """A dependency is not available."""
 
     status_code = 503
+
+    def __init__(self, detail: Any = None, *, retry_after: float = 1.0) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 class StackError(FrolicError):

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from frolic.config import Settings
+from frolic.db.outage import is_outage
 from frolic.playlog import messages
 from frolic.playlog.producer import PlayLog
 
@@ -61,8 +62,11 @@ async def redrive_forever(
     while not stop.is_set():
         try:
             await redrive_once(settings, db, playlog)
-        except Exception:
-            log.exception("re-drive failed; trying again")
+        except Exception as exc:
+            if not is_outage(exc):
+                log.exception("re-drive failed; trying again")
+            else:  # the plays wait in PostgreSQL; no traceback every few seconds of an outage
+                log.warning("re-drive: PostgreSQL unavailable (%s); trying again", exc)
         try:
             await asyncio.wait_for(stop.wait(), settings.redrive_after_seconds / 3)
         except TimeoutError:

@@ -16,7 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from frolic.db.models import Game, GameBrandBudget
+from frolic.db.outage import is_outage
 from frolic.engine.rules import STRATEGIES, GameRules, StrategyName
+from frolic.errors import NotReady
 
 LIVE = "live"
 
@@ -89,6 +91,15 @@ class GameCache:
         now = self.clock()
         if cached is not None and now - cached[0] < self.ttl:
             return cached[1]
-        view = await load_game(self.db, game_id)
+        try:
+            view = await load_game(self.db, game_id)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            if cached is None:
+                raise NotReady("the game could not be read; try again", retry_after=2) from exc
+            # PostgreSQL is away: the game as last read. Nothing can change it meanwhile
+            # (pause, resume and end are written there), and its end time still holds.
+            return cached[1]
         self._games[game_id] = (now, view)
         return view

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from frolic.errors import FrolicError, PayloadTooLarge, RateLimited
+from frolic.errors import FrolicError, NotReady, PayloadTooLarge, RateLimited
 from frolic.play.endpoints import MAX_BODY_BYTES, accept_play
 from frolic.web import error_response
 
@@ -44,7 +44,7 @@ class PlayIngress:
             )  # fmt: skip
         except FrolicError as exc:
             headers = None
-            if isinstance(exc, RateLimited):
+            if isinstance(exc, RateLimited | NotReady):
                 headers = {"Retry-After": str(max(1, round(exc.retry_after)))}
             response = error_response(exc.status_code, type(exc).__name__, exc.detail, headers)
             await response(scope, receive, send)

@@ -46,7 +46,8 @@ class PlayAccepted(BaseModel):
 class PlayView(BaseModel):
     playId: str
     gameId: int
-    status: Literal["QUEUED", "REVEALED"]
+    # QUEUED before revealAt; REVEALED with its outcome; PENDING: due, not recorded yet.
+    status: Literal["QUEUED", "REVEALED", "PENDING"]
     revealAt: float
     outcome: Literal["WIN", "LOSE"] | None = None
     brand: int | None = None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ from sqlalchemy import select
 
 from frolic.config import Settings
 from frolic.db.models import Coupon, PlayEvent, User
+from frolic.db.outage import is_outage
 from frolic.errors import Forbidden, FrolicError, NotFound, NotReady, ValidationFailed
 from frolic.games.repository import GameCache
 from frolic.monitoring import metrics
@@ -33,6 +35,10 @@ from frolic.play.writer import NewPlay, PlayWriter
 from frolic.playlog import messages
 from frolic.playlog.producer import PlayLog
 from frolic.redis_client import AsyncRedis
+
+RECORD_RETRY_SECONDS = 2.0
+"""Retry-After of a play that could not be recorded (PostgreSQL unavailable)."""
+_LEGACY_REEL = 10.0  # the reel when claims held only "<playId> <revealAt>"
 
 
 class PlayService:
@@ -77,34 +83,47 @@ class PlayService:
             await self.limits.rate("ip", ip, self.ip_rate)  # a refusal is counted too
             # A retry still gets its play back after the game has closed.
             if key is not None and (earlier := await self.limits.claimed(user, key)):
-                return _accepted(earlier)
+                return await self._record(user, key, Claim.parse(earlier, game_id), device)
             if game is None:
                 raise NotFound(f"no game {game_id}")
             raise ValidationFailed(f"game {game_id} is not open for play ({game.status})")
-        play_id = str(uuid_utils.uuid7())
-        reveal_at = now + self.settings.reveal_seconds
+        play = Claim(str(uuid_utils.uuid7()), now + self.settings.reveal_seconds, now, game_id)
         earlier = await self.limits.gate(
             user, game, self.user_rate, ip=ip, ip_rate=self.ip_rate, key=key,
-            claim=f"{play_id} {reveal_at!r}", now=now,
+            claim=play.text(), now=now,
         )  # fmt: skip
         if earlier is not None:
-            return _accepted(earlier)
+            play = Claim.parse(earlier, game_id)
+        return await self._record(user, key, play, device)
+
+    async def _record(
+        self, user: str, key: str | None, play: Claim, device: dict[str, Any] | None
+    ) -> tuple[str, float]:
+        """Commit ``play`` (a no-op if an earlier attempt did), then publish it.
+
+        A retried key records its claimed play again rather than trusting that the first
+        attempt did: that attempt may have failed (PostgreSQL down), or still be under way.
+        The claim is kept when recording fails, so however many retries there are and
+        whether or not the failed attempt reached PostgreSQL, the key has one play."""
         try:
             player = await self.writer.record(NewPlay(
-                uuid.UUID(play_id), user, game_id, datetime.fromtimestamp(now, UTC),
-                orjson.dumps({"revealAt": reveal_at, "device": device}).decode(),
+                uuid.UUID(play.play_id), user, play.game_id, datetime.fromtimestamp(play.t, UTC),
+                orjson.dumps({"revealAt": play.reveal_at, "device": device}).decode(),
             ))  # fmt: skip
         except Exception as exc:
-            if key is not None:
-                await self.limits.release(user, key)
-            raise NotReady("the play could not be recorded; try again") from exc
+            raise NotReady(
+                "the play could not be recorded; try again with the same Idempotency-Key",
+                retry_after=RECORD_RETRY_SECONDS,
+            ) from exc
         if player.blocked:
             if key is not None:
                 await self.limits.release(user, key)
             raise Forbidden("this player may not play")
-        event = messages.PlayEvent(play_id, game_id, player.id, user, now, reveal_at, device)
+        event = messages.PlayEvent(
+            play.play_id, play.game_id, player.id, user, play.t, play.reveal_at, device
+        )
         self.playlog.publish(self.settings.play_topic, user, messages.encode(event))
-        return play_id, reveal_at
+        return play.play_id, play.reveal_at
 
     async def view(self, user: str, play_id: str) -> PlayView:
         """A play of ``user``'s; someone else's is as unknown as a play that never was."""
@@ -112,8 +131,37 @@ class PlayService:
             wanted = uuid.UUID(play_id)
         except ValueError:
             raise NotFound(f"no play {play_id}") from None
+        try:
+            row = await self._read(wanted, user)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            raise NotReady("plays cannot be read right now; try again", retry_after=2) from exc
+        if row is None:
+            raise NotFound(f"no play {play_id}")
+        meta = row.meta or {}
+        reveal_at = float(
+            meta.get("revealAt") or row.request_time.timestamp() + self.settings.reveal_seconds
+        )
+        decided = row.processed_time is not None and row.status in ("WIN", "LOSE")
+        if time.time() < reveal_at:
+            # Not yet revealed: say so, and nothing more.
+            return PlayView(playId=play_id, gameId=row.game_id, status="QUEUED",
+                            revealAt=reveal_at)  # fmt: skip
+        if not decided:
+            # Due, but its outcome is not recorded yet (PostgreSQL was away, the pipeline is
+            # behind): pending, never a guess.
+            return PlayView(playId=play_id, gameId=row.game_id, status="PENDING",
+                            revealAt=reveal_at)  # fmt: skip
+        return PlayView(
+            playId=play_id, gameId=row.game_id, status="REVEALED", revealAt=reveal_at,
+            outcome=row.status, brand=row.brand_id if row.status == "WIN" else None,
+            couponCode=row.code,
+        )  # fmt: skip
+
+    async def _read(self, play_id: uuid.UUID, user: str) -> Any:
         async with self.db.connect() as conn:
-            row = (
+            return (
                 await conn.execute(
                     select(
                         PlayEvent.game_id,
@@ -126,25 +174,9 @@ class PlayService:
                     )
                     .join(User, User.id == PlayEvent.user_id)
                     .outerjoin(Coupon, Coupon.id == PlayEvent.reward_coupon_id)
-                    .where(PlayEvent.play_id == wanted, User.external_id == user)
+                    .where(PlayEvent.play_id == play_id, User.external_id == user)
                 )
             ).one_or_none()
-        if row is None:
-            raise NotFound(f"no play {play_id}")
-        meta = row.meta or {}
-        reveal_at = float(
-            meta.get("revealAt") or row.request_time.timestamp() + self.settings.reveal_seconds
-        )
-        decided = row.processed_time is not None and row.status in ("WIN", "LOSE")
-        if not decided or time.time() < reveal_at:
-            # Undecided, or not yet revealed: say so, and nothing more.
-            return PlayView(playId=play_id, gameId=row.game_id, status="QUEUED",
-                            revealAt=reveal_at)  # fmt: skip
-        return PlayView(
-            playId=play_id, gameId=row.game_id, status="REVEALED", revealAt=reveal_at,
-            outcome=row.status, brand=row.brand_id if row.status == "WIN" else None,
-            couponCode=row.code,
-        )  # fmt: skip
 
 
 def _check_key(key: str) -> None:
@@ -152,6 +184,23 @@ def _check_key(key: str) -> None:
         raise ValidationFailed("Idempotency-Key must be 1 to 128 printable characters")
 
 
-def _accepted(claim: str) -> tuple[str, float]:
-    play_id, reveal_at = claim.split(" ")
-    return play_id, float(reveal_at)
+@dataclass(frozen=True)
+class Claim:
+    """What an Idempotency-Key holds in Redis: its play, enough to record it again."""
+
+    play_id: str
+    reveal_at: float
+    t: float  # the request time
+    game_id: int
+
+    def text(self) -> str:
+        return f"{self.play_id} {self.reveal_at!r} {self.t!r} {self.game_id}"
+
+    @classmethod
+    def parse(cls, text: str, game_id: int) -> Claim:
+        """``game_id``: the request's, for a claim written before claims named their game."""
+        parts = text.split(" ")
+        reveal_at = float(parts[1])
+        if len(parts) < 4:
+            return cls(parts[0], reveal_at, reveal_at - _LEGACY_REEL, game_id)
+        return cls(parts[0], reveal_at, float(parts[2]), int(parts[3]))

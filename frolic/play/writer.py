@@ -25,6 +25,10 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger(__name__)
+WRITE_TIMEOUT_SECONDS = 5.0
+"""A PostgreSQL that hangs rather than refuses fails a batch after this long (each play
+answered 503), inside a client's patience; a retry with the same key records the same
+play whether or not the statement got through (``PlayService._record``)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,7 @@ WITH input AS (
     SELECT i.play_id, p.id, i.game_id, 'QUEUED', i.request_time, i.metadata::jsonb
     FROM input i JOIN players p USING (external_id)
     WHERE NOT p.blocked
+    ON CONFLICT (play_id) DO NOTHING  -- a retried key records its play again
 )
 SELECT external_id, id, blocked FROM players
 """
@@ -117,7 +122,7 @@ class PlayWriter:
             rows = await driver.fetch(
                 _RECORD, [p.play_id for p in plays], [p.user for p in plays],
                 [p.game_id for p in plays], [p.request_time for p in plays],
-                [p.metadata for p in plays],
+                [p.metadata for p in plays], timeout=WRITE_TIMEOUT_SECONDS,
             )  # fmt: skip
         except Exception as exc:
             log.warning("could not record %d plays: %s", len(batch), exc)
@@ -138,4 +143,6 @@ class PlayWriter:
         back around every checkout, round trips that cost about as much as the batch's own
         statement (docs/performance.md, Ingest) for a connection used back to back."""
         url = self.db.url.set(drivername="postgresql")
-        return await asyncpg.connect(url.render_as_string(hide_password=False))
+        return await asyncpg.connect(
+            url.render_as_string(hide_password=False), timeout=WRITE_TIMEOUT_SECONDS
+        )

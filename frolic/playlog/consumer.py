@@ -23,6 +23,10 @@ from frolic.topics import client_config
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+RETRY_FIRST_SECONDS = 0.5
+RETRY_MAX_SECONDS = 5.0
+"""A failing batch is tried again after 0.5 s, 1 s, 2 s... up to this: after an outage the
+worker resumes within this long, and meanwhile it does not hammer the server."""
 
 
 class BatchConsumer:
@@ -86,11 +90,42 @@ class BatchConsumer:
                     except Exception:
                         where = (message.topic(), message.partition(), message.offset())
                         log.warning("skipping an undecodable message at %s[%s]@%s", *where)
-                await handle(decoded)
+                if not await self._handle(stop, handle, decoded):
+                    return  # stopped mid-retry: the batch stays uncommitted, for the next owner
                 await self.commit(wait=False)
             await self.commit()
         finally:
             await self.close()
+
+    async def _handle(
+        self, stop: asyncio.Event, handle: Callable[[list[T]], Awaitable[None]], batch: list[T]
+    ) -> bool:
+        """Hand ``batch`` over until it is handled, waiting longer after each failure: a
+        server that is down (PostgreSQL, Redis, the broker) holds the batch, uncommitted,
+        rather than end the worker. False if ``stop`` comes first."""
+        delay = RETRY_FIRST_SECONDS
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await handle(batch)
+            except Exception as exc:
+                if attempt == 1:
+                    log.exception("handling a batch of %d failed; retrying", len(batch))
+                else:
+                    log.warning(
+                        "a batch of %d still fails (attempt %d: %s: %s); retrying in %.1f s",
+                        len(batch), attempt, type(exc).__name__, exc, delay,
+                    )  # fmt: skip
+            else:
+                if attempt > 1:
+                    log.warning("a batch of %d handled at attempt %d", len(batch), attempt)
+                return True
+            try:
+                await asyncio.wait_for(stop.wait(), delay)
+                return False
+            except TimeoutError:
+                delay = min(2 * delay, RETRY_MAX_SECONDS)
 
     async def commit(self, *, wait: bool = True) -> None:
         """Commit the positions of everything consumed so far; ``wait`` for the broker."""

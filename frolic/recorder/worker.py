@@ -2,7 +2,8 @@
 
 Per batch: record it (one transaction, ``ledger.record``), publish each play's final
 outcome for the reveal and wait for the broker, then commit offsets. A crash anywhere
-before the commit replays the batch, which the ledger recognises and leaves as it is.
+before the commit replays the batch, which the ledger recognises and leaves as it is. While
+PostgreSQL is down the batch is retried, uncommitted, until it is recorded.
 """
 
 from __future__ import annotations
@@ -38,14 +39,9 @@ class Recorder:
         log.info("recorder stopped after %d outcomes", self.recorded)
 
     async def record(self, decided: list[messages.Decided]) -> None:
-        while True:
-            try:
-                finals = await record(self.db, decided, self.settings.reveal_seconds)
-                break
-            except Exception:
-                # PostgreSQL down or a transient conflict: the batch waits, nothing is lost.
-                log.exception("recording %d outcomes failed; retrying", len(decided))
-                await asyncio.sleep(1)
+        # PostgreSQL down or a transient conflict raises here: the consumer tries the batch
+        # again with backoff and commits nothing meanwhile (``BatchConsumer.drain``).
+        finals = await record(self.db, decided, self.settings.reveal_seconds)
         topic = self.settings.final_topic
         await asyncio.gather(*(
             self.playlog.deliver(topic, f.user, messages.encode(f)) for f in finals

@@ -1,0 +1,37 @@
+"""Telling PostgreSQL being away from a bug: an outage is waited out or answered 503 (try
+again), a bug is logged with its traceback.
+
+asyncpg raises ``OSError`` (refused, reset) while connecting, its own connection errors
+once connected, ``CannotConnectNowError`` while the server starts or shuts down; SQLAlchemy
+wraps some of these in ``DBAPIError`` and re-raises others as they are.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+from sqlalchemy import exc as sa
+
+_OUTAGES = (
+    OSError,  # TimeoutError and ConnectionError included
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # starting up, shutting down, crashed
+    asyncpg.InterfaceError,  # "connection is closed"
+    sa.TimeoutError,  # no connection free in the pool within its timeout
+)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says the database cannot be reached now."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, _OUTAGES):
+            return True
+        if isinstance(current, sa.DBAPIError) and current.connection_invalidated:
+            return True
+        seen.add(id(current))
+        orig = getattr(current, "orig", None)  # what SQLAlchemy wrapped
+        if not isinstance(orig, BaseException):
+            orig = current.__cause__ or current.__context__
+        current = orig
+    return False
