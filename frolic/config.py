@@ -106,6 +106,12 @@ class Settings(BaseSettings):
         500.0, gt=0, description="Requests one IP address may make per second, sustained."
     )
     rate_ip_burst: int = Field(1000, ge=1, description="Requests one IP may make at once.")
+    forwarded_allow_ips: str = Field(
+        "",
+        description="Addresses of trusted proxies (comma-separated, `*` for any) whose "
+        "`X-Forwarded-For` names the client: the IP rate limit then counts that address. "
+        "Empty: the header is ignored, from anyone.",
+    )
     redrive_after_seconds: float = Field(
         15.0,
         gt=0,

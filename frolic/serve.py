@@ -64,6 +64,10 @@ def serve(settings: Settings, roles: Sequence[Role]) -> None:
             access_log=False,
             # A frame is buffered whole before /ws can refuse it: cap what a client can send.
             ws_max_size=65_536,
+            # uvicorn would trust X-Forwarded-For from 127.0.0.1: then anyone behind a local
+            # proxy that passes the header on could pick the address the IP limit counts.
+            proxy_headers=bool(settings.forwarded_allow_ips),
+            forwarded_allow_ips=settings.forwarded_allow_ips or None,
         )
         # uvicorn takes over SIGTERM while it runs, drains, then hands the signal back.
         uvicorn.Server(config).run()
