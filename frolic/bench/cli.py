@@ -132,6 +132,26 @@ def e2e(
     _print(result, as_json)
 
 
+@app.command()
+def abuse(
+    smoke: Annotated[bool, typer.Option(help="A second or two of each scenario (CI).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON line.")] = False,
+) -> None:
+    """Players' p99 alone, then beside each abusive load (no token, one player at 100x the
+    rate, many players from one address, expired tokens); whether each limit held."""
+    import tempfile
+
+    from frolic.bench import abuse as scenarios
+    from frolic.db import migrate
+
+    settings = Settings().with_local_secrets()
+    with Stack(settings) as endpoints, tempfile.TemporaryDirectory() as state:
+        migrate.upgrade(endpoints.database_url)
+        sizes = scenarios.SMOKE if smoke else scenarios.FULL
+        result = scenarios.measure(endpoints.apply(settings), Path(state), sizes, _progress)
+    _print(result, as_json)
+
+
 @app.command("all")
 def run_all(
     smoke: Annotated[bool, typer.Option(help="A second or two of each (CI).")] = False,

@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,11 +70,15 @@ def environment(settings: Settings, state: Path) -> dict[str, str]:
 
 
 @contextmanager
-def running(settings: Settings, state: Path, layout: Sequence[Sequence[str]]) -> Iterator[Cluster]:
+def running(
+    settings: Settings, state: Path, layout: Sequence[Sequence[str]],
+    env: Mapping[str, str] | None = None,
+) -> Iterator[Cluster]:  # fmt: skip
     """Start one ``frolic serve`` per entry of ``layout`` (its roles), wait for each to be
-    ready, and stop them all (SIGTERM, then SIGKILL) at the end."""
+    ready, and stop them all (SIGTERM, then SIGKILL) at the end. ``env`` overrides
+    ``environment``'s variables (the real IP limit, say)."""
     cluster = Cluster(settings)
-    env = environment(settings, state)
+    env = {**environment(settings, state), **(env or {})}
     try:
         for i, roles in enumerate(layout):
             port = free_port()
