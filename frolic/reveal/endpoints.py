@@ -4,6 +4,9 @@
     connect /ws (Bearer header or ?token=)  -> bad token: accept, then close 4401 + reason
                                             <- recent results (last 10 min), at once if due
                                             <- {"type": "result", ...} at each revealAt
+                                            <- {"type": "pending", "playId", "retryAfter"}
+                                               at a revealAt whose result is not recorded
+                                               yet; its result follows once it is
     "ping" or {"type": "ping"}              <- {"type": "pong"}
     any other frame                         (ignored)
     a frame over 4 KiB                      -> close 1009
@@ -90,6 +93,8 @@ async def _send_recent(reveal: Reveal, user: str, outbox: Outbox) -> None:
         return
     for final in history.decided:
         reveal.hub.schedule(final, only=outbox, replay=True)
+    for play_id, reveal_at in history.pending.items():
+        reveal.hub.expect(play_id, user, reveal_at)  # told pending if still undecided when due
 
 
 async def _read_frames(websocket: WebSocket, outbox: Outbox) -> int | None:

@@ -3,15 +3,18 @@
 Redis keeps a result for 20 s only; PostgreSQL keeps every outcome with its coupon code, so
 a socket that (re)connects reads its player's recent plays there. A decided play becomes the
 ``Final`` the recorder published; an undecided one is pending, and its ``Final`` will come
-from the topic like any other.
+from the topic like any other (or from here, ``decided``, if the hub still owes it once due).
 """
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from frolic.db import models
@@ -27,21 +30,19 @@ OUTCOMES = ("WIN", "LOSE")
 @dataclass
 class History:
     decided: list[Final] = field(default_factory=list)  # oldest first
-    pending: list[str] = field(default_factory=list)  # play ids not decided yet
+    pending: dict[str, float] = field(default_factory=dict)  # undecided play id -> revealAt
 
 
-async def recent(db: AsyncEngine, user: str, since: float, reveal_seconds: float) -> History:
-    """``user``'s plays requested at or after ``since`` (epoch seconds), the latest
-    ``MAX_RECENT`` of them. ``reveal_at`` is the one ingestion stored with the play, else
-    request time plus ``reveal_seconds`` (as the recorder computes it)."""
+def _plays() -> Select[Any]:
     play, coupon = models.PlayEvent, models.Coupon
-    query = (
+    return (
         select(
             play.play_id,
             play.game_id,
             play.status,
             play.request_time,
             play.processed_time,
+            models.User.external_id,
             coupon.code,
             coupon.brand_id,
             play.metadata_["brand"].astext.label("meta_brand"),
@@ -49,6 +50,16 @@ async def recent(db: AsyncEngine, user: str, since: float, reveal_seconds: float
         )
         .join(models.User, models.User.id == play.user_id)
         .outerjoin(coupon, coupon.id == play.reward_coupon_id)
+    )
+
+
+async def recent(db: AsyncEngine, user: str, since: float, reveal_seconds: float) -> History:
+    """``user``'s plays requested at or after ``since`` (epoch seconds), the latest
+    ``MAX_RECENT`` of them. ``reveal_at`` is the one ingestion stored with the play, else
+    request time plus ``reveal_seconds`` (as the recorder computes it)."""
+    play = models.PlayEvent
+    query = (
+        _plays()
         .where(
             models.User.external_id == user,
             play.request_time >= datetime.fromtimestamp(since, UTC),
@@ -60,26 +71,41 @@ async def recent(db: AsyncEngine, user: str, since: float, reveal_seconds: float
         rows = (await conn.execute(query)).all()
     history = History()
     for row in reversed(rows):
-        play_id = str(row.play_id)
         if row.processed_time is None:
-            history.pending.append(play_id)
-            continue
-        if row.status not in OUTCOMES:
-            continue  # processed, but with no outcome a player could be shown
-        win = row.status == "WIN"
-        history.decided.append(
-            Final(
-                play_id=play_id,
-                game_id=row.game_id,
-                user=user,
-                reveal_at=_float(row.meta_reveal_at)
-                or row.request_time.timestamp() + reveal_seconds,
-                outcome=row.status,
-                brand=(row.brand_id or _int(row.meta_brand)) if win else None,
-                coupon_code=row.code if win else None,
-            )
-        )
+            history.pending[str(row.play_id)] = _reveal_at(row, reveal_seconds)
+        elif row.status in OUTCOMES:  # else processed, with no outcome a player could see
+            history.decided.append(_final(row, reveal_seconds))
     return history
+
+
+async def decided(db: AsyncEngine, play_ids: Sequence[str], reveal_seconds: float) -> list[Final]:
+    """The plays of ``play_ids`` that have an outcome recorded, as their finals: what an
+    overdue play's socket is sent when its final did not come from the topic."""
+    query = _plays().where(
+        models.PlayEvent.play_id.in_([uuid.UUID(p) for p in play_ids]),
+        models.PlayEvent.processed_time.is_not(None),
+        models.PlayEvent.status.in_(OUTCOMES),
+    )
+    async with db.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    return [_final(row, reveal_seconds) for row in rows]
+
+
+def _reveal_at(row: Any, reveal_seconds: float) -> float:
+    return _float(row.meta_reveal_at) or row.request_time.timestamp() + reveal_seconds
+
+
+def _final(row: Any, reveal_seconds: float) -> Final:
+    win = row.status == "WIN"
+    return Final(
+        play_id=str(row.play_id),
+        game_id=row.game_id,
+        user=row.external_id,
+        reveal_at=_reveal_at(row, reveal_seconds),
+        outcome=row.status,
+        brand=(row.brand_id or _int(row.meta_brand)) if win else None,
+        coupon_code=row.code if win else None,
+    )
 
 
 def _float(text: str | None) -> float | None:

@@ -4,6 +4,12 @@ Every ws process hears every final result (``FinalListener``); the hub sends tho
 players connected *here* and ignores the rest. A player may hold several sockets (tabs,
 devices): each gets each result once.
 
+A result that is not there at its ``revealAt`` is not guessed. The hub also hears each play
+as it is accepted (``expect``); if the play's result has not arrived by its ``revealAt``,
+its sockets get ``{"type": "pending", "playId", "retryAfter"}`` and the play is *overdue*:
+its result is sent the moment it arrives, from the final topic or from PostgreSQL
+(``overdue()`` lists what the reveal service looks up there, e.g. a final the broker lost).
+
 Nothing here waits on a client. A socket has an outbox (a bounded queue) drained by its own
 writer task, so a slow reader delays only itself; one that falls ``OUTBOX_SIZE`` messages
 behind is closed with 1013 (try again later) and reconnects to catch up from PostgreSQL.
@@ -18,12 +24,13 @@ import math
 import time
 from collections import OrderedDict, deque
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Protocol
 
 import orjson
 
 from frolic.monitoring import metrics
-from frolic.playlog.messages import Final
+from frolic.playlog.messages import Final, PlayEvent
 from frolic.reveal.freezer import Freezer
 
 log = logging.getLogger(__name__)
@@ -40,6 +47,12 @@ sub-millisecond rest, it rounds to zero and fires at once, again and again: a bu
 ~70 turns a reveal, a whole core at 1,000 reveals a second, measured. One millisecond late
 is the price of firing once."""
 TRY_AGAIN_LATER = 1013
+PENDING_RETRY_SECONDS = 5
+"""``retryAfter`` of a pending message: when a client polling ``GET /plays/{id}`` might look
+again. A socket needs not: the result follows on its own."""
+OVERDUE_FORGET_SECONDS = 600.0
+"""An overdue play is looked for this long after its ``revealAt`` (as long as a reconnecting
+socket is sent its recent plays), then forgotten: the next connect reads it from history."""
 
 
 class Socket(Protocol):
@@ -97,6 +110,10 @@ class Outbox:
             log.warning("closing a socket of %s: %d messages behind", self.user, OUTBOX_SIZE)
             self._hub.drop(self, close_code=TRY_AGAIN_LATER, reason="too far behind")
 
+    def has(self, play_id: str) -> bool:
+        """Whether ``play_id``'s result was offered to this socket already."""
+        return play_id in self._seen
+
     def claim(self, play_id: str) -> bool:
         """True the first time a play is offered to this socket, False ever after."""
         if play_id in self._seen:
@@ -137,6 +154,7 @@ class Hub:
         self._sockets: dict[str, dict[int, Outbox]] = {}
         self._timers: set[asyncio.TimerHandle] = set()
         self._closing: set[asyncio.Task[None]] = set()
+        self._owed: dict[str, _Owed] = {}  # plays accepted, result not here yet
 
     def connect(self, user: str, socket: Socket) -> Outbox:
         """Hold ``socket`` for ``user``; call from the event loop that serves it."""
@@ -178,6 +196,57 @@ class Hub:
         for final in finals:
             self.schedule(final)
 
+    def expect_many(self, plays: Iterable[PlayEvent]) -> None:
+        for play in plays:
+            self.expect(play.play_id, play.user, play.reveal_at)
+
+    def expect(self, play_id: str, user: str, reveal_at: float) -> None:
+        """A play of ``user``'s was accepted: if its result is not here by ``reveal_at``,
+        tell their sockets it is pending (once), and count the play overdue."""
+        held = self._sockets.get(user)
+        if not held or play_id in self._owed:
+            return  # nobody here to tell, or expected already (a re-drive)
+        if all(outbox.has(play_id) for outbox in held.values()):
+            return  # its result is here already
+        owed = self._owed[play_id] = _Owed(user, reveal_at)
+        delay = reveal_at - time.time()
+        if delay <= 0:
+            self._due(play_id)
+            return
+        loop = asyncio.get_running_loop()
+
+        def due() -> None:
+            self._timers.discard(handle)
+            owed.timer = None
+            self._due(play_id)
+
+        handle = loop.call_at(loop.time() + delay + TIMER_SLACK, due)
+        owed.timer = handle
+        self._timers.add(handle)
+
+    def overdue(self) -> list[str]:
+        """Plays told pending whose player is still connected here; forgets the rest."""
+        now = time.time()
+        for play_id, owed in list(self._owed.items()):
+            gone = owed.user not in self._sockets
+            if owed.pending and (gone or now - owed.reveal_at > OVERDUE_FORGET_SECONDS):
+                del self._owed[play_id]
+        return [play_id for play_id, owed in self._owed.items() if owed.pending]
+
+    def _due(self, play_id: str) -> None:
+        owed = self._owed.get(play_id)
+        held = self._sockets.get(owed.user) if owed is not None else None
+        if owed is None or not held:
+            self._owed.pop(play_id, None)
+            return
+        owed.pending = True
+        text = orjson.dumps(
+            {"type": "pending", "playId": play_id, "retryAfter": PENDING_RETRY_SECONDS}
+        ).decode()
+        for outbox in list(held.values()):
+            if not outbox.has(play_id):
+                outbox.push(text)
+
     def schedule(self, final: Final, *, only: Outbox | None = None, replay: bool = False) -> None:
         """Send ``final.reveal()`` at ``final.reveal_at`` (at once if due) to the player's
         sockets here that have not had it: all of them, or ``only`` that one.
@@ -185,6 +254,10 @@ class Hub:
         ``replay`` marks a result fetched on reconnect: one already due then is a catch-up,
         not a late reveal, so its lateness is not recorded.
         """
+        owed = self._owed.pop(final.play_id, None)
+        if owed is not None and owed.timer is not None:
+            owed.timer.cancel()
+            self._timers.discard(owed.timer)
         held = self._sockets.get(final.user)
         if not held:
             return
@@ -234,11 +307,22 @@ class Hub:
         for handle in self._timers:
             handle.cancel()
         self._timers.clear()
+        self._owed.clear()
         for held in list(self._sockets.values()):
             for outbox in list(held.values()):
                 self.drop(outbox)
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
+
+
+@dataclass
+class _Owed:
+    """A play whose result this process has not had yet."""
+
+    user: str
+    reveal_at: float
+    timer: asyncio.TimerHandle | None = None  # until its revealAt
+    pending: bool = False  # told pending: overdue
 
 
 async def _close(socket: Socket, code: int, reason: str) -> None:

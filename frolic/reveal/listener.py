@@ -15,12 +15,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import msgspec
 from confluent_kafka import Consumer, Message, TopicPartition
 
 from frolic.config import Settings
-from frolic.playlog.messages import Final, decoder
+from frolic.playlog.messages import Final, PlayEvent, decoder
 from frolic.topics import client_config
 
 log = logging.getLogger(__name__)
@@ -32,19 +33,26 @@ OFFSETS_TIMEOUT = 5.0
 
 
 class FinalListener:
-    """Reads ``settings.final_topic`` on a thread; hands each batch to ``deliver`` on ``loop``."""
+    """Reads ``settings.final_topic`` on a thread; hands each batch to ``deliver`` on ``loop``.
+
+    Given ``topic`` and ``kind``, another topic: the hub hears accepted plays this way too
+    (``PlayEvent`` on the play topic), to tell a player whose result is late that it is
+    pending."""
 
     def __init__(
         self,
         settings: Settings,
-        deliver: Callable[[list[Final]], None],
+        deliver: Callable[[list[Any]], None],
         loop: asyncio.AbstractEventLoop,
+        *,
+        topic: str | None = None,
+        kind: type[Final] | type[PlayEvent] = Final,
     ) -> None:
-        self.topic = settings.final_topic
+        self.topic = topic or settings.final_topic
         self.group = f"frolic-ws-{uuid.uuid4()}"
         self._deliver = deliver
         self._loop = loop
-        self._decode = decoder(Final)
+        self._decode = decoder(kind)
         self._assigned = threading.Event()
         self._stopping = threading.Event()
         self._consumer = Consumer(
@@ -114,7 +122,7 @@ class FinalListener:
             except Exception:
                 log.exception("closing the final listener's consumer failed")
 
-    def _decoded(self, messages: list[Message]) -> list[Final]:
+    def _decoded(self, messages: list[Message]) -> list[Any]:
         finals = []
         for message in messages:
             error = message.error()
@@ -130,7 +138,7 @@ class FinalListener:
                 )  # fmt: skip
         return finals
 
-    def _hand_over(self, finals: list[Final]) -> bool:
+    def _hand_over(self, finals: list[Any]) -> bool:
         try:
             self._loop.call_soon_threadsafe(self._deliver, finals)
         except RuntimeError:  # the loop is closed: the process is shutting down

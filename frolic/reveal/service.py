@@ -10,6 +10,7 @@ Wire it into an app's lifespan, after the resources are open::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import resource
@@ -18,12 +19,21 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from frolic.config import Settings
+from frolic.playlog.messages import PlayEvent
 from frolic.resources import Resources
 from frolic.reveal.freezer import Freezer
+from frolic.reveal.history import decided
 from frolic.reveal.hub import Hub
 from frolic.reveal.listener import FinalListener
 
 log = logging.getLogger(__name__)
+
+
+OVERDUE_POLL_SECONDS = 1.0
+"""How often the results of overdue plays are looked for in PostgreSQL; doubled after each
+failure (PostgreSQL away), up to ``OVERDUE_POLL_MAX_SECONDS``."""
+OVERDUE_POLL_MAX_SECONDS = 8.0
+OVERDUE_BATCH = 1000
 
 
 @dataclass
@@ -31,7 +41,9 @@ class Reveal:
     settings: Settings
     db: AsyncEngine
     hub: Hub
-    listener: FinalListener
+    listener: FinalListener  # final results
+    plays: FinalListener  # accepted plays, so that a late result is told pending
+    overdue: asyncio.Task[None]
 
     @property
     def ready_timeout(self) -> float:
@@ -44,13 +56,38 @@ async def start_reveal(resources: Resources) -> Reveal:
     """Start listening to the final topic; sockets may connect at once (see ``ready``)."""
     open_files_up_to_the_hard_limit()
     hub = Hub(Freezer())
-    listener = FinalListener(resources.settings, hub.schedule_many, asyncio.get_running_loop())
+    loop = asyncio.get_running_loop()
+    s = resources.settings
+    listener = FinalListener(s, hub.schedule_many, loop)
     listener.start()
+    plays = FinalListener(s, hub.expect_many, loop, topic=s.play_topic, kind=PlayEvent)
+    plays.start()
+    overdue = asyncio.create_task(settle_overdue(hub, resources.db, s), name="reveal-overdue")
     # Reveals are timed to the millisecond; a full collection over everything loaded at
     # start would stall them. Objects alive now are never garbage: keep them out of it.
     gc.collect()
     gc.freeze()
-    return Reveal(resources.settings, resources.db, hub, listener)
+    return Reveal(s, resources.db, hub, listener, plays, overdue)
+
+
+async def settle_overdue(hub: Hub, db: AsyncEngine, settings: Settings) -> None:
+    """Send overdue plays their results from PostgreSQL as soon as they are recorded there:
+    a final the broker lost (a restart) would otherwise never come. While PostgreSQL is
+    away their sockets were told pending, and are still waiting: nothing is guessed."""
+    delay = OVERDUE_POLL_SECONDS
+    while True:
+        await asyncio.sleep(delay)
+        owed = hub.overdue()
+        if not owed:
+            continue
+        try:
+            finals = await decided(db, owed[:OVERDUE_BATCH], settings.reveal_seconds)
+        except Exception as exc:
+            log.warning("overdue results: PostgreSQL unavailable (%s: %s)", type(exc).__name__, exc)
+            delay = min(2 * delay, OVERDUE_POLL_MAX_SECONDS)
+            continue
+        delay = OVERDUE_POLL_SECONDS
+        hub.schedule_many(finals)
 
 
 def open_files_up_to_the_hard_limit() -> None:
@@ -69,7 +106,12 @@ def open_files_up_to_the_hard_limit() -> None:
 
 async def stop_reveal(reveal: Reveal) -> None:
     """Leave the group, then drop every pending reveal and writer."""
-    await asyncio.to_thread(reveal.listener.stop)
+    reveal.overdue.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reveal.overdue
+    await asyncio.gather(
+        asyncio.to_thread(reveal.listener.stop), asyncio.to_thread(reveal.plays.stop)
+    )
     await reveal.hub.close()
     lateness = reveal.hub.lateness
     log.info(

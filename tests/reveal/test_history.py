@@ -99,7 +99,7 @@ async def test_recent_plays_come_from_postgres(db: AsyncEngine) -> None:
 
     history = await recent(db, s.user, now - 600, REVEAL)
 
-    assert history.pending == [pending]
+    assert list(history.pending) == [pending]
     assert [(f.play_id, f.outcome, f.brand, f.coupon_code) for f in history.decided] == [
         (won, "WIN", s.brand, "C-" + s.user),
         (lost, "LOSE", None, None),
@@ -143,4 +143,6 @@ async def test_a_reconnecting_player_gets_recent_results_then_pending_ones(
 
     async with server.connect(s.user) as again:  # a later reconnect: the decided ones again
         assert [(await received(again))["playId"] for _ in range(3)] == [won, lost, soon]
-        await ping(again)  # the pending play is still undecided in PostgreSQL
+        # Still undecided in PostgreSQL, and due: pending, not a result.
+        assert await received(again) == {"type": "pending", "playId": pending, "retryAfter": 5}
+        await ping(again)

@@ -10,7 +10,7 @@ import pytest
 import uvloop
 
 from frolic.reveal.history import MAX_RECENT
-from frolic.reveal.hub import OUTBOX_SIZE, Hub, Lateness
+from frolic.reveal.hub import OUTBOX_SIZE, PENDING_RETRY_SECONDS, Hub, Lateness
 from tests.reveal.conftest import final_for
 
 
@@ -167,3 +167,53 @@ def test_lateness_percentiles() -> None:
     assert lateness.percentile(99) == 199.0
     assert lateness.percentile(100) == 200.0
     assert lateness.percentile(0) == pytest.approx(101.0)
+
+
+async def test_a_result_missing_at_reveal_at_is_told_pending_then_sent_once_it_comes() -> None:
+    hub = Hub()
+    ann, bob = FakeSocket(), FakeSocket()
+    hub.connect("ann", ann)
+    hub.connect("bob", bob)
+    on_time = final_for("ann", time.time() + 0.05)
+    late = final_for("ann", time.time() + 0.05)
+    for final in (on_time, late):
+        hub.expect(final.play_id, "ann", final.reveal_at)
+    hub.expect(late.play_id, "ann", late.reveal_at)  # a re-driven play is expected once
+    hub.schedule(on_time)  # its result comes before revealAt: no pending for it
+    await settle(0.1)
+    pending = {"type": "pending", "playId": late.play_id, "retryAfter": PENDING_RETRY_SECONDS}
+    assert [m for _, m in ann.sent] == [on_time.reveal(), pending]
+    assert hub.overdue() == [late.play_id]  # for the reveal service to look up
+    hub.schedule(late)  # recorded at last
+    await settle()
+    assert [m for _, m in ann.sent][2:] == [late.reveal()]
+    assert hub.overdue() == []
+    assert bob.sent == []
+    await hub.close()
+
+
+async def test_a_play_already_revealed_or_of_nobody_here_is_not_told_pending() -> None:
+    hub = Hub()
+    ann = FakeSocket()
+    hub.connect("ann", ann)
+    revealed = final_for("ann", time.time() - 1)
+    hub.schedule(revealed)
+    hub.expect(revealed.play_id, "ann", revealed.reveal_at)  # a re-drive after its reveal
+    hub.expect("elsewhere", "zoe", time.time() - 1)  # zoe holds no socket here
+    await settle()
+    assert [m for _, m in ann.sent] == [revealed.reveal()]
+    assert hub.overdue() == []
+    await hub.close()
+
+
+async def test_an_overdue_play_is_forgotten_once_its_player_leaves() -> None:
+    hub = Hub()
+    ann = FakeSocket()
+    hub.connect("ann", ann)
+    hub.expect("p1", "ann", time.time() - 1)  # due already: pending at once
+    await settle()
+    assert [m["type"] for _, m in ann.sent] == ["pending"]
+    assert hub.overdue() == ["p1"]
+    hub.disconnect("ann", ann)
+    assert hub.overdue() == []
+    await hub.close()
