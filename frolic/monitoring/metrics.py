@@ -16,7 +16,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 
-from prometheus_client import REGISTRY, Counter, disable_created_metrics
+from prometheus_client import REGISTRY, Counter, Gauge, disable_created_metrics
 from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
@@ -39,6 +39,12 @@ DECISIONS = Counter(
     "Plays decided by the allocators, by game and outcome (win, lose); a replayed play "
     "counts again.",
     ["game", "outcome"],
+)
+UNCOMMITTED = Gauge(
+    "frolic_consumer_uncommitted",
+    "Messages this consumer-group member has been handed and not yet committed (its batch "
+    "in progress), by group: what a crash now would have redelivered.",
+    ["group"],
 )
 WINNERS = Counter(
     "frolic_winners",

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from confluent_kafka import Consumer, Message
 
 from frolic.config import Settings
+from frolic.monitoring import metrics
 from frolic.topics import client_config
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class BatchConsumer:
         there, with whatever else has arrived: every message in it waited only for the
         handling of the batch before, and batches still grow under load."""
         self.batch_size = batch
+        self.group = group
         self.wait = wait
         self.fill = fill
         config = client_config(
@@ -78,6 +80,7 @@ class BatchConsumer:
         """Batch after batch until ``stop``: decode each message (one that does not decode
         is logged and skipped), hand the batch over, and commit once it is handled. Leaves
         the group at the end, after the batch in hand."""
+        in_hand = metrics.UNCOMMITTED.labels(self.group)
         try:
             while not stop.is_set():
                 batch = await self.next_batch()
@@ -90,9 +93,11 @@ class BatchConsumer:
                     except Exception:
                         where = (message.topic(), message.partition(), message.offset())
                         log.warning("skipping an undecodable message at %s[%s]@%s", *where)
+                in_hand.set(len(batch))
                 if not await self._handle(stop, handle, decoded):
                     return  # stopped mid-retry: the batch stays uncommitted, for the next owner
                 await self.commit(wait=False)
+                in_hand.set(0)
             await self.commit()
         finally:
             await self.close()
