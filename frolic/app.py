@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import frolic
+from frolic.admin.endpoints import IMPORT_PATH
 from frolic.admin.routes import router as admin_router
 from frolic.admin.scheduler import Scheduler
 from frolic.allocator.redrive import redrive_forever
@@ -35,7 +36,7 @@ from frolic.recorder.worker import Recorder
 from frolic.resources import open_resources
 from frolic.reveal.endpoints import router as reveal_router
 from frolic.reveal.service import start_reveal, stop_reveal
-from frolic.web import install_error_handlers
+from frolic.web import BodyLimit, install_error_handlers
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,8 @@ def create_app(settings: Settings, roles: Sequence[Role] = ALL_ROLES) -> FastAPI
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(monitoring_router)
+    # Added first, so it runs inside the play ingress, which limits a play's body itself.
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, exempt={IMPORT_PATH})
     if "api" in roles:
         app.add_middleware(PlayIngress)  # serves POST /play; the route documents it
         app.include_router(play_router)

@@ -112,6 +112,12 @@ class Settings(BaseSettings):
         "`X-Forwarded-For` names the client: the IP rate limit then counts that address. "
         "Empty: the header is ignored, from anyone.",
     )
+    max_body_bytes: int = Field(
+        1_048_576,
+        ge=1024,
+        description="Largest request body the API reads (413 beyond it). `POST /play` takes "
+        "16 KiB at most and a coupon import 256 MiB, whatever this says.",
+    )
     redrive_after_seconds: float = Field(
         15.0,
         gt=0,

@@ -1,14 +1,18 @@
-"""What every HTTP endpoint shares: its dependencies and the one error renderer."""
+"""What every HTTP endpoint shares: its dependencies, the one error renderer and the
+OpenAPI description of what it renders, and the limit on request bodies."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from frolic.errors import FrolicError, RateLimited
 from frolic.resources import Resources
@@ -39,7 +43,18 @@ def error_response(
     return JSONResponse({"error": name, "detail": detail}, status_code=status, headers=headers)
 
 
+class ErrorBody(BaseModel):
+    """The body of every error answer."""
+
+    error: str = Field(description="The error's name: NotFound, Conflict, ValidationFailed...")
+    detail: Any = Field(
+        description="What went wrong; for ValidationFailed a list of {loc, msg, type}."
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    _document_errors(app)
+
     @app.exception_handler(FrolicError)
     async def frolic_error(request: Request, exc: FrolicError) -> JSONResponse:
         headers = None
@@ -57,6 +72,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            # FastAPI's answer to a JSON body that is not UTF-8; not JSON, like any other.
+            detail = [{"loc": ["body"], "msg": "the body is not UTF-8", "type": "json_invalid"}]
+            return error_response(422, "ValidationFailed", detail)
         name = _HTTP_NAMES.get(exc.status_code, "HTTPError")
         return error_response(exc.status_code, name, exc.detail, dict(exc.headers or {}))
 
@@ -64,3 +83,71 @@ def install_error_handlers(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, "InternalError", "unexpected error; it has been logged")
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Give every error answer in ``/openapi.json`` the body the handlers above render.
+
+    Routes list the statuses they answer with and what each means for them; this adds the
+    one any route with a body can give (413, ``BodyLimit``) and replaces FastAPI's own 422
+    shape, which is not what a client receives.
+    """
+    generate = app.openapi
+    ref = {"$ref": "#/components/schemas/ErrorBody"}
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        spec = generate()
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        schemas["ErrorBody"] = ErrorBody.model_json_schema()
+        for name in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(name, None)
+        for operations in spec.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation["responses"]
+                if "requestBody" in operation:
+                    responses.setdefault("413", {"description": "the body is too large"})
+                for status, response in responses.items():
+                    if status.startswith(("4", "5")):
+                        response["content"] = {"application/json": {"schema": ref}}
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+class BodyLimit:
+    """Refuse a request body over ``limit`` bytes with 413, before more of it is read.
+
+    A declared Content-Length over the limit is refused at once; a body sent in chunks is
+    counted as the app reads it. Paths in ``exempt`` read and limit their own body.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int, exempt: Collection[str] = ()) -> None:
+        self.app = app
+        self.limit = limit
+        self.exempt = frozenset(exempt)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        too_big = f"the body is larger than {self.limit} bytes"
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                await error_response(413, "PayloadTooLarge", too_big)(scope, receive, send)
+                return
+        size = 0
+
+        async def counted() -> Message:
+            nonlocal size
+            message = await receive()
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                # An HTTPException, so that FastAPI's body parsing lets it through to the
+                # handler above rather than calling the body unparsable (400).
+                raise StarletteHTTPException(413, too_big)
+            return message
+
+        await self.app(scope, counted, send)

@@ -52,6 +52,7 @@ NameFilter = Annotated[
 ]
 StatusFilter = Annotated[Storable | None, Query(min_length=1, max_length=50)]
 
+IMPORT_PATH = "/admin/coupons/import"
 MAX_IMPORT_BYTES = 256 * 1024 * 1024  # some 8M codes; split bigger files
 CSV_TYPES = {"text/csv", "application/csv"}
 
@@ -259,7 +260,7 @@ async def delete_game(
 
 
 @router.post(
-    "/coupons/import",
+    IMPORT_PATH.removeprefix(router.prefix),
     responses={**AUTH_RESPONSES, 400: {"description": "not a brand_id,code CSV file"}},
     openapi_extra={
         "requestBody": {
