@@ -26,6 +26,7 @@ from frolic.engine.redis_store import store_for
 from frolic.games.repository import GameCache
 from frolic.health.endpoints import router as health_router
 from frolic.monitoring.endpoints import router as monitoring_router
+from frolic.monitoring.logs import quiet_client_faults
 from frolic.monitoring.scrape import ServerFigures
 from frolic.play.endpoints import router as play_router
 from frolic.play.ingress import PlayIngress
@@ -110,5 +111,6 @@ def create_app(settings: Settings, roles: Sequence[Role] = ALL_ROLES) -> FastAPI
         app.include_router(dashboard_router)
         app.include_router(demo_router)
     if "ws" in roles:
+        quiet_client_faults()
         app.include_router(reveal_router)
     return app

@@ -84,6 +84,29 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(line, default=repr, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
+_NOT_UTF8 = "Invalid UTF-8 sequence received from client."
+
+
+class ClientFaults(logging.Filter):
+    """uvicorn logs a WebSocket text frame that is not UTF-8 at ERROR, with a traceback,
+    then closes the socket with 1007. The fault is the client's, and any client can repeat
+    it at will: it becomes a WARNING without the traceback, so that ERROR stays the
+    server's own faults."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == _NOT_UTF8 and record.exc_info:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info = record.exc_text = None
+        return True
+
+
+def quiet_client_faults() -> None:
+    """Put ``ClientFaults`` on uvicorn's error logger, once per process."""
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, ClientFaults) for f in logger.filters):
+        logger.addFilter(ClientFaults())
+
+
 def configure_logging(
     level: str, log_format: LogFormat, *, role: str = "cli", stream: TextIO | None = None,
     force: bool = False,
