@@ -33,6 +33,7 @@ from frolic.play.ingress import PlayIngress
 from frolic.play.service import PlayService
 from frolic.play.writer import PlayWriter
 from frolic.playlog.producer import PlayLog
+from frolic.reconcile import recovery
 from frolic.recorder.worker import Recorder
 from frolic.resources import open_resources
 from frolic.reveal.endpoints import router as reveal_router
@@ -71,6 +72,10 @@ def create_app(settings: Settings, roles: Sequence[Role] = ALL_ROLES) -> FastAPI
                 workers.append(asyncio.create_task(allocator.run(stop), name="allocator"))
                 workers.append(asyncio.create_task(
                     redrive_forever(settings, res.db, playlog, stop), name="redrive"
+                ))  # fmt: skip
+                # Games Redis lost are rebuilt from the ledger, paused ones included.
+                workers.append(asyncio.create_task(
+                    recovery.watch(res.db, allocator.store, stop), name="redis-warden"
                 ))  # fmt: skip
             if "recorder" in roles:
                 assert playlog is not None

@@ -49,8 +49,10 @@ from frolic.admin.service import DRAFT, budgets_of, read_game
 from frolic.db.models import Game, GameBrandBudget
 from frolic.engine import ledger
 from frolic.engine.rules import GameRules
+from frolic.engine.store import GameLost
 from frolic.errors import Conflict, NotFound, NotReady
 from frolic.games.repository import LIVE, load_game
+from frolic.reconcile.recovery import next_epoch
 
 SCHEDULED, PAUSED, ENDED = "scheduled", "paused", "ended"
 STATUSES = (DRAFT, SCHEDULED, LIVE, PAUSED, ENDED)
@@ -62,7 +64,7 @@ class BudgetLoader(Protocol):
     """The part of a budget store (``frolic.engine.redis_store``) that going live uses."""
 
     async def load(
-        self, rules: GameRules, stock: dict[int, int], t: float | None = None
+        self, rules: GameRules, stock: dict[int, int], t: float | None = None, epoch: int = 0
     ) -> None: ...
 
 
@@ -100,7 +102,7 @@ async def start_game(
         allowed = " or ".join(f"a {s}" for s in sources)
         raise Conflict(f"game {game_id} is {game.status}; only {allowed} game can be started")
     budgets = await _check_go_live(session, game, "start")
-    await _warm(db, store, game, budgets)
+    await _warm(session, db, store, game, budgets)
     return await _set_status(session, game, LIVE, budgets)
 
 
@@ -119,7 +121,7 @@ async def schedule_game(
     if game.status != DRAFT:
         raise Conflict(f"game {game_id} is {game.status}; only a draft game can be scheduled")
     budgets = await _check_go_live(session, game, "be scheduled")
-    await _warm(db, store, game, budgets)
+    await _warm(session, db, store, game, budgets)
     return await _set_status(session, game, SCHEDULED, budgets)
 
 
@@ -168,7 +170,7 @@ async def resume_game(
         raise NotFound(f"no game {game.id}")
     try:
         anchor = await store.resume(view.rules, time.time())
-    except RedisError as e:
+    except (RedisError, GameLost) as e:  # lost: back once rebuilt (frolic.reconcile.recovery)
         raise NotReady(f"Redis did not take the resume ({type(e).__name__}); try again") from e
     game.pacing_line_t, game.pacing_line_from = anchor
     return await _set_status(session, game, LIVE)
@@ -185,20 +187,28 @@ async def _check_go_live(session: AsyncSession, game: Game, doing: str) -> list[
 
 
 async def _warm(
-    db: AsyncEngine, store: BudgetLoader, game: Game, budgets: list[GameBrandBudget]
+    session: AsyncSession,
+    db: AsyncEngine,
+    store: BudgetLoader,
+    game: Game,
+    budgets: list[GameBrandBudget],
 ) -> None:
-    """Load the budget into Redis now, and keep the pacing line's anchor that the load
-    set (``ledger.line_at_load``) on the game's row, where a rebuild finds it."""
+    """Load the budget into Redis now under a new epoch, and keep the epoch and the pacing
+    line's anchor that the load set (``ledger.line_at_load``) on the game's row, where a
+    rebuild finds them."""
     view = await load_game(db, game.id)
     if view is None:  # the row is locked by us, so this cannot happen
         raise NotFound(f"no game {game.id}")
     rules, now = view.rules, time.time()
+    epoch = await next_epoch(session)
+    stock = {b.brand_id: b.remaining_coupons for b in budgets}
     try:
-        await store.load(rules, {b.brand_id: b.remaining_coupons for b in budgets}, t=now)
+        await store.load(rules, stock, t=now, epoch=epoch)
     except RedisError as e:
         raise NotReady(f"Redis did not take the budget ({type(e).__name__}); try again") from e
     anchor = ledger.line_at_load(rules.start, rules.end, now)
     game.pacing_line_t, game.pacing_line_from = (None, 0.0) if anchor is None else anchor
+    game.redis_epoch = epoch
 
 
 async def _set_status(

@@ -35,6 +35,7 @@ from frolic.admin.schemas import INTEGER_MAX, GameRead
 from frolic.admin.service import budgets_of, read_game
 from frolic.db.models import Brand, GameBrandBudget
 from frolic.engine.rules import GameRules, PacingState
+from frolic.engine.store import GameLost
 from frolic.errors import Conflict, NotFound, NotReady
 from frolic.games.repository import load_game
 
@@ -112,6 +113,6 @@ async def _top_up_redis(
     try:
         await store.top_up(rules, brand_id, coupons, operation, time.time())
         state = await store.state(rules)
-    except RedisError as e:
+    except (RedisError, GameLost) as e:  # lost: back once rebuilt (frolic.reconcile.recovery)
         raise NotReady(f"Redis did not take the top-up ({type(e).__name__}); try again") from e
     return state.line_t, state.line_from

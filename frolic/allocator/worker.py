@@ -5,6 +5,10 @@ every outcome to the results topic and wait until the broker has them all, then 
 offsets. A crash before the commit means the batch is consumed again; the store's
 idempotency returns the same outcomes, so the replay is harmless. On stop it finishes the
 batch in hand, commits and leaves the group.
+
+A game Redis lost (a restart without persistence) is rebuilt from the ledger before its
+plays are decided (``frolic.reconcile.recovery``); each outcome carries the Redis epoch it
+was decided under, which the recorder checks.
 """
 
 from __future__ import annotations
@@ -20,13 +24,16 @@ import orjson
 
 from frolic.config import Settings
 from frolic.engine.engine import Engine
+from frolic.engine.ledger import Decision, Outcome
 from frolic.engine.redis_store import store_for
+from frolic.engine.store import GameLost
 from frolic.engine.strategies import Play
-from frolic.games.repository import GameCache
+from frolic.games.repository import GameCache, GameView
 from frolic.monitoring import metrics
 from frolic.playlog import messages
 from frolic.playlog.consumer import BatchConsumer
 from frolic.playlog.producer import PlayLog
+from frolic.reconcile.recovery import rebuild_lost
 from frolic.redis_client import AsyncRedis
 
 log = logging.getLogger(__name__)
@@ -47,8 +54,9 @@ class Allocator:
         self.settings = settings
         self.games = games
         self.playlog = playlog
+        self.store = store_for(settings, redis)
         # Players must not predict draws: the operating system's randomness by default.
-        self.engine = Engine(store_for(settings, redis), rng or random.SystemRandom().random)
+        self.engine = Engine(self.store, rng or random.SystemRandom().random)
         self.decided = 0
         self.batches = 0
 
@@ -82,13 +90,12 @@ class Allocator:
         now = time.time()
         topic = self.settings.result_topic
         audited: list[tuple[int | None, dict[str, object]]]
+        epoch = 0
         if game is None:
             log.error("plays of unknown game %d: recorded as losses", game_id)
             audited = [(None, {"error": "unknown game"}) for _ in events]
         else:
-            decided = await self.engine.decide_audited(
-                game.rules, [Play(e.play_id, e.t) for e in events]
-            )
+            decided, epoch = await self._decide_loaded(game, [Play(e.play_id, e.t) for e in events])
             audited = [
                 (outcome.brand, orjson.loads("{" + decision.meta + "}"))
                 for outcome, decision in decided
@@ -100,7 +107,21 @@ class Allocator:
         out = []
         for e, (brand, audit) in zip(events, audited, strict=True):
             result = messages.Decided(
-                e.play_id, e.game_id, e.user_id, e.user, e.t, e.reveal_at, brand, now, audit
+                e.play_id, e.game_id, e.user_id, e.user, e.t, e.reveal_at, brand, now, audit, epoch
             )
             out.append(self.playlog.deliver(topic, e.user, messages.encode(result)))
         return out
+
+    async def _decide_loaded(
+        self, game: GameView, plays: list[Play]
+    ) -> tuple[list[tuple[Outcome, Decision]], int]:
+        """The plays decided, and the Redis epoch they were decided under. A game Redis lost
+        is rebuilt from the ledger first, by this allocator or another; its plays wait
+        meanwhile, none decided against a missing state."""
+        while True:
+            try:
+                decided = await self.engine.decide_audited(game.rules, plays)
+                return decided, self.engine.epoch(game.game_id)
+            except GameLost:
+                log.warning("game %d is not in Redis: rebuilding it first", game.game_id)
+                await rebuild_lost(self.games.db, self.store, game.game_id)

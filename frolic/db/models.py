@@ -103,6 +103,8 @@ class Game(Base):
     # The pacing line's anchor as Redis holds it, for a rebuild (migration 0006).
     pacing_line_t: Mapped[float | None] = mapped_column(Double)
     pacing_line_from: Mapped[float] = mapped_column(Double, server_default="0")
+    # The epoch of the game's state in Redis, from the redis_epochs sequence (migration 0007).
+    redis_epoch: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 class Brand(Base):
@@ -172,6 +174,13 @@ class PlayEvent(Base):
             postgresql_where=text("processed_time IS NULL"),
         ),
         Index("play_events_reward_coupon_id_key", "reward_coupon_id", unique=True),
+        Index(
+            "ix_play_events_idempotency_key",
+            "user_id",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -185,6 +194,7 @@ class PlayEvent(Base):
     latency_ms: Mapped[int | None] = mapped_column(Integer)
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB)
     created_at: Mapped[datetime | None] = _created()
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))  # migration 0007
 
 
 class User(Base):

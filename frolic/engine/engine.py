@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from frolic.engine.ledger import Decision, Outcome
 from frolic.engine.rules import GameRules, PacingState
-from frolic.engine.store import BudgetStore
+from frolic.engine.store import BudgetStore, GameLost
 from frolic.engine.strategies import Play, RandomSource, Strategy, make_strategy
 
 
@@ -33,13 +33,22 @@ class Engine:
     async def decide_audited(
         self, rules: GameRules, plays: Sequence[Play]
     ) -> list[tuple[Outcome, Decision]]:
-        """Each outcome with the decision behind it (its probability and draw)."""
+        """Each outcome with the decision behind it (its probability and draw). ``GameLost``
+        (nothing decided) if the store lost the game: the state it had is forgotten too."""
         state = self._states.get(rules.game_id)
-        if state is None or self._refresh(rules, state, plays):
-            state = await self.store.state(rules)
-        decisions = self.strategy(rules).plan(rules, state, plays)
-        self._states[rules.game_id], outcomes = await self.store.decide(rules, decisions)
+        try:
+            if state is None or self._refresh(rules, state, plays):
+                state = await self.store.state(rules)
+            decisions = self.strategy(rules).plan(rules, state, plays)
+            self._states[rules.game_id], outcomes = await self.store.decide(rules, decisions)
+        except GameLost:
+            self._states.pop(rules.game_id, None)
+            raise
         return list(zip(outcomes, decisions, strict=True))
+
+    def epoch(self, game_id: int) -> int:
+        """The epoch the game's last batch was decided under (``PacingState.epoch``)."""
+        return self._states[game_id].epoch
 
     @staticmethod
     def _refresh(rules: GameRules, state: PacingState, plays: Sequence[Play]) -> bool:

@@ -16,13 +16,16 @@ from frolic.config import Settings
 from frolic.engine import keys, ledger, scripts
 from frolic.engine.ledger import Decision, Outcome
 from frolic.engine.rules import NO_CAP, GameRules, PacingState
+from frolic.engine.store import GameLost
 from frolic.redis_client import AsyncRedis
 
+# "epoch" last: a pacing hash without it is a game Redis lost (scripts.DECIDE_BATCH).
 STATE_FIELDS = (
     "consumed", "awarded", "slot", "slot_awarded", "slot_cap", "slot_plays", "forecast", "plays",
-    "line_t", "line_from",
+    "line_t", "line_from", "epoch",
 )  # fmt: skip
 DAY = 86_400
+RESTORE_CHUNK = 2000  # outcomes per HSET when restoring a game's processed hashes
 
 
 def _num(raw: bytes | str | None) -> float | None:
@@ -31,12 +34,17 @@ def _num(raw: bytes | str | None) -> float | None:
     return float(raw)
 
 
-def parse_state(values: Sequence[bytes | str | None], remaining: int) -> PacingState:
-    """A ``PacingState`` from the hash fields in ``STATE_FIELDS`` order."""
-    consumed, awarded, slot, slot_awarded, slot_cap, slot_plays, forecast, plays, *line = map(
+def parse_state(
+    values: Sequence[bytes | str | None], remaining: int, game_id: int = 0
+) -> PacingState:
+    """A ``PacingState`` from the hash fields in ``STATE_FIELDS`` order; ``GameLost`` if the
+    epoch is missing."""
+    consumed, awarded, slot, slot_awarded, slot_cap, slot_plays, forecast, plays, *rest = map(
         _num, values
     )
-    line_t, line_from = line
+    line_t, line_from, epoch = rest
+    if epoch is None:
+        raise GameLost(game_id)
     return PacingState(
         consumed=int(consumed or 0),
         awarded=int(awarded or 0),
@@ -49,6 +57,7 @@ def parse_state(values: Sequence[bytes | str | None], remaining: int) -> PacingS
         line_t=line_t,
         line_from=line_from or 0.0,
         remaining=remaining,
+        epoch=int(epoch),
     )
 
 
@@ -140,14 +149,33 @@ class _RedisStore:
         self._resume = client.register_script(scripts.RESUME)
 
     async def load(
-        self, rules: GameRules, stock: Mapping[int, int], t: float | None = None
+        self, rules: GameRules, stock: Mapping[int, int], t: float | None = None, epoch: int = 0
     ) -> None:
         g = rules.game_id
         await self._load(
             keys=[keys.pacing(g), *(keys.budget(g, b) for b in rules.brands)],
-            args=[*_anchor(ledger.line_at_load(rules.start, rules.end, t)),
+            args=[*_anchor(ledger.line_at_load(rules.start, rules.end, t)), epoch,
                   *(stock.get(b, 0) for b in rules.brands)],
         )  # fmt: skip
+
+    async def loaded_epoch(self, game_id: int) -> int | None:
+        """The epoch of the game's state in Redis; None if Redis does not hold the game."""
+        return (await self.loaded_epochs([game_id]))[0]
+
+    async def loaded_epochs(self, game_ids: Sequence[int]) -> list[int | None]:
+        """``loaded_epoch`` of each game, in one round trip."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            for g in game_ids:
+                pipe.hget(keys.pacing(g), "epoch")
+            found = await pipe.execute() if game_ids else []
+        return [None if v is None else int(v) for v in found]
+
+    def processed_hours(self, now: float) -> range:
+        """The hours whose processed hashes may still live at ``now`` (each lives until its
+        hour's end plus ``processed_ttl``), and the next one for a request clock ahead."""
+        return range(
+            keys.processed_bucket(now - self.processed_ttl) - 1, keys.processed_bucket(now) + 2
+        )
 
     async def restore(
         self,
@@ -156,24 +184,39 @@ class _RedisStore:
         awarded: int,
         decided: Mapping[tuple[int, str], int],
         line: tuple[float, float] | None = None,
+        *,
+        epoch: int = 0,
     ) -> int:
         """Rebuild a game lost from Redis, from the ledger: stock, pacing counters, the
-        line's anchor ``(line_t, line_from)`` (None: none), and the outcomes decided
-        (``(request hour, playId) -> brand``, 0 for a loss)."""
+        line's anchor ``(line_t, line_from)`` (None: none), the outcomes decided
+        (``(request hour, playId) -> brand``, 0 for a loss; those of ``processed_hours``),
+        and last the ``epoch`` that marks the game loaded again. The number of outcomes.
+
+        The game's pacing hash and processed hashes are cleared first, so whatever was
+        there (a partial state, outcomes the ledger does not hold) is gone, and nothing is
+        decided until the epoch is back: the outcomes can go in chunks, not one huge call.
+        """
         g = rules.game_id
-        hours: dict[int, list[tuple[str, int]]] = {}
+        now = self.clock()
+        await self.client.delete(
+            keys.pacing(g), *(keys.processed(g, h) for h in self.processed_hours(now))
+        )
+        hours: dict[int, list[Any]] = {}
         for (hour, play_id), brand in decided.items():
-            hours.setdefault(hour, []).append((play_id, brand))
-        args: list[Any] = [len(rules.brands), len(hours), awarded, self.processed_ttl]
-        args += [*_anchor(line), *(stock.get(b, 0) for b in rules.brands)]
-        for plays in hours.values():
-            args.append(len(plays))
-            for play_id, brand in plays:
-                args += (play_id, brand)
-        game_keys = [keys.pacing(g), *(keys.budget(g, b) for b in rules.brands)]
-        game_keys += [keys.processed(g, h) for h in hours]
-        restored = await self._restore(keys=game_keys, args=args)
-        return int(restored)
+            hours.setdefault(hour, []).extend((play_id, brand))
+        async with self.client.pipeline(transaction=False) as pipe:
+            for hour, pairs in hours.items():
+                key = keys.processed(g, hour)
+                for i in range(0, len(pairs), 2 * RESTORE_CHUNK):
+                    pipe.hset(key, items=pairs[i : i + 2 * RESTORE_CHUNK])
+                ends = (hour + 1) * keys.PROCESSED_BUCKET_SECONDS
+                pipe.expire(key, max(0, math.ceil(ends - now)) + self.processed_ttl)
+            await pipe.execute()
+        await self._restore(
+            keys=[keys.pacing(g), *(keys.budget(g, b) for b in rules.brands)],
+            args=[awarded, *_anchor(line), epoch, *(stock.get(b, 0) for b in rules.brands)],
+        )
+        return len(decided)
 
     async def top_up(
         self, rules: GameRules, brand_id: int, coupons: int, operation: str, t: float
@@ -186,20 +229,25 @@ class _RedisStore:
             keys=[keys.pacing(g), keys.top_ups(g), *(keys.budget(g, b) for b in rules.brands)],
             args=[operation, rules.brands.index(brand_id) + 1, coupons, rules.start, rules.end, t],
         )
+        if int(applied) < 0:
+            raise GameLost(g)
         return bool(applied)
 
     async def resume(self, rules: GameRules, t: float) -> tuple[float, float]:
         """Re-anchor the pacing line at ``t`` at the coupons awarded (``scripts.RESUME``)."""
-        line_t, line_from = await self._resume(
+        anchor = await self._resume(
             keys=[keys.pacing(rules.game_id)], args=[rules.start, rules.end, t]
         )
+        if not anchor:
+            raise GameLost(rules.game_id)
+        line_t, line_from = anchor
         return float(line_t), float(line_from)
 
     async def state(self, rules: GameRules) -> PacingState:
         g = rules.game_id
         values = await self.client.hmget(keys.pacing(g), list(STATE_FIELDS))
         stock = await self.stock(rules)
-        return parse_state(values, sum(max(v, 0) for v in stock.values()))
+        return parse_state(values, sum(max(v, 0) for v in stock.values()), g)
 
     async def stock(self, rules: GameRules) -> dict[int, int]:
         g = rules.game_id
@@ -253,8 +301,11 @@ class LuaStore(_RedisStore):
             else:
                 args += (d.play_id, b, r, d.slot, b"0", _cap(d.cap), _cap(d.slot_cap), b"",
                          d.meta)  # fmt: skip
-        raw_state, brands, replays = await self._decide(keys=batch_keys, args=args)
-        state = parse_state(raw_state[:10], int(float(raw_state[10])))
+        answer = await self._decide(keys=batch_keys, args=args)
+        if not answer:
+            raise GameLost(g)
+        raw_state, brands, replays = answer
+        state = parse_state([*raw_state[:10], raw_state[11]], int(float(raw_state[10])), g)
         outcomes = [
             Outcome(d.play_id, int(b) or None, r == 1)
             for d, b, r in zip(decisions, brands, replays, strict=True)
@@ -285,7 +336,7 @@ class OptimisticStore(_RedisStore):
                     for key, ids in buckets.play_ids(decisions).items():
                         found = await pipe.hmget(key, ids)
                         decided.update((i, int(v)) for i, v in zip(ids, found, strict=True) if v)
-                    before = parse_state(raw, sum(max(v, 0) for v in stock))
+                    before = parse_state(raw, sum(max(v, 0) for v in stock), g)
                     state, outcomes, results = ledger.apply(
                         before, stock, rules.brands, decisions, decided, void=rules.moments_void
                     )
@@ -318,7 +369,7 @@ class OptimisticStore(_RedisStore):
                         return False
                     raw = await pipe.hmget(pacing_key, list(STATE_FIELDS))
                     stock = [int(v or 0) for v in await pipe.mget(budget_keys)]
-                    before = parse_state(raw, sum(max(v, 0) for v in stock))
+                    before = parse_state(raw, sum(max(v, 0) for v in stock), g)
                     line_t, line_from = ledger.line_after_top_up(before, rules.start, rules.end, t)
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.hset(pacing_key, mapping={"line_t": repr(line_t),
@@ -338,7 +389,8 @@ class OptimisticStore(_RedisStore):
             async with self.client.pipeline(transaction=True) as pipe:
                 try:
                     await pipe.watch(pacing_key)
-                    before = parse_state(await pipe.hmget(pacing_key, list(STATE_FIELDS)), 0)
+                    raw = await pipe.hmget(pacing_key, list(STATE_FIELDS))
+                    before = parse_state(raw, 0, rules.game_id)
                     line = ledger.line_at_resume(before, rules.start, rules.end, t)
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.hset(pacing_key, mapping={"line_t": repr(line[0]),

@@ -63,6 +63,10 @@ class PacingState:
     line's value at that moment, a resume at the coupons awarded. Either way the coupons
     not yet due spread over the time left instead of being owed at once
     (docs/decisions.md).
+
+    ``epoch`` names the load (or rebuild after a Redis loss) that this state descends from;
+    it is also on the game's row in PostgreSQL, and a recorder keeps only the decisions
+    made under the game's current epoch (``frolic.reconcile.recovery``).
     """
 
     consumed: int = 0
@@ -76,6 +80,7 @@ class PacingState:
     line_t: float | None = None
     line_from: float = 0.0
     remaining: int = 0
+    epoch: int = 0
 
     def line_origin(self, start: float) -> float:
         return start if self.line_t is None else self.line_t

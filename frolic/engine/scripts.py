@@ -31,10 +31,12 @@ return 0
 #                            cap, slot_cap ('' for none), brand_draw ('' unless want), meta
 #   returns {state, outcomes, replays}:
 #     state    {consumed, awarded, slot, slot_awarded, slot_cap, slot_plays, forecast,
-#               plays, line_t, line_from, remaining} as strings ('' for none); the line's
-#               anchor is TOP_UP's, read and returned unchanged
+#               plays, line_t, line_from, remaining, epoch} as strings ('' for none); the
+#               line's anchor is TOP_UP's, read and returned unchanged
 #     outcomes the brand won per play, 0 for a loss
 #     replays  1 where the play had been decided before (its stored outcome returned)
+#   or {} when the pacing hash has no epoch: the game is not loaded (Redis lost it), and
+#   nothing is decided or written. A missing stock key must never read as "no stock".
 #   A batch holds at most MAX_BATCH plays (Lua's unpack() limit).
 DECIDE_BATCH = """
 local nb = tonumber(ARGV[1])
@@ -52,7 +54,9 @@ local pkey = 1 + nb
 local rkey = 1 + nb + np
 
 local st = redis.call('HMGET', KEYS[1], 'consumed', 'awarded', 'slot', 'slot_awarded',
-                      'slot_cap', 'slot_plays', 'forecast', 'plays', 'line_t', 'line_from')
+                      'slot_cap', 'slot_plays', 'forecast', 'plays', 'line_t', 'line_from',
+                      'epoch')
+if not st[11] then return {} end
 local consumed = tonumber(st[1]) or 0
 local awarded = tonumber(st[2]) or 0
 local slot = tonumber(st[3])
@@ -183,8 +187,8 @@ redis.call('HSET', KEYS[1], 'consumed', consumed, 'awarded', awarded,
 if slot ~= nil then redis.call('HSET', KEYS[1], 'slot', slot) end
 if forecast ~= nil then redis.call('HSET', KEYS[1], 'forecast', num(forecast)) end
 return {{num(consumed), num(awarded), num(slot), num(slot_awarded), num(slot_cap),
-         num(slot_plays), num(forecast), num(plays), st[9] or '', st[10] or '', num(total)},
-        outcomes, replays}
+         num(slot_plays), num(forecast), num(plays), st[9] or '', st[10] or '', num(total),
+         st[11]}, outcomes, replays}
 """
 MAX_BATCH = 1000
 
@@ -194,47 +198,42 @@ MAX_BATCH = 1000
 #   KEYS[1+j]        budget:game:{g}:brand:<brand j>
 #   ARGV[1], ARGV[2] the pacing line's anchor line_t, line_from (ledger.line_at_load),
 #                    or '' and '' for none (loaded before the game's start)
-#   ARGV[2+j]        stock of brand j
+#   ARGV[3]          the epoch: the pacing hash's 'epoch' field marks the game loaded
+#   ARGV[3+j]        stock of brand j
 #   returns          the total stock loaded
 LOAD_GAME = """
 redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'epoch', ARGV[3])
 if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'line_t', ARGV[1], 'line_from', ARGV[2]) end
 local total = 0
 for j = 1, #KEYS - 1 do
-    redis.call('SET', KEYS[1 + j], ARGV[2 + j])
-    total = total + tonumber(ARGV[2 + j])
+    redis.call('SET', KEYS[1 + j], ARGV[3 + j])
+    total = total + tonumber(ARGV[3 + j])
 end
 return total
 """
 
-# Restore a game after Redis lost it, from the ledger: stock, the pacing counters, the
-# line's anchor, and the outcomes already decided (so a replay is still recognised).
-# Idempotent.
+# Restore a game after Redis lost it, from the ledger: stock, the pacing counters and the
+# line's anchor, under a new epoch, which marks it loaded again. The outcomes already
+# decided go back into the processed hashes before this (``_RedisStore.restore``): while
+# the epoch is missing nothing is decided.
 #   KEYS[1]          pacing:game:{g}
-#   KEYS[1+j]        budget:game:{g}:brand:<brand j>, j = 1..nb
-#   KEYS[1+nb+h]     processed:game:{g}:<hour h>, h = 1..nh
-#   ARGV[1], ARGV[2] nb, nh;  ARGV[3]  awarded (and consumed);  ARGV[4]  processed TTL s
-#   ARGV[5], ARGV[6] the pacing line's anchor line_t, line_from ('' and '' for none)
-#   ARGV[7..6+nb]    stock of brand j
-#   then per hour h: the count m of its plays, then m pairs playId, brand (0: a loss)
-#   returns          the number of outcomes restored
+#   KEYS[1+j]        budget:game:{g}:brand:<brand j>
+#   ARGV[1]          awarded (and consumed)
+#   ARGV[2], ARGV[3] the pacing line's anchor line_t, line_from ('' and '' for none)
+#   ARGV[4]          the epoch
+#   ARGV[4+j]        stock of brand j
+#   returns          the total stock restored
 RESTORE_GAME = """
-local nb, nh = tonumber(ARGV[1]), tonumber(ARGV[2])
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'consumed', ARGV[3], 'awarded', ARGV[3])
-if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'line_t', ARGV[5], 'line_from', ARGV[6]) end
-for j = 1, nb do redis.call('SET', KEYS[1 + j], ARGV[6 + j]) end
-local a, restored = 7 + nb, 0
-for h = 1, nh do
-    local m = tonumber(ARGV[a])
-    for x = 0, m - 1 do
-        redis.call('HSET', KEYS[1 + nb + h], ARGV[a + 1 + 2 * x], ARGV[a + 2 + 2 * x])
-    end
-    if m > 0 then redis.call('EXPIRE', KEYS[1 + nb + h], ARGV[4]) end
-    restored = restored + m
-    a = a + 1 + 2 * m
+redis.call('HSET', KEYS[1], 'consumed', ARGV[1], 'awarded', ARGV[1], 'epoch', ARGV[4])
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'line_t', ARGV[2], 'line_from', ARGV[3]) end
+local total = 0
+for j = 1, #KEYS - 1 do
+    redis.call('SET', KEYS[1 + j], ARGV[4 + j])
+    total = total + tonumber(ARGV[4 + j])
 end
-return restored
+return total
 """
 
 # Top up one brand of a game, once per operation id: its stock grows by the coupons added,
@@ -247,10 +246,12 @@ return restored
 #   ARGV[2]          j, the index of the brand topped up in KEYS
 #   ARGV[3]          coupons to add (> 0)
 #   ARGV[4..6]       the game's start and end, and now (epoch seconds)
-#   returns          1 if applied, 0 if this operation id was applied before (no change)
+#   returns          1 if applied, 0 if this operation id was applied before (no change),
+#                    -1 if the game is not loaded (no epoch: Redis lost it; no change)
 TOP_UP = """
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 0 end
-local st = redis.call('HMGET', KEYS[1], 'awarded', 'line_t', 'line_from')
+local st = redis.call('HMGET', KEYS[1], 'awarded', 'line_t', 'line_from', 'epoch')
+if not st[4] then return -1 end
 local start, finish, t = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local origin = tonumber(st[2]) or start
 local from = tonumber(st[3]) or 0
@@ -277,9 +278,11 @@ return 1
 # to repeat: a retry anchors again, at what is awarded by then.
 #   KEYS[1]          pacing:game:{g}
 #   ARGV[1..3]       the game's start and end, and now (epoch seconds)
-#   returns          {line_t, line_from} as written
+#   returns          {line_t, line_from} as written, or {} if the game is not loaded (no
+#                    epoch: Redis lost it; no change)
 RESUME = """
-local st = redis.call('HMGET', KEYS[1], 'awarded', 'line_t')
+local st = redis.call('HMGET', KEYS[1], 'awarded', 'line_t', 'epoch')
+if not st[3] then return {} end
 local start, finish, t = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local origin = tonumber(st[2]) or start
 t = math.min(math.max(t, origin), finish)

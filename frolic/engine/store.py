@@ -16,28 +16,42 @@ from frolic.engine.ledger import Decision, Outcome
 from frolic.engine.rules import GameRules, PacingState
 
 
+class GameLost(KeyError):
+    """The store holds no state for the game: never loaded, or lost with Redis (a restart
+    without persistence, a flush). Nothing was decided or changed; the game must be
+    restored from the ledger first (``frolic.reconcile.recovery``). A missing game is never
+    read as a game with no stock."""
+
+    def __init__(self, game_id: int) -> None:
+        super().__init__(f"game {game_id} is not loaded into the store")
+        self.game_id = game_id
+
+
 class BudgetStore(Protocol):
     async def load(
-        self, rules: GameRules, stock: Mapping[int, int], t: float | None = None
+        self, rules: GameRules, stock: Mapping[int, int], t: float | None = None, epoch: int = 0
     ) -> None:
-        """Set each brand's stock and start the game's pacing state afresh. Loaded at ``t``
-        after the game's start, the pacing line is anchored there at 0
-        (``ledger.line_at_load``); loaded before it (or with no ``t``), it has no anchor."""
+        """Set each brand's stock and start the game's pacing state afresh, under ``epoch``
+        (``PacingState.epoch``). Loaded at ``t`` after the game's start, the pacing line is
+        anchored there at 0 (``ledger.line_at_load``); loaded before it (or with no ``t``),
+        it has no anchor."""
 
     async def top_up(
         self, rules: GameRules, brand_id: int, coupons: int, operation: str, t: float
     ) -> bool:
         """Add coupons to one brand's stock (one of ``rules.brands``) and re-anchor the pacing
         line at ``t`` (``ledger.line_after_top_up``), atomically and once per ``operation``;
-        False when the operation was applied before and nothing changed."""
+        False when the operation was applied before and nothing changed. ``GameLost`` if
+        the game is not loaded."""
 
     async def resume(self, rules: GameRules, t: float) -> tuple[float, float]:
         """Re-anchor the pacing line at ``t`` at the coupons awarded so far
         (``ledger.line_at_resume``), atomically: a paused game's line kept rising, and
-        this spreads what is left over the time left instead. The anchor written."""
+        this spreads what is left over the time left instead. The anchor written.
+        ``GameLost`` if the game is not loaded."""
 
     async def state(self, rules: GameRules) -> PacingState:
-        """The game's state as stored now."""
+        """The game's state as stored now; ``GameLost`` if it is not loaded."""
 
     async def stock(self, rules: GameRules) -> dict[int, int]:
         """Remaining coupons per brand."""
@@ -45,7 +59,8 @@ class BudgetStore(Protocol):
     async def decide(
         self, rules: GameRules, decisions: Sequence[Decision]
     ) -> tuple[PacingState, list[Outcome]]:
-        """Apply a batch atomically (see ``ledger``); the state after, and the outcomes."""
+        """Apply a batch atomically (see ``ledger``); the state after, and the outcomes.
+        ``GameLost`` (and nothing decided) if the game is not loaded."""
 
     async def result(self, rules: GameRules, play_id: str, t: float) -> str | None:
         """The stored result document of the play made at ``t``, while it lives."""
@@ -67,12 +82,12 @@ class MemoryStore:
         self._games: dict[int, _Game] = {}
 
     async def load(
-        self, rules: GameRules, stock: Mapping[int, int], t: float | None = None
+        self, rules: GameRules, stock: Mapping[int, int], t: float | None = None, epoch: int = 0
     ) -> None:
         levels = {b: stock.get(b, 0) for b in rules.brands}
         game = self._games.get(rules.game_id)
         top_ups = {} if game is None else game.top_ups  # Redis keeps them across a load too
-        state = PacingState(remaining=sum(levels.values()))
+        state = PacingState(remaining=sum(levels.values()), epoch=epoch)
         anchor = ledger.line_at_load(rules.start, rules.end, t)
         if anchor is not None:
             state = replace(state, line_t=anchor[0], line_from=anchor[1])
@@ -139,4 +154,4 @@ class MemoryStore:
         try:
             return self._games[rules.game_id]
         except KeyError:
-            raise KeyError(f"game {rules.game_id} is not loaded into the store") from None
+            raise GameLost(rules.game_id) from None

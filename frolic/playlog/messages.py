@@ -35,6 +35,7 @@ class Decided(msgspec.Struct, frozen=True):
     brand: int | None  # the brand won, or None for a loss
     decided_at: float
     audit: dict[str, Any] = {}  # the strategy's probability and draw, as stored in Redis
+    epoch: int = 0  # the game's Redis epoch it was decided under (PacingState.epoch)
 
 
 class Final(msgspec.Struct, frozen=True):

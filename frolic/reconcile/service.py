@@ -11,13 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from frolic.db.models import Game
 from frolic.engine import keys
-from frolic.engine.redis_store import LuaStore, OptimisticStore
-from frolic.games.repository import load_game
+from frolic.reconcile.recovery import Store, rebuild_lost
 
 _BRANDS = text(
     "SELECT b.game_id, b.brand_id, b.total_coupons, b.remaining_coupons, "
@@ -31,14 +29,6 @@ _BRANDS = text(
     "WHERE p.game_id = g.id)) "
     "ORDER BY b.game_id, b.brand_id"
 )
-_DECIDED = text(
-    "SELECT p.play_id, extract(epoch FROM p.request_time) AS requested, p.status, "
-    "c.brand_id FROM play_events p LEFT JOIN coupons c ON c.id = p.reward_coupon_id "
-    "WHERE p.game_id = :game AND p.processed_time IS NOT NULL "
-    "AND p.request_time > now() - make_interval(secs => :window)"
-)
-
-Store = LuaStore | OptimisticStore
 
 
 @dataclass(frozen=True)
@@ -79,32 +69,17 @@ async def balances(
 
 
 async def rebuild(db: AsyncEngine, store: Store, game_id: int) -> int:
-    """Restore a game in Redis from the ledger; the number of outcomes restored.
+    """Restore a game in Redis from the ledger, whatever Redis holds; the number of
+    outcomes restored.
 
     Stock becomes ``total - issued`` per brand, the pacing counters the wins so far, the
     pacing line's anchor the one kept on the game's row (set by a late go-live or a
     top-up: without it a topped-up game would pace as if its total had been there from
     the start, and owe the difference at once), and the outcomes decided within the
-    idempotency window go back, so a replayed play keeps its outcome. Run it with the
-    game's allocators stopped (or the game paused).
+    idempotency window go back, so a replayed play keeps its outcome. It takes a new epoch
+    (``recovery.rebuild_lost``), so decisions Redis made before it and the ledger has not
+    recorded are dropped and decided again: safe with the game's allocators running.
     """
-    view = await load_game(db, game_id)
-    if view is None:
-        raise LookupError(f"no game {game_id}")
-    mine = await balances(db, store, game_id)
-    stock = {b.brand_id: b.total - b.issued for b in mine}
-    async with db.connect() as conn:
-        rows = (
-            await conn.execute(_DECIDED, {"game": game_id, "window": store.processed_ttl})
-        ).all()
-        line_t, line_from = (
-            await conn.execute(
-                select(Game.pacing_line_t, Game.pacing_line_from).where(Game.id == game_id)
-            )
-        ).one()
-    decided = {}
-    for r in rows:
-        hour = keys.processed_bucket(float(r.requested))
-        decided[(hour, str(r.play_id))] = (r.brand_id or 0) if r.status == "WIN" else 0
-    line = None if line_t is None else (line_t, line_from)
-    return await store.restore(view.rules, stock, sum(b.issued for b in mine), decided, line)
+    rebuilt = await rebuild_lost(db, store, game_id, force=True)
+    assert rebuilt is not None
+    return rebuilt.outcomes

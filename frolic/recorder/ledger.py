@@ -1,5 +1,10 @@
 """Record a batch of decided plays in PostgreSQL, in one transaction.
 
+0. Share-lock the batch's games and keep only the decisions made under each game's current
+   Redis epoch. A decision of an older epoch was made against a Redis state that a rebuild
+   after a Redis loss did not count (``frolic.reconcile.recovery``): recording it could
+   overspend, so it is dropped, as if its allocator had died before publishing it. Its play
+   stays QUEUED and the re-driver sends it to be decided again.
 1. Lock the batch's play rows, in play id order (two recorders never deadlock), creating
    any that ingestion did not write. Plays already recorded are left as they are: a
    redelivered outcome changes nothing.
@@ -8,8 +13,8 @@
    game's remaining budget for the brand goes down by one.
 3. Write each play's status, processed time, latency, code and audit (probability, draw).
 
-Returns every play of the batch as the player will see it (``Final``), old ones included,
-so a redelivery also repeats the reveal message.
+Returns every recorded play of the batch as the player will see it (``Final``), old ones
+included, so a redelivery also repeats the reveal message.
 """
 
 from __future__ import annotations
@@ -31,6 +36,10 @@ from frolic.playlog.messages import Decided, Final
 
 log = logging.getLogger(__name__)
 
+# FOR SHARE: a rebuild holds the game's row FOR NO KEY UPDATE while it reads the ledger,
+# bumps the epoch and restores Redis, so a batch records either before its snapshot (and is
+# counted in it) or after the new epoch is committed (and keeps only the new epoch's).
+_EPOCHS = text("SELECT id, redis_epoch FROM games WHERE id = ANY(:ids) ORDER BY id FOR SHARE")
 _LOCK = text(
     "SELECT play_id, processed_time FROM play_events WHERE play_id = ANY(:ids) "
     "ORDER BY play_id FOR UPDATE"
@@ -51,7 +60,8 @@ _SPEND = text(
 _FINALS = text(
     "SELECT p.play_id, p.game_id, p.status, p.request_time, p.metadata, u.external_id, "
     "c.code, c.brand_id FROM play_events p JOIN users u ON u.id = p.user_id "
-    "LEFT JOIN coupons c ON c.id = p.reward_coupon_id WHERE p.play_id = ANY(:ids)"
+    "LEFT JOIN coupons c ON c.id = p.reward_coupon_id WHERE p.play_id = ANY(:ids) "
+    "AND p.processed_time IS NOT NULL"
 )
 _RECORD = (
     update(PlayEvent)
@@ -70,8 +80,11 @@ _RECORD = (
 
 
 async def record(db: AsyncEngine, batch: Sequence[Decided], reveal_seconds: float) -> list[Final]:
-    ids = [uuid.UUID(d.play_id) for d in batch]
     async with db.begin() as conn:
+        batch = await _current(conn, batch)
+        if not batch:
+            return []
+        ids = [uuid.UUID(d.play_id) for d in batch]
         await _ensure_rows(conn, batch)
         locked = (await conn.execute(_LOCK, {"ids": ids})).all()
         done = {str(row.play_id) for row in locked if row.processed_time is not None}
@@ -93,6 +106,20 @@ async def record(db: AsyncEngine, batch: Sequence[Decided], reveal_seconds: floa
             await conn.execute(_RECORD, rows)
         finals = (await conn.execute(_FINALS, {"ids": ids})).all()
     return [_final(row, reveal_seconds) for row in finals]
+
+
+async def _current(conn: AsyncConnection, batch: Sequence[Decided]) -> list[Decided]:
+    """The decisions made under their game's current epoch (a game unknown to the ledger
+    has none to compare with: its plays are losses)."""
+    games = sorted({d.game_id for d in batch})
+    epochs: dict[int, int] = {
+        row.id: row.redis_epoch for row in await conn.execute(_EPOCHS, {"ids": games})
+    }
+    current = [d for d in batch if epochs.get(d.game_id, d.epoch) == d.epoch]
+    if len(current) < len(batch):
+        log.warning("dropped %d decisions of an older Redis epoch; their plays are decided "
+                    "again", len(batch) - len(current))  # fmt: skip
+    return current
 
 
 async def _ensure_rows(conn: AsyncConnection, batch: Sequence[Decided]) -> None:

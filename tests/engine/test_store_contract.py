@@ -13,10 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from frolic.engine import keys
 from frolic.engine.ledger import Decision, Outcome
 from frolic.engine.redis_store import LuaStore, OptimisticStore
 from frolic.engine.rules import NO_CAP, PacingState
-from frolic.engine.store import BudgetStore, MemoryStore
+from frolic.engine.store import BudgetStore, GameLost, MemoryStore
 from frolic.redis_client import connect
 from frolic.stack import Endpoints
 from tests.engine.conftest import new_rules
@@ -83,6 +84,43 @@ async def test_a_restore_brings_the_anchor_back(store: BudgetStore) -> None:
     assert (restored.awarded, restored.remaining) == (2, 11)
     await store.restore(rules, await store.stock(rules), 2, {})  # no anchor to restore
     assert (await store.state(rules)).line_t is None
+
+
+async def test_a_game_not_loaded_is_lost_never_empty(store: BudgetStore) -> None:
+    """A game the store does not hold (never loaded, or Redis lost it) refuses every step
+    and writes nothing: it must be rebuilt, never decided as a game without stock."""
+    rules = new_rules()
+    with pytest.raises(GameLost):
+        await store.decide(rules, [want("a")])
+    with pytest.raises(GameLost):
+        await store.state(rules)
+    with pytest.raises(GameLost):
+        await store.top_up(rules, 7, 1, "op", 10.0)
+    with pytest.raises(GameLost):
+        await store.resume(rules, 10.0)
+    await store.load(rules, {7: 1, 8: 0}, epoch=5)
+    assert (await store.state(rules)).epoch == 5
+    state, outcomes = await store.decide(rules, [want("a")])
+    assert outcomes == [Outcome("a", 7)]  # "a" was not recorded as decided before
+    assert state.epoch == 5
+    assert await store.top_up(rules, 7, 1, "op", 10.0)  # nor the top-up as applied
+
+
+async def test_a_restore_replaces_what_redis_held(store: BudgetStore) -> None:
+    """A restore puts back what the ledger holds and nothing else: an outcome Redis had and
+    the ledger did not is gone (its play is decided afresh), a recorded one stays."""
+    if not isinstance(store, LuaStore | OptimisticStore):
+        pytest.skip("the in-memory store is never lost, so it has nothing to restore")
+    store.clock = lambda: 10_000.0  # the contract's plays are made in the first hours
+    rules = new_rules()
+    await store.load(rules, {7: 4, 8: 0}, epoch=3)
+    _, first = await store.decide(rules, [want("a"), want("b")])
+    assert [o.brand for o in first] == [7, 7]
+    recorded = {(keys.processed_bucket(request_time("a")), "a"): 7}
+    assert await store.restore(rules, {7: 3, 8: 0}, 1, recorded, epoch=4) == 1
+    state, again = await store.decide(rules, [want("a"), want("b", wants=False)])
+    assert again == [Outcome("a", 7, replay=True), Outcome("b", None)]
+    assert (state.epoch, state.awarded, state.remaining) == (4, 1, 3)
 
 
 async def test_budget_is_never_overspent(store: BudgetStore) -> None:
