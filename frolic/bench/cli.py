@@ -157,7 +157,7 @@ def run_all(
     smoke: Annotated[bool, typer.Option(help="A second or two of each (CI).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON line.")] = False,
 ) -> None:
-    """ingest, allocate, e2e, reveal and ws in sequence on one stack; progress on stderr."""
+    """ingest, abuse, allocate, e2e, reveal and ws in sequence on one stack; progress on stderr."""
     import tempfile
 
     from frolic.bench import suite

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from frolic.bench import allocate, e2e, reveal
+from frolic.bench import abuse, allocate, e2e, reveal
 from frolic.config import Settings
 
 Progress = Callable[[str], None]
@@ -50,6 +50,16 @@ def run(settings: Settings, state: Path, *, smoke: bool, progress: Progress) -> 
 
     progress("ingest ...")
     result.update(ingest(settings, state, sizes.ingest))
+
+    progress("abuse ...")
+    abused = abuse.measure(settings, _dir(state, "abuse"), abuse.SMOKE if smoke else abuse.FULL,
+                           progress)  # fmt: skip
+    result.update({
+        "abuse_limits_held": abused["limits_held"],
+        "abuse_legit_p99_on_target": abused["legit_p99_on_target"],
+        **{f"abuse_{name}_legit_p99_ms": abused[name]["legit_p99_ms"]
+           for name in ("baseline", *abuse.SCENARIOS)},
+    })  # fmt: skip
 
     progress(f"allocate: {sizes.plays:,} plays ...")
     decided = allocate.measure(settings.redis_url, plays=sizes.plays, budget=sizes.budget,

@@ -27,9 +27,9 @@ def test_bench_e2e_decides_every_play_it_publishes(endpoints: Endpoints, tmp_pat
 
 def test_bench_all_smoke_ends_with_every_key(endpoints: Endpoints, tmp_path: Path) -> None:
     result = bench(endpoints, tmp_path, "all", "--smoke").result
-    keys = ("ingest_rps", "ingest_p99_ms", "ingest_vs_fastapi_hello", "alloc_decisions_per_s",
-            "alloc_vs_seed_evalsha", "e2e_alloc_p99_ms", "e2e_rate_per_s", "reveal_late_p99_ms",
-            "reveal_sockets", "ws_connections")  # fmt: skip
+    keys = ("ingest_rps", "ingest_p99_ms", "ingest_vs_fastapi_hello", "abuse_limits_held",
+            "alloc_decisions_per_s", "alloc_vs_seed_evalsha", "e2e_alloc_p99_ms",
+            "e2e_rate_per_s", "reveal_late_p99_ms", "reveal_sockets", "ws_connections")  # fmt: skip
     for key in keys:
         assert key in result, key
     assert result["alloc_overspent"] == result["e2e_overspent"] == 0
