@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import frolic
+from frolic import topics
 from frolic.admin.endpoints import IMPORT_PATH
 from frolic.admin.routes import router as admin_router
 from frolic.admin.scheduler import Scheduler
@@ -54,6 +55,9 @@ def create_app(settings: Settings, roles: Sequence[Role] = ALL_ROLES) -> FastAPI
             writer = PlayWriter(res.db)
             stop = asyncio.Event()
             workers: list[asyncio.Task[None]] = []
+            if playlog is not None:  # its messages wait for topics a broker restart lost
+                keeper = topics.keep_topics(res.kafka_admin, settings, stop)
+                workers.append(asyncio.create_task(keeper, name="topic-keeper"))
             if "api" in roles:
                 assert playlog is not None
                 writer.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, cast
 
@@ -54,3 +55,30 @@ def ensure_topics(admin: AdminClient, settings: Settings, timeout: float = 15.0)
 def partition_counts(admin: AdminClient, timeout: float) -> dict[str, int]:
     metadata = admin.list_topics(timeout=timeout)
     return {name: len(topic.partitions) for name, topic in metadata.topics.items()}
+
+
+KEEP_SECONDS = 2.0
+"""How often ``keep_topics`` looks for the play log's topics."""
+
+
+async def keep_topics(admin: AdminClient, settings: Settings, stop: asyncio.Event) -> None:
+    """Create the topics again whenever the broker has lost them, with our partition count.
+
+    The embedded memory broker forgets its topics when it restarts. Our producers do not let
+    a publish create a topic (it would get the broker's default partition count, and a
+    consumer group could use no more members than that): their messages wait in the
+    producer until this puts the topics back, within ``KEEP_SECONDS``."""
+    wanted = (settings.play_topic, settings.result_topic, settings.final_topic)
+    while not stop.is_set():
+        try:
+            counts = await asyncio.to_thread(partition_counts, admin, KEEP_SECONDS)
+            missing = [name for name in wanted if name not in counts]
+            if missing:
+                log.warning("topics %s are gone (a broker restart?); creating them", missing)
+                await asyncio.to_thread(ensure_topics, admin, settings)
+        except Exception as exc:  # the broker is down: the next round tries again
+            log.debug("topic check failed: %s", exc)
+        try:
+            await asyncio.wait_for(stop.wait(), KEEP_SECONDS)
+        except TimeoutError:
+            pass

@@ -31,6 +31,9 @@ class PlayLog:
                     "enable.idempotence": False,
                     "acks": "all",
                     "queue.buffering.max.messages": 1_000_000,
+                    # A topic the broker lost waits for ``topics.keep_topics`` to create it
+                    # with our partition count, rather than the broker's default.
+                    "allow.auto.create.topics": False,
                 },
             )
         )
