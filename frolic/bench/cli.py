@@ -152,6 +152,34 @@ def abuse(
     _print(result, as_json)
 
 
+@app.command()
+def chaos(
+    fault: Annotated[
+        list[str] | None, typer.Option("--fault", help="A fault to inject (repeat); all if unset.")
+    ] = None,
+    smoke: Annotated[bool, typer.Option(help="A short load per fault (CI).")] = False,
+    seconds: Annotated[float | None, typer.Option(min=2, help="Seconds of load a fault.")] = None,
+    rate: Annotated[float | None, typer.Option(min=1, help="Plays a second.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON line.")] = False,
+) -> None:
+    """Faults on the real multi-process stack under load; every invariant checked after each.
+    Exits 1 if an invariant broke or a fault did not happen. Not in ``bench all``: a
+    verdict and counts, not a performance figure."""
+    from frolic.chaos import bench as chaos_bench
+
+    try:
+        result = chaos_bench.run(fault or [], smoke=smoke, seconds=seconds, rate=rate,
+                                 progress=_progress)  # fmt: skip
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if as_json:
+        _print(result, as_json)
+    else:
+        print(chaos_bench.table(result))
+    if not (result["holds"] and result["faults_happened"]):
+        raise typer.Exit(1)
+
+
 @app.command("all")
 def run_all(
     smoke: Annotated[bool, typer.Option(help="A second or two of each (CI).")] = False,

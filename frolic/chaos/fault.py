@@ -52,6 +52,11 @@ class LoadProgress:
     sent: Sent = field(default_factory=Sent)
     started: float = field(default_factory=time.monotonic)
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set by the load: send this many plays at once, on top of the steady rate (a fault
+    # that wants its victims busy, or a spike).
+    burst: Callable[[int], None] = lambda n: None
+    # Set by the load: send this many already answered plays again, same key; how many.
+    again: Callable[[int], int] = lambda n: 0
 
     @property
     def elapsed(self) -> float:
@@ -91,6 +96,10 @@ class Fault:
 
     async def inject(self, ctx: Context) -> None:
         raise NotImplementedError
+
+    async def after(self, ctx: Context) -> None:
+        """Once every accepted play is final, before the role processes stop: gather the
+        evidence the run left (topics, the ledger, metrics) into ``ctx.evidence``."""
 
     def missing(self, evidence: Evidence) -> list[str]:
         """Why the evidence shows the fault did not happen as meant; empty when it did."""

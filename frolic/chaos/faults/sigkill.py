@@ -1,0 +1,115 @@
+"""SIGKILL an allocator and a recorder in the middle of a batch, several times.
+
+Landing inside a batch: every consumer-group member publishes at ``/metrics`` how many
+messages it holds uncommitted (``frolic_consumer_uncommitted``: its batch in progress). The
+fault sends a spike of plays so the victims work batch after batch, polls the victim's
+gauge and SIGKILLs it the moment a read shows a batch in hand. Each round kills one
+allocator and one recorder (the other of each pair keeps working); the supervisor restarts
+them; the next round waits until they are back. The re-driver is held off for the run
+(``redrive_after_seconds``), so every play the killed processes held must come back through
+the broker's redelivery of uncommitted offsets alone.
+
+Evidence per kill: the batch size the victim reported holding (a few milliseconds before
+the signal), and whether it was busy. Across the run: plays decided twice and finals
+published twice (a redelivered batch whose outcome had already gone out).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections import Counter
+from typing import Any, ClassVar
+
+import httpx
+
+from frolic.chaos.fault import Context, Evidence, Fault
+from frolic.chaos.supervisor import Member
+from frolic.chaos.topic_log import read_all
+from frolic.playlog import messages
+
+BUSY_WAIT = 3.0  # seconds to wait for the victim to be busy before killing it anyway
+BURST = 200  # plays sent at once just before each kill
+BURST = 200  # plays sent at once before each kill
+
+
+GAUGE = re.compile(rb'^frolic_consumer_uncommitted\{group="[^"]+"\} (\S+)$', re.M)
+
+
+async def held(client: httpx.AsyncClient, member: Member) -> int:
+    """Messages ``member`` holds uncommitted now, as its ``/metrics`` says (0 unknown)."""
+    try:
+        answer = await client.get(f"{member.url}/metrics", timeout=1)
+    except httpx.HTTPError:
+        return 0
+    return int(sum(float(v) for v in GAUGE.findall(answer.content)))
+
+
+async def kill_mid_batch(client: httpx.AsyncClient, member: Member) -> dict[str, Any]:
+    """SIGKILL ``member`` as soon as it reports a batch in hand (within ``BUSY_WAIT`` s;
+    after that, anyway)."""
+    deadline = time.monotonic() + BUSY_WAIT
+    holding = 0
+    while time.monotonic() < deadline and not (holding := await held(client, member)):
+        await asyncio.sleep(0.002)
+    pid = member.pid
+    member.kill()
+    return {"role": member.roles[0], "process": member.index, "pid": pid, "at": time.time(),
+            "held": holding}  # fmt: skip
+
+
+class SigKill(Fault):
+    name = "sigkill"
+    summary = "SIGKILL an allocator and a recorder mid-batch, repeatedly; restarted"
+    overrides: ClassVar[dict[str, Any]] = {"redrive_after_seconds": 3600.0}
+
+    async def inject(self, ctx: Context) -> None:
+        rounds = max(2, int(ctx.load.seconds // 6))
+        kills: list[dict[str, Any]] = []
+        ctx.evidence["kills"] = kills
+        await ctx.load.until(0.15)
+        for r in range(rounds):
+            if ctx.load.left() < 1:
+                break
+            # Alternate between the two of each role: this round's victims were not killed
+            # in the last one; they (not the last round's, still restarting) must be up.
+            victims = [ctx.cluster.of("allocator")[r % 2], ctx.cluster.of("recorder")[r % 2]]
+            await asyncio.wait_for(asyncio.gather(*(v.ready.wait() for v in victims)), 60)
+            # A spike of plays keeps the victims busy batch after batch for a moment.
+            ctx.load.burst(BURST)
+            await asyncio.sleep(0.3)
+            async with httpx.AsyncClient() as client:
+                kills += await asyncio.gather(*(kill_mid_batch(client, v) for v in victims))
+            ctx.progress(f"sigkill: round {r + 1}: killed {', '.join(v.name for v in victims)}")
+            # Let the group notice and the survivors take the partitions over under load.
+            await asyncio.sleep(2.0)
+
+    async def after(self, ctx: Context) -> None:
+        decided = await asyncio.to_thread(read_all, ctx.settings, ctx.settings.result_topic)
+        finals = await asyncio.to_thread(read_all, ctx.settings, ctx.settings.final_topic)
+        times_decided = Counter(_decided.decode(raw).play_id for raw in decided)
+        times_final = Counter(_final.decode(raw).play_id for raw in finals)
+        ctx.evidence.update({
+            "decided_twice": sum(n > 1 for n in times_decided.values()),
+            "finalized_twice": sum(n > 1 for n in times_final.values()),
+            "restarts": sum(m.restarts for m in ctx.cluster.members),
+        })  # fmt: skip
+
+    def missing(self, evidence: Evidence) -> list[str]:
+        kills = evidence.get("kills", [])
+        problems = []
+        for role in ("allocator", "recorder"):
+            mine = [k for k in kills if k["role"] == role]
+            if len(mine) < 2:
+                problems.append(f"{role}: {len(mine)} kills, wanted several")
+            elif not all(k["held"] for k in mine):
+                problems.append(f"{role}: a kill landed with no batch in hand")
+        if evidence.get("restarts", 0) < len(kills):
+            problems.append(f"{evidence.get('restarts')} restarts for {len(kills)} kills")
+        return problems
+
+
+_decided = messages.decoder(messages.Decided)
+_final = messages.decoder(messages.Final)
+FAULT = SigKill()

@@ -1,0 +1,48 @@
+"""Read a whole topic as it is now: what the history checker compares with the ledger, and
+what the duplicates fault picks from to deliver again.
+
+Partitions are assigned directly, from their beginning to the end they have when the read
+starts: no consumer group to join (a join waits on the broker's rebalance), nothing
+committed.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, cast
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+from frolic.config import Settings
+from frolic.topics import client_config
+
+
+def read_all(settings: Settings, topic: str, *, timeout: float = 60.0) -> list[bytes]:
+    """Every message value of ``topic`` up to its current end, partition by partition."""
+    consumer = Consumer(cast(Any, client_config(settings, **{
+        "group.id": "chaos-reader", "enable.auto.commit": False,
+    })))  # fmt: skip
+    values: list[bytes] = []
+    try:
+        meta = consumer.list_topics(topic, timeout=10).topics[topic]
+        ends: dict[int, int] = {}
+        for p in meta.partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            if high > low:
+                ends[p] = high
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
+        deadline = time.monotonic() + timeout
+        while ends and time.monotonic() < deadline:
+            for message in consumer.consume(1000, 0.2):
+                if message.error():
+                    continue
+                p, offset = message.partition(), message.offset()
+                if p in ends and offset is not None and offset < ends[p]:
+                    values.append(message.value() or b"")
+                    if offset + 1 >= ends[p]:
+                        del ends[p]
+        if ends:
+            raise TimeoutError(f"{topic}: partitions {sorted(ends)} not read to their end")
+    finally:
+        consumer.close()
+    return values

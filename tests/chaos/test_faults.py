@@ -1,0 +1,63 @@
+"""F's faults through the chaos runner, short (the CI version of ``frolic bench chaos``):
+every invariant holds, and the fault really happened as its evidence shows, so a run where
+the fault missed cannot pass.
+
+Each runs on its own embedded servers (faults restart processes; the session's shared
+stack must not see that)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from frolic.chaos import faults
+from frolic.chaos.runner import SMOKE, Chaos, Row
+from frolic.config import Settings
+
+PLAN = dataclasses.replace(SMOKE, seconds=10.0, rate=40.0, players=80)
+
+
+async def run(name: str, state: Path) -> Row:
+    (fault,) = faults.named([name])
+    async with Chaos(Settings(), state, PLAN, progress=lambda line: None) as chaos:
+        row = await chaos.run(fault)
+    assert row.counts["accepted"] >= 0.95 * row.counts["sent"], row.refused
+    assert row.counts["finalized"] == row.counts["accepted"]
+    assert (row.counts["overspent"], row.counts["duplicated"], row.counts["lost"]) == (0, 0, 0)
+    assert row.counts["violations"] == []
+    assert row.missing == [], row.evidence
+    return row
+
+
+async def test_sigkill_mid_batch_loses_and_repeats_nothing(tmp_path: Path) -> None:
+    row = await run("sigkill", tmp_path)
+    kills = row.evidence["kills"]
+    # Each victim was killed holding a batch it had not committed, and came back.
+    assert {k["role"] for k in kills} == {"allocator", "recorder"}
+    assert all(k["held"] > 0 for k in kills)
+    assert row.evidence["restarts"] >= len(kills)
+
+
+async def test_duplicate_deliveries_are_handled_again_and_change_nothing(tmp_path: Path) -> None:
+    row = await run("duplicates", tmp_path)
+    e = row.evidence
+    assert e["play_events_again"] > 0
+    assert e["decided_again"] >= 0.9 * e["play_events_again"]
+    assert e["results_again"] > 0
+    assert e["recorded_again"] >= 0.9 * e["results_again"]
+    assert e["requests_again"] > 0
+
+
+async def test_clock_skew_between_processes_breaks_no_invariant(tmp_path: Path) -> None:
+    row = await run("clock_skew", tmp_path)
+    offsets = row.evidence["clock_offsets_s"]
+    assert any(v >= 3 for v in offsets.values())
+    assert any(v <= -3 for v in offsets.values())
+    assert row.evidence["decided_before_requested"] > 0
+
+
+def test_an_unknown_fault_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown fault"):
+        faults.named(["no-such-fault"])
