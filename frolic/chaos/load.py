@@ -84,11 +84,9 @@ class Load:
 
     async def _play(self, client: httpx.AsyncClient, n: int, prefix: str) -> None:
         """The ``n``-th play (of the steady load, or of bursts), with its retries."""
-        user, game, key = (
-            self.users[n % len(self.users)],
-            self.games[n % len(self.games)],
-            f"{prefix}{n}",
-        )
+        user, game = self.users[n % len(self.users)], self.games[n % len(self.games)]
+        key = f"{prefix}{n}"
+        self.game_of[key] = game
         sent = self.progress.sent
         sent.plays += 1
         play_id = await self._send(client, user, game, key)
