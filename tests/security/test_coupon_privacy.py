@@ -56,6 +56,13 @@ async def _listen(socket: ClientConnection, into: list[tuple[float, dict[str, ob
         into.append((time.time(), orjson.loads(frame)))
 
 
+def _results(
+    frames: list[tuple[float, dict[str, object]]],
+) -> list[tuple[float, dict[str, object]]]:
+    """Result frames only: a late play's "pending" frame may come first."""
+    return [(at, f) for at, f in frames if f["type"] == "result"]
+
+
 @pytest.fixture(scope="module")
 async def won(server: tuple[Settings, str]) -> Won:
     """A winning play, watched over /ws by its winner and by a stranger from the start."""
@@ -75,14 +82,14 @@ async def won(server: tuple[Settings, str]) -> Won:
         play_id, reveal_at = answer.json()["playId"], answer.json()["revealAt"]
         await wait_decided(settings, [play_id])
         deadline = time.monotonic() + REVEAL_SECONDS + 15
-        while not frames[winner] and time.monotonic() < deadline:
+        while not _results(frames[winner]) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.5)  # room for a frame that should not come to the stranger
         await mine.close()
         await theirs.close()
         await asyncio.gather(*tasks, return_exceptions=True)
-    assert frames[winner], "the winner's reveal did not come"
-    code = str(frames[winner][0][1]["couponCode"])
+    assert _results(frames[winner]), "the winner's reveal did not come"
+    code = str(_results(frames[winner])[0][1]["couponCode"])
     assert code in game.codes
     return Won(settings, base, game, play_id, reveal_at, code, winner, frames)
 
@@ -129,7 +136,7 @@ async def test_get_play_discloses_nothing_before_reveal_at(
 
 
 def test_the_ws_reveal_goes_to_the_winners_socket_only(won: Won) -> None:
-    [(arrived, frame)] = won.frames[won.winner]
+    [(arrived, frame)] = _results(won.frames[won.winner])
     assert frame["playId"] == won.play_id
     assert arrived >= won.reveal_at - 0.05  # not before its revealAt
     assert won.frames[next(u for u in won.frames if u != won.winner)] == []
@@ -146,7 +153,9 @@ async def test_ws_history_on_connect_holds_own_plays_only(won: Won) -> None:
                 return got
 
     mine = await first_frames(won.winner)
-    assert [f["couponCode"] for f in mine if f["playId"] == won.play_id] == [won.code]
+    assert [
+        f["couponCode"] for f in mine if f["playId"] == won.play_id and f["type"] == "result"
+    ] == [won.code]
     assert await first_frames(f"stranger-{uuid.uuid4().hex[:6]}") == []
     # An unauthenticated socket is closed at once, with a reason and no history.
     async with connect(won.base.replace("http://", "ws://") + "/ws") as socket:

@@ -26,7 +26,7 @@ import httpx
 import jwt
 import orjson
 from sqlalchemy.engine import make_url
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 
 from frolic.bench.importer import codes_file
 from frolic.config import Settings
@@ -85,6 +85,14 @@ def _broken_handshake(port: int, token: str) -> None:
         raw.recv(4096)
 
 
+async def _result(ws: ClientConnection) -> dict[str, object]:
+    """The next result frame; a "pending" one comes first if the play is late."""
+    while True:
+        frame = orjson.loads(await asyncio.wait_for(ws.recv(), 30))
+        if frame["type"] == "result":
+            return dict(frame)
+
+
 async def _drive(base: str, port: int, secrets: list[str]) -> list[str]:
     """The flow; returns every error body it saw, and adds the secrets it made."""
     bodies: list[str] = []
@@ -120,10 +128,10 @@ async def _drive(base: str, port: int, secrets: list[str]) -> list[str]:
             played = await call("POST", "/play", json={"gameId": game_id},
                                 headers={"Authorization": f"Bearer {player}"})  # fmt: skip
             assert played.status_code == 202, played.text
-            reveal = orjson.loads(await asyncio.wait_for(ws.recv(), 30))
+            reveal = await _result(ws)
             assert reveal["couponCode"], reveal  # a win: odds of 1
             # The code is the winner's to see, not the operator's log's.
-            secrets.append(reveal["couponCode"])
+            secrets.append(str(reveal["couponCode"]))
         await call("GET", f"/plays/{played.json()['playId']}",
                    headers={"Authorization": f"Bearer {player}"})  # fmt: skip
 
