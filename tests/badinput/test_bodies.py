@@ -1,5 +1,6 @@
-"""Bodies over the limit: 413 ``{"error", "detail"}`` before the body is read whole, whether
-its length is declared or it comes in chunks, and nothing is stored."""
+"""Request bodies that are too big or not text. Over the limit: 413 ``{"error", "detail"}``
+before the body is read whole, whether its length is declared or it comes in chunks, and
+nothing is stored. JSON that is not UTF-8: 422, as any body that is not JSON."""
 
 from __future__ import annotations
 
@@ -131,6 +132,19 @@ async def test_a_coupon_file_over_its_limit_is_413_and_stores_nothing(
     monkeypatch.setattr("frolic.admin.endpoints.MAX_IMPORT_BYTES", len(body))
     response = await admin.post("/admin/coupons/import", content=body, headers=csv)
     assert response.json()["imported"] == 400
+
+
+@pytest.mark.parametrize("path", ["/admin/brands", "/play"])
+async def test_a_json_body_that_is_not_utf8_is_422(
+    admin: httpx.AsyncClient, limited: Settings, path: str
+) -> None:
+    token = mint_player_token(limited, "odd-bytes")
+    headers = {"Content-Type": "application/json"}
+    if path == "/play":
+        headers["Authorization"] = f"Bearer {token}"
+    response = await admin.post(path, content=b'{"name": "\xff\xfe"}', headers=headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"] == "ValidationFailed"
 
 
 @pytest.fixture(scope="module")
