@@ -16,7 +16,13 @@ IDEMPOTENCY_SECONDS = 86_400
 # Generic Cell Rate Algorithm: one key a client, holding its theoretical arrival time.
 # gcra(key, now ms, emission interval ms (1000 / rate), burst) counts a request and returns
 # 0, or counts nothing and returns the ms to wait before the next request would be allowed.
+#
+# ``now`` is the gateway's clock when the request arrived, and under load the call reaches
+# Redis later than that. A key expiring at its TAT by Redis' clock could then be gone while
+# a late request still finds its TAT ahead, and that request would start a fresh bucket:
+# so the key outlives its TAT by LATE_MS, longer than any request waits.
 _GCRA_FUNCTION = """
+local LATE_MS = 60000
 local function gcra(key, now, interval, burst)
     local tolerance = interval * (burst - 1)
     local tat = math.max(tonumber(redis.call('GET', key) or now), now)
@@ -24,7 +30,7 @@ local function gcra(key, now, interval, burst)
         return math.ceil(tat - now - tolerance)
     end
     local new_tat = tat + interval
-    redis.call('SET', key, new_tat, 'PX', math.ceil(new_tat - now))
+    redis.call('SET', key, new_tat, 'PX', math.ceil(new_tat - now) + LATE_MS)
     return 0
 end
 """

@@ -3,6 +3,7 @@ the real Redis."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 import uuid
@@ -91,3 +92,18 @@ async def test_the_players_rate_and_cooldown(redis: AsyncRedis) -> None:
         await limits.gate(user, cooling, PLENTY, ip=fresh("ip"), ip_rate=PLENTY, key=None,
                           claim="p 1.0", now=time.time())  # fmt: skip
     assert 25 <= refused.value.retry_after <= 30
+
+
+async def test_a_request_that_reaches_redis_late_still_finds_its_bucket(redis: AsyncRedis) -> None:
+    # Under load a request's clock reading (taken as it arrived) is older than Redis' clock
+    # when the script runs. The bucket must still be there for it.
+    limits, g, ip, user = Limits(redis), game(), fresh("10.0.2"), fresh("late")
+    one_a_tenth = Rate(per_second=10, burst=1)  # one play per 100 ms
+    arrived = time.time()
+    assert await limits.gate(user, g, one_a_tenth, ip=ip, ip_rate=PLENTY, key=None,
+                             claim="p 1.0", now=arrived) is None  # fmt: skip
+    await asyncio.sleep(0.25)  # past the bucket's TAT by Redis' clock
+    with pytest.raises(RateLimited):
+        # Arrived 50 ms after the first, but reaching Redis only now.
+        await limits.gate(user, g, one_a_tenth, ip=ip, ip_rate=PLENTY, key=None,
+                          claim="p 1.0", now=arrived + 0.05)  # fmt: skip
