@@ -8,7 +8,7 @@ Each fault gets fresh topics, games and role processes on the runner's servers: 
 allocators, two recorders and ws, each its own ``frolic serve`` process under a supervisor
 that restarts whichever dies. The games are made through the admin API as an operator
 would: one ``fixed_odds`` game whose budget runs out during the load (so an overspend would
-show) and one paced game that ends as the load does; both hold real codes.
+show) and one paced game a minute longer than the load; both hold real codes.
 """
 
 from __future__ import annotations
@@ -186,7 +186,7 @@ def create_games(settings: Settings, api: str, plan: Plan) -> list[int]:
     paced = max(2, round(0.05 * per_game))
     specs = [
         ("tight", "fixed_odds", (tight - tight // 3, tight // 3), plan.seconds + 600),
-        ("paced", "paced", (paced,), plan.seconds + 5),
+        ("paced", "paced", (paced,), plan.seconds + 60),
     ]
     games = []
     for name, strategy, budgets, seconds in specs:
