@@ -167,6 +167,10 @@ class Limits:
         claim = await self._redis.get(idempotency_key(user, key))
         return claim.decode() if isinstance(claim, bytes) else claim
 
+    async def reclaim(self, user: str, key: str, claim: str) -> None:
+        """Claim ``key`` for its play again: Redis lost the claim, the ledger had the play."""
+        await self._redis.set(idempotency_key(user, key), claim, ex=IDEMPOTENCY_SECONDS)
+
     async def release(self, user: str, key: str) -> None:
         """Give up ``key``'s claim: its play could not be recorded, so a retry must make it."""
         await self._redis.delete(idempotency_key(user, key))

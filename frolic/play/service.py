@@ -9,10 +9,15 @@ A play costs one Redis round trip (``Limits.gate``: the address's and the player
 the key, the game's limits and the key's claim, in one script; on a Cluster the address's
 rate is a call of its own) and a share of one PostgreSQL statement (``PlayWriter``: the
 player, their block, and the play). The game comes from an in-process cache.
+
+The ledger keeps each play's Idempotency-Key too (unique per player): when Redis has lost a
+key's claim (a restart without persistence), the retry is not written and gets the key's
+play from the ledger, whose claim goes back into Redis. Redis away answers 503.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from dataclasses import dataclass
@@ -21,7 +26,8 @@ from typing import Any
 
 import orjson
 import uuid_utils
-from sqlalchemy import select
+from redis.exceptions import RedisError
+from sqlalchemy import select, text
 
 from frolic.config import Settings
 from frolic.db.models import Coupon, PlayEvent, User
@@ -38,6 +44,11 @@ from frolic.redis_client import AsyncRedis
 
 RECORD_RETRY_SECONDS = 2.0
 """Retry-After of a play that could not be recorded (PostgreSQL unavailable)."""
+_KEYED_PLAY = text(
+    "SELECT p.play_id, extract(epoch FROM p.request_time) AS requested, p.game_id, "
+    "p.metadata->>'revealAt' AS reveal_at FROM play_events p JOIN users u ON u.id = p.user_id "
+    "WHERE u.external_id = :user AND p.idempotency_key = :key"
+)
 _LEGACY_REEL = 10.0  # the reel when claims held only "<playId> <revealAt>"
 
 
@@ -66,6 +77,11 @@ class PlayService:
         """The accepted play's id and revealAt (an earlier play's, for a retried key)."""
         try:
             accepted = await self._accept(user, game_id, ip=ip, key=key, device=device)
+        except RedisError as exc:  # restarting: the retry finds its play, in Redis or the ledger
+            metrics.PLAYS_REFUSED.labels(NotReady.__name__).inc()
+            raise NotReady(
+                "Redis is unavailable; try again with the same Idempotency-Key", retry_after=1
+            ) from exc
         except FrolicError as exc:
             metrics.PLAYS_REFUSED.labels(type(exc).__name__).inc()
             raise
@@ -84,6 +100,8 @@ class PlayService:
             # A retry still gets its play back after the game has closed.
             if key is not None and (earlier := await self.limits.claimed(user, key)):
                 return await self._record(user, key, Claim.parse(earlier, game_id), device)
+            if key is not None and (kept := await self._keyed_play(user, key)):
+                return kept.play_id, kept.reveal_at
             if game is None:
                 raise NotFound(f"no game {game_id}")
             raise ValidationFailed(f"game {game_id} is not open for play ({game.status})")
@@ -106,24 +124,48 @@ class PlayService:
         The claim is kept when recording fails, so however many retries there are and
         whether or not the failed attempt reached PostgreSQL, the key has one play."""
         try:
-            player = await self.writer.record(NewPlay(
+            written = await self.writer.record(NewPlay(
                 uuid.UUID(play.play_id), user, play.game_id, datetime.fromtimestamp(play.t, UTC),
-                orjson.dumps({"revealAt": play.reveal_at, "device": device}).decode(),
+                orjson.dumps({"revealAt": play.reveal_at, "device": device}).decode(), key,
             ))  # fmt: skip
         except Exception as exc:
             raise NotReady(
                 "the play could not be recorded; try again with the same Idempotency-Key",
                 retry_after=RECORD_RETRY_SECONDS,
             ) from exc
+        player = written.player
         if player.blocked:
             if key is not None:
                 await self.limits.release(user, key)
             raise Forbidden("this player may not play")
+        if not written.new and key is not None:
+            kept = await self._keyed_play(user, key)
+            if kept is not None and kept.play_id != play.play_id:
+                # Redis had lost the key's claim; the ledger has the key's play (published
+                # when it was accepted, or re-driven). Its claim goes back for the next retry.
+                with contextlib.suppress(RedisError):
+                    await self.limits.reclaim(user, key, kept.text())
+                return kept.play_id, kept.reveal_at
         event = messages.PlayEvent(
             play.play_id, play.game_id, player.id, user, play.t, play.reveal_at, device
         )
         self.playlog.publish(self.settings.play_topic, user, messages.encode(event))
         return play.play_id, play.reveal_at
+
+    async def _keyed_play(self, user: str, key: str) -> Claim | None:
+        """The ledger's play of ``user``'s ``key``, if it has one."""
+        try:
+            async with self.db.connect() as conn:
+                row = (await conn.execute(_KEYED_PLAY, {"user": user, "key": key})).one_or_none()
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            raise NotReady("the play could not be looked up; try again", retry_after=2) from exc
+        if row is None:
+            return None
+        t = float(row.requested)
+        reveal_at = float(row.reveal_at or t + self.settings.reveal_seconds)
+        return Claim(str(row.play_id), reveal_at, t, row.game_id)
 
     async def view(self, user: str, play_id: str) -> PlayView:
         """A play of ``user``'s; someone else's is as unknown as a play that never was."""

@@ -38,6 +38,7 @@ class NewPlay:
     game_id: int
     request_time: datetime
     metadata: str  # JSON
+    key: str | None = None  # its Idempotency-Key, unique per player in the ledger
 
 
 @dataclass(frozen=True)
@@ -46,29 +47,43 @@ class Player:
     blocked: bool
 
 
+@dataclass(frozen=True)
+class Written:
+    player: Player
+    # False: the play was not written. Its player is blocked, or the ledger had a play with
+    # its id (an earlier attempt's) or with its Idempotency-Key (``PlayService._record``).
+    new: bool
+
+
 # Arrays in, one row a player out. Players are locked in one order (the DISTINCT ... ORDER
 # BY), so two gateways' batches cannot deadlock on them; DO UPDATE (a no-op) rather than DO
 # NOTHING so that a player another batch is creating right now is waited for and returned.
 _RECORD = """
 WITH input AS (
-    SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::timestamptz[], $5::text[])
-        AS t(play_id, external_id, game_id, request_time, metadata)
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::timestamptz[], $5::text[],
+                         $6::text[])
+        AS t(play_id, external_id, game_id, request_time, metadata, idempotency_key)
 ), players AS (
     INSERT INTO users (external_id)
     SELECT DISTINCT external_id FROM input ORDER BY external_id
     ON CONFLICT (external_id) DO UPDATE SET external_id = EXCLUDED.external_id
     RETURNING id, external_id, blocked
 ), recorded AS (
-    INSERT INTO play_events (play_id, user_id, game_id, status, request_time, metadata)
-    SELECT i.play_id, p.id, i.game_id, 'QUEUED', i.request_time, i.metadata::jsonb
+    INSERT INTO play_events (play_id, user_id, game_id, status, request_time, metadata,
+                             idempotency_key)
+    SELECT i.play_id, p.id, i.game_id, 'QUEUED', i.request_time, i.metadata::jsonb,
+           i.idempotency_key
     FROM input i JOIN players p USING (external_id)
     WHERE NOT p.blocked
-    ON CONFLICT (play_id) DO NOTHING  -- a retried key records its play again
+    -- a retried key records its play again; a key whose claim Redis lost has its play here
+    ON CONFLICT DO NOTHING
+    RETURNING play_id
 )
-SELECT external_id, id, blocked FROM players
+SELECT i.play_id, p.id, p.blocked, r.play_id IS NOT NULL AS new
+FROM input i JOIN players p USING (external_id) LEFT JOIN recorded r USING (play_id)
 """
 
-_Pending = tuple[NewPlay, asyncio.Future[Player]]
+_Pending = tuple[NewPlay, asyncio.Future[Written]]
 
 
 class PlayWriter:
@@ -88,10 +103,10 @@ class PlayWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def record(self, play: NewPlay) -> Player:
-        """Return ``play``'s player once the play is committed (or, for a blocked player,
-        not written at all); raise if it could not be."""
-        future: asyncio.Future[Player] = asyncio.get_running_loop().create_future()
+    async def record(self, play: NewPlay) -> Written:
+        """Return ``play``'s player once the play is committed, or found not to be written;
+        raise if it could not be."""
+        future: asyncio.Future[Written] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((play, future))
         return await future
 
@@ -122,7 +137,8 @@ class PlayWriter:
             rows = await driver.fetch(
                 _RECORD, [p.play_id for p in plays], [p.user for p in plays],
                 [p.game_id for p in plays], [p.request_time for p in plays],
-                [p.metadata for p in plays], timeout=WRITE_TIMEOUT_SECONDS,
+                [p.metadata for p in plays], [p.key for p in plays],
+                timeout=WRITE_TIMEOUT_SECONDS,
             )  # fmt: skip
         except Exception as exc:
             log.warning("could not record %d plays: %s", len(batch), exc)
@@ -132,10 +148,12 @@ class PlayWriter:
             if driver is not None:
                 driver.terminate()  # whatever went wrong, the next batch starts afresh
             return None
-        players = {row["external_id"]: Player(row["id"], row["blocked"]) for row in rows}
+        written = {
+            row["play_id"]: Written(Player(row["id"], row["blocked"]), row["new"]) for row in rows
+        }
         for play, future in batch:
             if not future.done():
-                future.set_result(players[play.user])
+                future.set_result(written[play.play_id])
         return driver
 
     async def _connect(self) -> Any:

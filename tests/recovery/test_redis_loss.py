@@ -216,6 +216,9 @@ async def run_through_a_loss(
 
     await asyncio.gather(players.wave(24, "during"), lose_soon())
     await players.wave(24, "after")
+    # Retried after the loss, with their keys: Redis has forgotten the keys' claims, the
+    # ledger has not, and each retry gets its first play back (``play_ids`` checks it).
+    await players.wave(16, "before")
     db = create_engine(settings.database_url)
     try:
         await wait_decided(settings, players.play_ids, timeout=60)
