@@ -16,7 +16,7 @@ from frolic.chaos import faults
 from frolic.chaos.runner import SMOKE, Chaos, Row
 from frolic.config import Settings
 
-PLAN = dataclasses.replace(SMOKE, seconds=10.0, rate=40.0, players=80)
+PLAN = dataclasses.replace(SMOKE, seconds=8.0, rate=40.0, players=80)
 
 
 async def run(name: str, state: Path) -> Row:

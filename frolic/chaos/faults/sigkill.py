@@ -20,6 +20,7 @@ import asyncio
 import re
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import httpx
@@ -29,8 +30,8 @@ from frolic.chaos.supervisor import Member
 from frolic.chaos.topic_log import read_all
 from frolic.playlog import messages
 
-BUSY_WAIT = 3.0  # seconds to wait for the victim to be busy before killing it anyway
-BURST = 200  # plays sent at once just before each kill
+BUSY_WAIT = 6.0  # seconds to wait for the victim to be busy before killing it anyway
+BURST = 100  # plays sent at once, each victim, each second until its kill
 BURST = 200  # plays sent at once before each kill
 
 
@@ -46,13 +47,20 @@ async def held(client: httpx.AsyncClient, member: Member) -> int:
     return int(sum(float(v) for v in GAUGE.findall(answer.content)))
 
 
-async def kill_mid_batch(client: httpx.AsyncClient, member: Member) -> dict[str, Any]:
+async def kill_mid_batch(
+    client: httpx.AsyncClient, member: Member, burst: Callable[[int], None]
+) -> dict[str, Any]:
     """SIGKILL ``member`` as soon as it reports a batch in hand (within ``BUSY_WAIT`` s;
-    after that, anyway)."""
+    after that, anyway), with a spike of plays a second to keep it busy."""
+    spike = time.monotonic()
+    burst(BURST)
     deadline = time.monotonic() + BUSY_WAIT
     holding = 0
     while time.monotonic() < deadline and not (holding := await held(client, member)):
         await asyncio.sleep(0.002)
+        if time.monotonic() > spike + 1:  # that spike is through: another
+            spike = time.monotonic()
+            burst(BURST)
     pid = member.pid
     member.kill()
     return {"role": member.roles[0], "process": member.index, "pid": pid, "at": time.time(),
@@ -76,11 +84,10 @@ class SigKill(Fault):
             # in the last one; they (not the last round's, still restarting) must be up.
             victims = [ctx.cluster.of("allocator")[r % 2], ctx.cluster.of("recorder")[r % 2]]
             await asyncio.wait_for(asyncio.gather(*(v.ready.wait() for v in victims)), 60)
-            # A spike of plays keeps the victims busy batch after batch for a moment.
-            ctx.load.burst(BURST)
-            await asyncio.sleep(0.3)
             async with httpx.AsyncClient() as client:
-                kills += await asyncio.gather(*(kill_mid_batch(client, v) for v in victims))
+                kills += await asyncio.gather(
+                    *(kill_mid_batch(client, v, ctx.load.burst) for v in victims)
+                )
             ctx.progress(f"sigkill: round {r + 1}: killed {', '.join(v.name for v in victims)}")
             # Let the group notice and the survivors take the partitions over under load.
             await asyncio.sleep(2.0)
