@@ -32,7 +32,6 @@ from frolic.playlog import messages
 
 BUSY_WAIT = 6.0  # seconds to wait for the victim to be busy before killing it anyway
 BURST = 100  # plays sent at once, each victim, each second until its kill
-BURST = 200  # plays sent at once before each kill
 
 
 GAUGE = re.compile(rb'^frolic_consumer_uncommitted\{group="[^"]+"\} (\S+)$', re.M)
