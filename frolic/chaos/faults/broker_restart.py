@@ -1,0 +1,78 @@
+"""Restart the embedded broker mid-load, twice: it comes back empty.
+
+Its storage is memory, so a restart loses every topic, message, consumer group and
+committed offset. The fault sends a spike of plays so that messages are in flight on every
+topic, stops the broker (SIGTERM the first time, SIGKILL the second), and starts it again
+on its port. Producers hold what they could not deliver until the topic keeper has created
+the topics again (with the run's partition count); consumers rejoin groups that start over
+from the beginning of the new, empty topics; plays whose event or outcome the broker lost
+are published again by the re-driver, and decided the same way (the outcome Redis keeps
+for replays outlives the re-drive by days). The history checker must find every play
+answered QUEUED with one outcome.
+
+Evidence: each restart and how long the broker was down; how many play events the play
+topic holds after the run, against the plays accepted (fewer: the topic lost what it held
+before the last restart); the topics' partition counts after the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, ClassVar
+
+from frolic import topics
+from frolic.chaos.fault import Context, Evidence, Fault
+from frolic.chaos.topic_log import read_all
+
+RESTARTS = (0.3, 0.65)  # when, as shares of the load's time
+BURST = 150  # plays sent at once just before each restart: messages in flight
+DOWN_SECONDS = 1.0
+
+
+class BrokerRestart(Fault):
+    name = "broker_restart"
+    summary = "restart the memory broker mid-load, twice (loses topics, messages, offsets)"
+    # What the broker lost comes back through the re-driver: soon, for a short run.
+    overrides: ClassVar[dict[str, Any]] = {"redrive_after_seconds": 4.0}
+
+    async def inject(self, ctx: Context) -> None:
+        restarts: list[dict[str, Any]] = []
+        ctx.evidence["restarts"] = restarts
+        for i, share in enumerate(RESTARTS):
+            await ctx.load.until(share)
+            ctx.load.burst(BURST)
+            await asyncio.sleep(0.2)
+            kill = i % 2 == 1
+            started = time.monotonic()
+            await asyncio.to_thread(ctx.stack.stop_server, "broker", kill=kill)
+            await asyncio.sleep(DOWN_SECONDS)
+            await asyncio.to_thread(ctx.stack.start_server, "broker")
+            down = time.monotonic() - started
+            restarts.append({"at": time.time(), "killed": kill, "down_s": round(down, 2)})
+            ctx.progress(f"broker_restart: broker {'killed' if kill else 'stopped'} and back "
+                         f"empty after {down:.1f} s")  # fmt: skip
+
+    async def after(self, ctx: Context) -> None:
+        s = ctx.settings
+        held = await asyncio.to_thread(read_all, s, s.play_topic)
+        counts = await asyncio.to_thread(topics.partition_counts, topics.admin_client(s), 10)
+        ctx.evidence.update({
+            "play_events_held": len(held),
+            "accepted": len(ctx.load.sent.owner),
+            "partitions": {t: counts.get(t, 0) for t in (s.play_topic, s.result_topic,
+                                                         s.final_topic)},
+            "partitions_wanted": s.kafka_partitions,
+        })  # fmt: skip
+
+    def missing(self, evidence: Evidence) -> list[str]:
+        problems = []
+        restarts = evidence.get("restarts", [])
+        if len(restarts) < len(RESTARTS):
+            problems.append(f"{len(restarts)} restarts, wanted {len(RESTARTS)}")
+        if evidence.get("play_events_held", 0) >= evidence.get("accepted", 0):
+            problems.append("the play topic holds every play: the broker lost nothing")
+        return problems
+
+
+FAULT = BrokerRestart()
