@@ -13,6 +13,7 @@ import multiprocessing
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
 
@@ -137,12 +138,16 @@ def _step(settings: Settings, url: str, *, sockets: int, reveals: int, spread: f
     context = multiprocessing.get_context("spawn")
     ready: multiprocessing.Queue[int] = context.Queue()
     results: multiprocessing.Queue[list[tuple[str, float]]] = context.Queue()
+    # Every client holds its sockets until all have their results: a client that left as
+    # soon as its own share arrived would drop thousands of sockets at once while the
+    # others' reveals were due, and the ws process's work on those drops counted as lateness.
+    release = context.Event()
     share = -(-sockets // clients)
     processes = []
     for first in range(0, sockets, share):
         mine = [(mint_player_token(settings, u), counts[i])
                 for i, u in enumerate(users[first:first + share], first)]  # fmt: skip
-        processes.append(context.Process(target=_hold, args=(url, mine, ready, results)))
+        processes.append(context.Process(target=_hold, args=(url, mine, ready, results, release)))
     for process in processes:
         process.start()
     try:
@@ -154,6 +159,7 @@ def _step(settings: Settings, url: str, *, sockets: int, reveals: int, spread: f
             for _ in processes:
                 arrivals += results.get(timeout=LEAD_SECONDS + spread + 120)
     finally:
+        release.set()
         for process in processes:
             process.join(30)
             if process.is_alive():
@@ -187,17 +193,17 @@ def _publish(settings: Settings, users: list[str], reveals: int, spread: float) 
 
 def _hold(
     url: str, sockets: list[tuple[str, int]], ready: multiprocessing.Queue[int],
-    results: multiprocessing.Queue[list[tuple[str, float]]],
+    results: multiprocessing.Queue[list[tuple[str, float]]], release: Event,
 ) -> None:  # fmt: skip
-    """A client process: connect its sockets, say how many did, then note each result's
-    arrival until every socket has its share."""
+    """A client process: connect its sockets, say how many did, note each result's arrival
+    until every socket has its share, then hold them all until ``release``."""
     open_files_up_to_the_hard_limit()
-    asyncio.run(_hold_sockets(url, sockets, ready, results))
+    asyncio.run(_hold_sockets(url, sockets, ready, results, release))
 
 
 async def _hold_sockets(
     url: str, sockets: list[tuple[str, int]], ready: multiprocessing.Queue[int],
-    results: multiprocessing.Queue[list[tuple[str, float]]],
+    results: multiprocessing.Queue[list[tuple[str, float]]], release: Event,
 ) -> None:  # fmt: skip
     gate = asyncio.Semaphore(CONNECTING_AT_ONCE)
 
@@ -231,5 +237,7 @@ async def _hold_sockets(
         await asyncio.wait_for(asyncio.gather(*(read(s, n) for s, n in held if n)), 600)
     finally:
         results.put(arrivals)
+    # Held (this loop still answers the server's pings) until every client is done.
+    await asyncio.to_thread(release.wait, 600)
     # Leaving drops every socket at once; closing 10k handshakes one by one would take
     # longer than the step.
