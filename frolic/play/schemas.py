@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import msgspec
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from frolic.errors import ValidationFailed
@@ -30,11 +31,36 @@ _play_body = msgspec.json.Decoder(PlayBody, strict=False)
 
 def parse_play(body: bytes) -> PlayBody:
     try:
-        return _play_body.decode(body)
+        play = _play_body.decode(body)
     except msgspec.DecodeError as exc:  # ValidationError is one too
-        raise ValidationFailed(
-            [{"loc": ["body"], "msg": str(exc), "type": "value_error"}]
-        ) from None
+        raise _invalid(["body"], str(exc)) from None
+    if play.device is not None:
+        _check_storable(play.device)
+    return play
+
+
+def _invalid(loc: list[str], msg: str) -> ValidationFailed:
+    return ValidationFailed([{"loc": loc, "msg": msg, "type": "value_error"}])
+
+
+def _check_storable(device: dict[str, Any]) -> None:
+    """The ledger keeps the device in a jsonb column, written with orjson in a batch of
+    plays: a device neither can take (an integer past 64 bits, nesting past 255, a NUL)
+    failed the whole batch, every player's play in it, so it is refused here."""
+    try:
+        orjson.dumps(device)
+    except orjson.JSONEncodeError as exc:
+        raise _invalid(["body", "device"], str(exc)) from None
+    pending: list[Any] = [device]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value)
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str) and "\x00" in value:
+            raise _invalid(["body", "device"], "must not contain a NUL character")
 
 
 class PlayAccepted(BaseModel):

@@ -4,7 +4,9 @@ nothing is stored. JSON that is not UTF-8: 422, as any body that is not JSON."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx
 import orjson
@@ -18,6 +20,7 @@ from frolic.config import Settings
 from frolic.play.endpoints import MAX_BODY_BYTES
 from frolic.resources import Resources
 from tests.admin.conftest import codes, csv_of, new_brand, unique
+from tests.play.factories import create_live_game, with_own_topics
 from tests.serving import serving
 
 LIMIT = 4096
@@ -25,7 +28,7 @@ LIMIT = 4096
 
 @pytest.fixture(scope="module")
 def limited(settings: Settings) -> Settings:
-    return settings.model_copy(update={"max_body_bytes": LIMIT, "demo": True})
+    return with_own_topics(settings, "bodies", max_body_bytes=LIMIT, demo=True)
 
 
 @pytest.fixture(scope="module")
@@ -145,6 +148,56 @@ async def test_a_json_body_that_is_not_utf8_is_422(
     response = await admin.post(path, content=b'{"name": "\xff\xfe"}', headers=headers)
     assert response.status_code == 422, response.text
     assert response.json()["error"] == "ValidationFailed"
+
+
+async def test_a_device_the_ledger_cannot_hold_is_422_and_spoils_no_other_play(
+    admin: httpx.AsyncClient, limited: Settings
+) -> None:
+    """Plays are written in batches: one that PostgreSQL refuses (a NUL in jsonb) failed
+    every play of its batch with 503, and an integer orjson cannot write was a 500."""
+    game = await create_live_game(limited, budgets=(5,))
+    nested: list[Any] = []
+    for _ in range(300):
+        nested = [nested]
+    bad: list[dict[str, Any]] = [
+        {"n": 2**70},
+        {"key\x00": 1},
+        {"v": ["a", {"w": "b\x00"}]},
+        {"deep": nested},
+    ]
+
+    async def play(user: str, device: dict[str, Any]) -> int:
+        token = mint_player_token(limited, user)
+        response = await admin.post(
+            "/play", json={"gameId": game.game_id, "device": device},
+            headers={"Authorization": f"Bearer {token}"},
+        )  # fmt: skip
+        return response.status_code
+
+    answers = await asyncio.gather(
+        *(play(f"device-good-{i}", {"os": "web", "v": [1, "x"]}) for i in range(12)),
+        *(play(f"device-bad-{i}", device) for i, device in enumerate(bad)),
+    )
+    assert answers == [202] * 12 + [422] * len(bad)
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("0001-01-01T00:00:00Z", "2000-01-01T00:00:00Z"),  # stored as -infinity
+        ("2000-01-01T00:00:00Z", "9999-12-31T23:59:59.999999Z"),  # stored as infinity
+        ("1969-12-31T23:59:59Z", "2000-01-01T00:00:00Z"),
+    ],
+)
+async def test_a_moment_outside_1970_to_9999_is_422(
+    admin: httpx.AsyncClient, start: str, end: str
+) -> None:
+    """Found by the fuzzer: year 1 was stored as -infinity and read back without a time
+    zone, an answer that broke its own schema."""
+    body = {"name": unique("campaign"), "startTime": start, "endTime": end}
+    response = await admin.post("/admin/campaigns", json=body)
+    assert response.status_code == 422, response.text
+    assert "1970" in response.text
 
 
 @pytest.fixture(scope="module")
