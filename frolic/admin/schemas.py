@@ -38,11 +38,20 @@ def _storable(text: str) -> str:
     return text
 
 
+# PostgreSQL's driver stores 0001-01-01T00:00Z as -infinity and the last microsecond of
+# 9999 as infinity, and reads them back without a time zone: keep moments well inside.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+
+
 def _utc(moment: datetime) -> datetime:
     try:
-        return moment.astimezone(UTC)
+        moment = moment.astimezone(UTC)
     except OverflowError:
         raise ValueError("is out of range") from None
+    if not EARLIEST <= moment < LATEST:
+        raise ValueError(f"must be from {EARLIEST.year} to before {LATEST.year}")
+    return moment
 
 
 Name = Annotated[
