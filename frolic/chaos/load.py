@@ -45,9 +45,10 @@ class Load:
         self._pending: set[asyncio.Task[None]] = set()
         self.game_of: dict[str, int] = {}
 
-    async def run(self) -> None:
+    async def run(self, fault_done: asyncio.Event) -> None:
         """Send plays at ``progress.rate`` for ``progress.seconds``, then wait for every
-        request still under way (retries included)."""
+        request still under way (retries included) and for the fault to be done: until
+        then it may still ask for bursts and replays."""
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
         async with httpx.AsyncClient(base_url=self.api_url, timeout=10, limits=limits) as client:
             p = self.progress
@@ -71,6 +72,7 @@ class Load:
                 await asyncio.sleep(max(0.0, due - time.monotonic()))
                 self._spawn(self._play(client, n, "k"))
                 n += 1
+            await fault_done.wait()
             p.burst = lambda count: None
             p.again = lambda count: 0
             while self._pending:

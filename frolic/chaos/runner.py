@@ -137,10 +137,12 @@ class Chaos:
             say(f"{fault.name}: {plan.rate:g} plays/s for {plan.seconds:g} s; {fault.summary}")
             players = Load(settings, api, games, load, players=plan.players,
                            retry_share=plan.retry_share)  # fmt: skip
-            sending = asyncio.create_task(players.run())
+            fault_done = asyncio.Event()
+            sending = asyncio.create_task(players.run(fault_done))
             try:
                 await fault.inject(ctx)
             finally:
+                fault_done.set()
                 await sending
             await asyncio.wait_for(cluster.all_ready(), 120)
             say(f"{fault.name}: draining {len(load.sent.owner):,} accepted plays ...")

@@ -77,8 +77,6 @@ class SigKill(Fault):
         ctx.evidence["kills"] = kills
         await ctx.load.until(0.15)
         for r in range(rounds):
-            if ctx.load.left() < 1:
-                break
             # Alternate between the two of each role: this round's victims were not killed
             # in the last one; they (not the last round's, still restarting) must be up.
             victims = [ctx.cluster.of("allocator")[r % 2], ctx.cluster.of("recorder")[r % 2]]
