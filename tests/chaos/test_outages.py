@@ -4,26 +4,9 @@ and the fault really happened as its evidence shows."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
-from frolic.chaos import faults
-from frolic.chaos.runner import SMOKE, Chaos, Row
-from frolic.config import Settings
-
-PLAN = dataclasses.replace(SMOKE, seconds=10.0, rate=40.0, players=80)
-
-
-async def run(name: str, state: Path) -> Row:
-    (fault,) = faults.named([name])
-    async with Chaos(Settings(), state, PLAN, progress=lambda line: None) as chaos:
-        row = await chaos.run(fault)
-    assert row.counts["accepted"] >= 0.95 * row.counts["sent"], row.refused
-    assert row.counts["finalized"] == row.counts["accepted"]
-    assert (row.counts["overspent"], row.counts["duplicated"], row.counts["lost"]) == (0, 0, 0)
-    assert row.counts["violations"] == []
-    assert row.missing == [], row.evidence
-    return row
+from tests.chaos.test_faults import run
 
 
 async def test_a_broker_restarted_empty_loses_no_play(tmp_path: Path) -> None:
