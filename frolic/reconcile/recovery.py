@@ -46,7 +46,11 @@ from frolic.games.repository import load_game
 log = logging.getLogger(__name__)
 Store = LuaStore | OptimisticStore
 WARM = ("scheduled", "live", "paused")  # the statuses whose budget is in Redis
+# A rebuild holds the game's row, which recorders wait for: nothing under it may wait long.
+REDIS_SECONDS = 10.0  # for the Redis calls of a rebuild; past it, it rolls back, and is retried
 
+# Waiting for the row (another rebuild, a lifecycle step) gives up after 5 s, and is retried.
+_LOCK_TIMEOUT = text("SET LOCAL lock_timeout = '5s'")
 _LOCK = text("SELECT redis_epoch FROM games WHERE id = :game FOR NO KEY UPDATE")
 _STOCK = text(
     "SELECT b.brand_id, b.total_coupons, "
@@ -91,8 +95,11 @@ async def rebuild_lost(
     if view is None:
         raise LookupError(f"no game {game_id}")
     async with db.begin() as conn:
+        await conn.execute(_LOCK_TIMEOUT)
         epoch = (await conn.execute(_LOCK, {"game": game_id})).scalar_one()
-        if not force and await store.loaded_epoch(game_id) == epoch:
+        async with asyncio.timeout(REDIS_SECONDS):
+            held = await store.loaded_epoch(game_id)
+        if not force and held == epoch:
             return None
         # The rules again, under the lock: a top-up may have added a brand meanwhile.
         view = await load_game(db, game_id) or view
@@ -113,7 +120,8 @@ async def rebuild_lost(
         ).one()
         line = None if line_t is None else (line_t, line_from)
         awarded = sum(b.issued for b in brands)
-        restored = await store.restore(view.rules, stock, awarded, decided, line, epoch=epoch)
+        async with asyncio.timeout(REDIS_SECONDS):
+            restored = await store.restore(view.rules, stock, awarded, decided, line, epoch=epoch)
         await conn.execute(
             text("UPDATE games SET redis_epoch = :epoch WHERE id = :game"),
             {"epoch": epoch, "game": game_id},

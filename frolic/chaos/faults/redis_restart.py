@@ -1,0 +1,83 @@
+"""Restart Redis in the middle of the load, empty, twice.
+
+Production runs Redis without persistence, so a restart comes back with nothing: the
+budgets' stock, the pacing state and anchor, the outcomes (idempotency) and results, the
+api's rate counters and Idempotency-Key claims. The fault sends a spike of plays so that
+decisions are in flight, stops the run's Redis (SIGTERM the first time, SIGKILL the
+second) and starts it again on its port with its data folder wiped. Each game must be
+rebuilt from the ledger before its plays are decided again (``frolic.reconcile.recovery``),
+and the history checker then finds every invariant intact, Redis' remaining + issued =
+total included.
+
+Evidence: each restart and how long Redis was down; per game, the Redis epochs its
+decisions were made under (a rebuild takes a new one: one more epoch per restart shows the
+game was rebuilt, and decided again after it); the plays decided under two epochs (their
+first decision, made before a loss and not recorded by the rebuild, was dropped and the
+play decided again: at least one outcome was in flight when Redis went down).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from typing import Any, ClassVar
+
+from frolic.chaos.fault import Context, Evidence, Fault
+from frolic.chaos.topic_log import read_all
+from frolic.playlog import messages
+
+RESTARTS = (0.3, 0.65)  # when, as shares of the load's time
+BURST = 150  # plays sent at once just before each restart: decisions in flight
+DOWN_SECONDS = 1.0
+
+
+class RedisRestart(Fault):
+    name = "redis_restart"
+    summary = "restart Redis empty (no persistence) mid-load, twice; rebuilt from the ledger"
+    # Plays whose pre-loss decision is dropped come back through the re-driver.
+    overrides: ClassVar[dict[str, Any]] = {"redrive_after_seconds": 4.0}
+
+    async def inject(self, ctx: Context) -> None:
+        restarts: list[dict[str, Any]] = []
+        ctx.evidence["restarts"] = restarts
+        for i, share in enumerate(RESTARTS):
+            await ctx.load.until(share)
+            ctx.load.burst(BURST)
+            await asyncio.sleep(0.2)
+            kill = i % 2 == 1
+            started = time.monotonic()
+            await asyncio.to_thread(ctx.stack.stop_server, "redis", kill=kill)
+            await asyncio.sleep(DOWN_SECONDS)
+            await asyncio.to_thread(ctx.stack.start_server, "redis", wipe=True)
+            down = time.monotonic() - started
+            restarts.append({"at": time.time(), "killed": kill, "down_s": round(down, 2)})
+            ctx.progress(f"redis_restart: Redis {'killed' if kill else 'stopped'} and back "
+                         f"empty after {down:.1f} s")  # fmt: skip
+
+    async def after(self, ctx: Context) -> None:
+        decided = await asyncio.to_thread(read_all, ctx.settings, ctx.settings.result_topic)
+        epochs: dict[int, set[int]] = defaultdict(set)
+        per_play: dict[str, set[int]] = defaultdict(set)
+        for raw in decided:
+            d = _decided.decode(raw)
+            epochs[d.game_id].add(d.epoch)
+            per_play[d.play_id].add(d.epoch)
+        ctx.evidence.update({
+            "epochs": {str(g): len(epochs.get(g, ())) for g in ctx.games},
+            "decided_under_two_epochs": sum(len(e) > 1 for e in per_play.values()),
+        })  # fmt: skip
+
+    def missing(self, evidence: Evidence) -> list[str]:
+        restarts = evidence.get("restarts", [])
+        problems = []
+        if len(restarts) < len(RESTARTS):
+            problems.append(f"{len(restarts)} restarts, wanted {len(RESTARTS)}")
+        for game, seen in evidence.get("epochs", {}).items():
+            if seen < 1 + len(restarts):
+                problems.append(f"game {game}: decided under {seen} epochs: not rebuilt each time")
+        return problems
+
+
+_decided = messages.decoder(messages.Decided)
+FAULT = RedisRestart()
