@@ -30,7 +30,7 @@ from frolic.chaos.supervisor import Member
 from frolic.chaos.topic_log import read_all
 from frolic.playlog import messages
 
-BUSY_WAIT = 6.0  # seconds to wait for the victim to be busy before killing it anyway
+BUSY_WAIT = 20.0  # seconds to wait for a batch in hand (a rebalance may be settling)
 BURST = 100  # plays sent at once, each victim, each second until its kill
 
 
@@ -77,10 +77,10 @@ class SigKill(Fault):
         ctx.evidence["kills"] = kills
         await ctx.load.until(0.15)
         for r in range(rounds):
-            # Alternate between the two of each role: this round's victims were not killed
-            # in the last one; they (not the last round's, still restarting) must be up.
+            # Every process back first: until the last round's victims have rejoined, the
+            # group is rebalancing and nobody holds a partition, let alone a batch.
+            await asyncio.wait_for(ctx.cluster.all_ready(), 60)
             victims = [ctx.cluster.of("allocator")[r % 2], ctx.cluster.of("recorder")[r % 2]]
-            await asyncio.wait_for(asyncio.gather(*(v.ready.wait() for v in victims)), 60)
             async with httpx.AsyncClient() as client:
                 kills += await asyncio.gather(
                     *(kill_mid_batch(client, v, ctx.load.burst) for v in victims)
