@@ -25,7 +25,7 @@ from frolic.engine.redis_store import LuaStore, store_for
 from frolic.engine.strategies import Play
 from frolic.games.repository import load_game
 from frolic.playlog.messages import Decided
-from frolic.reconcile.recovery import rebuild_lost
+from frolic.reconcile.recovery import lost_games, rebuild_lost, watch
 from frolic.reconcile.service import balances
 from frolic.recorder.ledger import record
 from frolic.redis_client import connect
@@ -106,6 +106,39 @@ async def test_a_decision_redis_made_before_the_loss_is_decided_again_not_record
         [balance] = await balances(db, store, game.game_id)
         assert (balance.issued, balance.redis_remaining, balance.ok) == (3, 0, True)
     finally:
+        await client.aclose()
+        await db.dispose()
+
+
+async def test_the_warden_rebuilds_a_paused_game_before_it_resumes(own: OwnStack) -> None:
+    """A paused game takes no plays, so no allocator meets it lost: the warden rebuilds it,
+    and it resumes paced from the ledger rather than refused."""
+    s = own.settings
+    assert s.database_url
+    assert s.redis_url
+    game = await create_live_game(s, budgets=(4, 2))
+    db = create_engine(s.database_url)
+    client = connect(s.redis_url)
+    store = LuaStore(client)
+    stop = asyncio.Event()
+    try:
+        async with db.begin() as conn:
+            await conn.execute(
+                text("UPDATE games SET status = 'paused' WHERE id = :g"), {"g": game.game_id}
+            )
+        await client.flushall()
+        assert game.game_id in await lost_games(db, store)
+        warden = asyncio.create_task(watch(db, store, stop, every=0.1))
+        for _ in range(100):
+            if await store.loaded_epoch(game.game_id) is not None:
+                break
+            await asyncio.sleep(0.1)
+        stop.set()
+        await warden
+        assert game.game_id not in await lost_games(db, store)
+        assert all(b.ok for b in await balances(db, store, game.game_id))
+    finally:
+        stop.set()
         await client.aclose()
         await db.dispose()
 
