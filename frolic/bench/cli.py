@@ -166,12 +166,14 @@ def chaos(
     Exits 1 if an invariant broke or a fault did not happen. Not in ``bench all``: a
     verdict and counts, not a performance figure."""
     from frolic.chaos import bench as chaos_bench
+    from frolic.chaos import faults
 
     try:
-        result = chaos_bench.run(fault or [], smoke=smoke, seconds=seconds, rate=rate,
-                                 progress=_progress)  # fmt: skip
+        faults.named(fault or [])
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+    result = chaos_bench.run(fault or [], smoke=smoke, seconds=seconds, rate=rate,
+                             progress=_progress)  # fmt: skip
     if as_json:
         _print(result, as_json)
     else:

@@ -24,9 +24,17 @@ def read_all(settings: Settings, topic: str, *, timeout: float = 60.0) -> list[b
     })))  # fmt: skip
     values: list[bytes] = []
     try:
-        meta = consumer.list_topics(topic, timeout=10).topics[topic]
+        partitions: list[int] = []
+        for _ in range(10):  # a metadata answer may come without the topic's partitions
+            meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
+            if meta is not None and meta.error is None and meta.partitions:
+                partitions = list(meta.partitions)
+                break
+            time.sleep(0.5)
+        if not partitions:
+            raise RuntimeError(f"no partitions found for topic {topic}")
         ends: dict[int, int] = {}
-        for p in meta.partitions:
+        for p in partitions:
             low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
             if high > low:
                 ends[p] = high
@@ -36,11 +44,11 @@ def read_all(settings: Settings, topic: str, *, timeout: float = 60.0) -> list[b
             for message in consumer.consume(1000, 0.2):
                 if message.error():
                     continue
-                p, offset = message.partition(), message.offset()
-                if p in ends and offset is not None and offset < ends[p]:
+                at, offset = message.partition(), message.offset()
+                if at in ends and offset is not None and offset < ends[at]:
                     values.append(message.value() or b"")
-                    if offset + 1 >= ends[p]:
-                        del ends[p]
+                    if offset + 1 >= ends[at]:
+                        del ends[at]
         if ends:
             raise TimeoutError(f"{topic}: partitions {sorted(ends)} not read to their end")
     finally:

@@ -73,9 +73,10 @@ class ClockSkew(Fault):
 
     async def after(self, ctx: Context) -> None:
         raw = await asyncio.to_thread(read_all, ctx.settings, ctx.settings.result_topic)
-        gaps = [d.decided_at - d.t for d in map(_decided.decode, raw)]
+        gaps = [d.decided_at - d.t for d in map(_decided.decode, raw)] or [0.0]
         ctx.evidence["decided_before_requested"] = sum(g < 0 for g in gaps)
         ctx.evidence["decided_at_minus_t_s"] = [round(min(gaps), 2), round(max(gaps), 2)]
+        ctx.evidence["results_read"] = len(raw)
 
     def missing(self, evidence: Evidence) -> list[str]:
         shown = evidence.get("clock_offsets_s", {})
