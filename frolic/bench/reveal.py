@@ -11,6 +11,7 @@ import asyncio
 import gc
 import multiprocessing
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Sequence
 from multiprocessing.synchronize import Event
@@ -18,12 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import psutil
 import websockets
 from confluent_kafka import Producer
+from prometheus_client.parser import text_string_to_metric_families
 
 from frolic import topics
 from frolic.auth.tokens import mint_player_token
-from frolic.bench.cluster import running
+from frolic.bench.cluster import Role, running
+from frolic.bench.cpu import CpuMeter, CpuTally
 from frolic.config import Settings
 from frolic.playlog.messages import Final, encode
 from frolic.reveal.service import open_files_up_to_the_hard_limit
@@ -114,10 +118,9 @@ def ramp(
     held = 0
     done: list[dict[str, Any]] = []
     with running(settings, state, [["ws"]]) as cluster:
-        url = cluster.roles[0].url.replace("http://", "ws://")
         for sockets in steps:
-            step = _step(settings, url, sockets=sockets, reveals=reveals, spread=spread,
-                         clients=clients)  # fmt: skip
+            step = _step(settings, cluster.roles[0], sockets=sockets, reveals=reveals,
+                         spread=spread, clients=clients)  # fmt: skip
             done.append(step)
             progress(f"{sockets:,} sockets: {step}")
             if step["connected"] < sockets or step["reveal_late_p99_ms"] >= TARGET_P99_MS:
@@ -130,8 +133,12 @@ def ramp(
     }  # fmt: skip
 
 
-def _step(settings: Settings, url: str, *, sockets: int, reveals: int, spread: float,
+def _step(settings: Settings, server: Role, *, sockets: int, reveals: int, spread: float,
           clients: int) -> dict[str, Any]:  # fmt: skip
+    """One step of the ramp. Beside the clients' lateness, the figures that say where it
+    comes from: the ws process's CPU and memory and its own count of sends more than
+    ``TARGET_P99_MS`` late (from its /metrics), and the clients' CPU, over the reveals."""
+    url = server.url.replace("http://", "ws://")
     tag = uuid.uuid4().hex[:6]
     users = [f"ws-{tag}-{i}" for i in range(sockets)]
     counts = [reveals // sockets + (1 if i < reveals % sockets else 0) for i in range(sockets)]
@@ -142,22 +149,35 @@ def _step(settings: Settings, url: str, *, sockets: int, reveals: int, spread: f
     # soon as its own share arrived would drop thousands of sockets at once while the
     # others' reveals were due, and the ws process's work on those drops counted as lateness.
     release = context.Event()
-    share = -(-sockets // clients)
     processes = []
-    for first in range(0, sockets, share):
-        mine = [(mint_player_token(settings, u), counts[i])
-                for i, u in enumerate(users[first:first + share], first)]  # fmt: skip
+    # Every ``clients``-th socket to each client: the results, published in socket order,
+    # reach all clients alike (in halves, one client read them all at 10,000 sockets).
+    for first in range(min(clients, sockets)):
+        mine = [(mint_player_token(settings, users[i]), counts[i])
+                for i in range(first, sockets, clients)]  # fmt: skip
         processes.append(context.Process(target=_hold, args=(url, mine, ready, results, release)))
-    for process in processes:
+    meter = CpuMeter()
+    meter.add("ws", server.process.pid)
+    for i, process in enumerate(processes):
         process.start()
+        meter.add(f"client-{i}", process.pid)
+    spent: dict[str, float] = {}
+    sent = (0, 0)
     try:
         connected = sum(ready.get(timeout=600) for _ in processes)
         arrivals: list[tuple[str, float]] = []
         due: dict[str, float] = {}
         if connected == sockets:
+            before, sent_before = meter.read(), _sent_late(server.url)
             due = _publish(settings, users, reveals, spread)
             for _ in processes:
                 arrivals += results.get(timeout=LEAD_SECONDS + spread + 120)
+            tally = CpuTally(frozenset(meter.processes))
+            tally.add(before, meter.read(), reveals)
+            spent = tally.seconds
+            sent_after = _sent_late(server.url)
+            sent = (sent_after[0] - sent_before[0], sent_after[1] - sent_before[1])
+        rss = psutil.Process(server.process.pid).memory_info().rss
     finally:
         release.set()
         for process in processes:
@@ -174,7 +194,29 @@ def _step(settings: Settings, url: str, *, sockets: int, reveals: int, spread: f
         "received": len(late), "early": sum(1 for x in late if x < 0),
         "reveal_late_p50_ms": pct(50), "reveal_late_p99_ms": pct(99),
         "reveal_late_max_ms": round(late[-1], 2) if late else -1.0,
+        "ws_sent": sent[0], "ws_sent_late": sent[1], "ws_rss_mb": round(rss / 2**20),
+        "ws_cpu_ms": round(spent.get("ws", 0) * 1000),
+        "clients_cpu_ms": round(sum(v for k, v in spent.items() if k != "ws") * 1000),
     }  # fmt: skip
+
+
+def _sent_late(url: str) -> tuple[int, int]:
+    """The ws process's reveal sends so far, and how many of them were more than
+    ``TARGET_P99_MS`` after revealAt (its ``frolic_reveal_lateness_seconds``)."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as answer:
+        exposition = answer.read().decode()
+    total = on_time = 0.0
+    for family in text_string_to_metric_families(exposition):
+        if family.name != "frolic_reveal_lateness_seconds":
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_count"):
+                total = sample.value
+            elif sample.name.endswith("_bucket") and sample.labels.get("le") == str(
+                TARGET_P99_MS / 1000
+            ):
+                on_time = sample.value
+    return int(total), int(total - on_time)
 
 
 def _publish(settings: Settings, users: list[str], reveals: int, spread: float) -> dict[str, float]:
