@@ -22,6 +22,9 @@ if SKEW:
     _base = _datetime.datetime
 
     class _SkewedDatetime(_base):
+        # No __dict__: C extensions (asyncpg's codecs) check the type's size on import.
+        __slots__ = ()
+
         @classmethod
         def now(cls, tz: _datetime.tzinfo | None = None) -> _SkewedDatetime:
             return super().now(tz) + _delta
