@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from frolic.admin import lifecycle
 from frolic.admin.lifecycle import ENDED, SCHEDULED, WARM, BudgetLoader
 from frolic.db.models import Game
+from frolic.db.outage import is_outage
 from frolic.errors import FrolicError
 
 log = logging.getLogger(__name__)
@@ -98,8 +99,11 @@ class Scheduler:
         while not stop.is_set():
             try:
                 await self.tick()
-            except Exception:
-                log.exception("the scheduler's sweep failed; trying again")
+            except Exception as exc:
+                if not is_outage(exc):
+                    log.exception("the scheduler's sweep failed; trying again")
+                else:  # games wait for their sweep; no traceback every second of an outage
+                    log.warning("scheduler: PostgreSQL unavailable (%s); trying again", exc)
             try:
                 await asyncio.wait_for(stop.wait(), self.every)
             except TimeoutError:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import text
 
 from frolic.admin.scheduler import Scheduler
@@ -194,3 +195,27 @@ async def test_the_api_role_runs_the_scheduler(
             assert time.monotonic() < deadline, "the api role's scheduler did not start the game"
             await asyncio.sleep(0.1)
         assert await status(api, game["id"]) == "live"
+
+
+async def test_an_unreachable_database_is_a_warning_each_sweep_not_a_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from frolic.db.session import create_engine
+    from frolic.engine.store import MemoryStore
+    from frolic.stack.process import free_port
+
+    away = create_engine(f"postgresql://frolic@127.0.0.1:{free_port()}/frolic")
+    stop = asyncio.Event()
+    sweeps = Scheduler(away, MemoryStore(), every=0.05)
+    try:
+        with caplog.at_level("WARNING", logger="frolic.admin.scheduler"):
+            running = asyncio.create_task(sweeps.run(stop))
+            await asyncio.sleep(0.5)
+            stop.set()
+            await running
+    finally:
+        await away.dispose()
+    mine = [r for r in caplog.records if r.name == "frolic.admin.scheduler"]
+    assert len(mine) >= 2  # it keeps sweeping
+    assert all("PostgreSQL unavailable" in r.getMessage() for r in mine)
+    assert not any(r.exc_info for r in mine)
