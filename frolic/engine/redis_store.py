@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import redis.asyncio.cluster
 from redis.exceptions import WatchError
 
 from frolic.config import Settings
@@ -59,6 +60,19 @@ def parse_state(
         remaining=remaining,
         epoch=int(epoch),
     )
+
+
+async def this_run(client: Any) -> str:
+    """The run_id of the Redis server behind ``client`` (a WATCHing pipeline: its
+    connection's), which ``scripts._THIS_RUN`` records with a game's epoch."""
+    return str((await client.info("server"))["run_id"])
+
+
+def check_run(game_id: int, recorded: bytes | str | None, run: str) -> None:
+    """``GameLost`` unless the game's state was loaded under ``run``: a Redis that
+    restarted may have come back with an older state of it (``scripts._THIS_RUN``)."""
+    if recorded not in (run, run.encode()):
+        raise GameLost(game_id)
 
 
 def state_fields(state: PacingState) -> dict[str, str]:
@@ -147,6 +161,7 @@ class _RedisStore:
         self._restore = client.register_script(scripts.RESTORE_GAME)
         self._top_up = client.register_script(scripts.TOP_UP)
         self._resume = client.register_script(scripts.RESUME)
+        self._loaded = client.register_script(scripts.LOADED_EPOCH)
 
     async def load(
         self, rules: GameRules, stock: Mapping[int, int], t: float | None = None, epoch: int = 0
@@ -159,16 +174,24 @@ class _RedisStore:
         )  # fmt: skip
 
     async def loaded_epoch(self, game_id: int) -> int | None:
-        """The epoch of the game's state in Redis; None if Redis does not hold the game."""
-        return (await self.loaded_epochs([game_id]))[0]
+        """The epoch of the game's state in Redis; None if Redis does not hold the game, or
+        holds it from another run: from before its last restart (``scripts.LOADED_EPOCH``)."""
+        epoch = await self._loaded(keys=[keys.pacing(game_id)])
+        return None if epoch is None else int(epoch)
 
     async def loaded_epochs(self, game_ids: Sequence[int]) -> list[int | None]:
-        """``loaded_epoch`` of each game, in one round trip."""
+        """``loaded_epoch`` of each game, in one round trip on one server."""
+        if isinstance(self.client, redis.asyncio.cluster.RedisCluster) or not game_ids:
+            # A cluster pipeline runs no scripts, nor INFO: a call per game, on its node.
+            return [await self.loaded_epoch(g) for g in game_ids]
+        # One connection, so one server: a restart in between would fail the pipeline.
         async with self.client.pipeline(transaction=False) as pipe:
+            pipe.info("server")
             for g in game_ids:
-                pipe.hget(keys.pacing(g), "epoch")
-            found = await pipe.execute() if game_ids else []
-        return [None if v is None else int(v) for v in found]
+                pipe.hmget(keys.pacing(g), ["epoch", "run"])
+            info, *found = await pipe.execute()
+        run = str(info["run_id"]).encode()
+        return [None if e is None or r != run else int(e) for e, r in found]
 
     def processed_hours(self, now: float) -> range:
         """The hours whose processed hashes may still live at ``now`` (each lives until its
@@ -315,7 +338,9 @@ class LuaStore(_RedisStore):
 
 class OptimisticStore(_RedisStore):
     """WATCH the game's keys, decide in Python (``ledger.apply``), MULTI/EXEC, retry on
-    conflict. Single Redis only: a Cluster transaction cannot WATCH across a pipeline."""
+    conflict. Single Redis only: a Cluster transaction cannot WATCH across a pipeline.
+    Each attempt also asks the server its run (INFO, on the WATCHing connection, which a
+    restart would have closed), as the scripts do."""
 
     max_attempts = 50
 
@@ -330,13 +355,14 @@ class OptimisticStore(_RedisStore):
             async with self.client.pipeline(transaction=True) as pipe:
                 try:
                     await pipe.watch(pacing_key, *budget_keys, *buckets.processed_keys)
-                    raw = await pipe.hmget(pacing_key, list(STATE_FIELDS))
+                    *raw, run = await pipe.hmget(pacing_key, [*STATE_FIELDS, "run"])
                     stock = [int(v or 0) for v in await pipe.mget(budget_keys)]
                     decided: dict[str, int] = {}
                     for key, ids in buckets.play_ids(decisions).items():
                         found = await pipe.hmget(key, ids)
                         decided.update((i, int(v)) for i, v in zip(ids, found, strict=True) if v)
                     before = parse_state(raw, sum(max(v, 0) for v in stock), g)
+                    check_run(g, run, await this_run(pipe))
                     state, outcomes, results = ledger.apply(
                         before, stock, rules.brands, decisions, decided, void=rules.moments_void
                     )
@@ -367,9 +393,10 @@ class OptimisticStore(_RedisStore):
                     await pipe.watch(pacing_key, top_ups_key, *budget_keys)
                     if await pipe.hexists(top_ups_key, operation):
                         return False
-                    raw = await pipe.hmget(pacing_key, list(STATE_FIELDS))
+                    *raw, run = await pipe.hmget(pacing_key, [*STATE_FIELDS, "run"])
                     stock = [int(v or 0) for v in await pipe.mget(budget_keys)]
                     before = parse_state(raw, sum(max(v, 0) for v in stock), g)
+                    check_run(g, run, await this_run(pipe))
                     line_t, line_from = ledger.line_after_top_up(before, rules.start, rules.end, t)
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.hset(pacing_key, mapping={"line_t": repr(line_t),
@@ -389,8 +416,9 @@ class OptimisticStore(_RedisStore):
             async with self.client.pipeline(transaction=True) as pipe:
                 try:
                     await pipe.watch(pacing_key)
-                    raw = await pipe.hmget(pacing_key, list(STATE_FIELDS))
+                    *raw, run = await pipe.hmget(pacing_key, [*STATE_FIELDS, "run"])
                     before = parse_state(raw, 0, rules.game_id)
+                    check_run(rules.game_id, run, await this_run(pipe))
                     line = ledger.line_at_resume(before, rules.start, rules.end, t)
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.hset(pacing_key, mapping={"line_t": repr(line[0]),

@@ -1,9 +1,11 @@
 """Rebuild a game that Redis lost (a restart without persistence, a flush) from the ledger,
 before any of its plays is decided again.
 
-Detection. A loaded game's pacing hash holds its ``epoch``; the decision script refuses a
-game without one (``GameLost``), so a missing key is never read as "no stock" or "a fresh
-game". The allocator that meets a lost game rebuilds it and then decides; a warden in every
+Detection. A loaded game's pacing hash holds its ``epoch``, and the Redis run it was built
+under; the decision script refuses a game without one, or of another run (``GameLost``), so
+a missing key is never read as "no stock" or "a fresh game", and a Redis started again on
+older files (its stock higher than the truth) is never trusted (``scripts``: the run).
+The allocator that meets a lost game rebuilds it and then decides; a warden in every
 allocator process also looks every second for scheduled, live and paused games whose Redis
 epoch is missing or is not the ledger's, so a paused game is back before it resumes.
 

@@ -8,9 +8,15 @@
 1. Lock the batch's play rows, in play id order (two recorders never deadlock), creating
    any that ingestion did not write. Plays already recorded are left as they are: a
    redelivered outcome changes nothing.
-2. For each win, take one unissued code of the brand won (reserved for this game, or in
-   the brand's open pool) with FOR UPDATE SKIP LOCKED, and lock it to the player; the
-   game's remaining budget for the brand goes down by one.
+2. For each win, the game's remaining budget for the brand goes down by one, and one
+   unissued code of the brand won (reserved for this game, or in the brand's open pool) is
+   taken with FOR UPDATE SKIP LOCKED and locked to the player. A win the remaining budget
+   cannot hold means Redis' stock was wrong under the current epoch (a Redis back with an
+   older state that nothing detected, a hand edit): retrying could never succeed (the
+   budget's check constraint) and recording part of it would trust a wrong state. So the
+   transaction rolls back, the game's epoch is retired (a new one that Redis does not
+   have: the warden rebuilds the game from the ledger) and the batch is recorded again,
+   the game's decisions now an older epoch's, dropped as in 0.
 3. Write each play's status, processed time, latency, code and audit (probability, draw).
 
 Returns every recorded play of the batch as the player will see it (``Final``), old ones
@@ -29,6 +35,7 @@ from typing import Any
 import orjson
 from sqlalchemy import bindparam, cast, func, text, update
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from frolic.db.models import PlayEvent
@@ -55,7 +62,13 @@ _ISSUE = text(
 )
 _SPEND = text(
     "UPDATE game_brand_budgets SET remaining_coupons = remaining_coupons - :n, "
-    "updated_at = now() WHERE game_id = :game AND brand_id = :brand"
+    "updated_at = now() WHERE game_id = :game AND brand_id = :brand "
+    "AND remaining_coupons >= :n RETURNING remaining_coupons"
+)
+# Compare-and-set: a rebuild that took a new epoch meanwhile has done the work already.
+_RETIRE = text(
+    "UPDATE games SET redis_epoch = nextval('redis_epochs') "
+    "WHERE id = :game AND redis_epoch = :epoch"
 )
 _FINALS = text(
     "SELECT p.play_id, p.game_id, p.status, p.request_time, p.metadata, u.external_id, "
@@ -79,7 +92,61 @@ _RECORD = (
 )
 
 
+class _Overdrawn(Exception):
+    """Wins of these games (id -> the epoch they were decided under) exceed the ledger's
+    remaining budget."""
+
+    def __init__(self, epochs: dict[int, int]) -> None:
+        super().__init__(f"wins beyond the remaining budget of games {sorted(epochs)}")
+        self.epochs = epochs
+
+
 async def record(db: AsyncEngine, batch: Sequence[Decided], reveal_seconds: float) -> list[Final]:
+    """The batch recorded; see the module's docstring. A decision the ledger refuses as
+    data (a constraint, a value), which retrying the batch could never change, is found by
+    halving the batch until it is alone, logged and left out: the rest is recorded, and
+    the partition does not wait behind it. Its play stays QUEUED, so the re-driver sends
+    it again later."""
+    try:
+        return await _record_current(db, batch, reveal_seconds)
+    except DBAPIError as exc:
+        if not _refused(exc):
+            raise  # an outage, a deadlock: the batch is tried again (``BatchConsumer``)
+        if len(batch) == 1:
+            log.exception("the ledger refuses the decision of play %s; left out",
+                          batch[0].play_id)  # fmt: skip
+            return []
+    half = len(batch) // 2
+    return [
+        *await record(db, batch[:half], reveal_seconds),
+        *await record(db, batch[half:], reveal_seconds),
+    ]
+
+
+def _refused(exc: DBAPIError) -> bool:
+    """Whether PostgreSQL refused the data itself (SQLSTATE class 22, data exception, or
+    23, integrity constraint violation): an answer that no retry changes."""
+    state = str(getattr(exc.orig, "sqlstate", None) or "")
+    return state[:2] in ("22", "23")
+
+
+async def _record_current(
+    db: AsyncEngine, batch: Sequence[Decided], reveal_seconds: float
+) -> list[Final]:
+    # Each round retires the epoch of at least one of the batch's games: it ends.
+    while True:
+        try:
+            return await _record(db, batch, reveal_seconds)
+        except _Overdrawn as overdrawn:
+            log.error("%s: their decisions are dropped and Redis rebuilt from the ledger",
+                      overdrawn)  # fmt: skip
+            async with db.begin() as conn:
+                await conn.execute(
+                    _RETIRE, [{"game": g, "epoch": e} for g, e in overdrawn.epochs.items()]
+                )
+
+
+async def _record(db: AsyncEngine, batch: Sequence[Decided], reveal_seconds: float) -> list[Final]:
     async with db.begin() as conn:
         batch = await _current(conn, batch)
         if not batch:
@@ -109,13 +176,14 @@ async def record(db: AsyncEngine, batch: Sequence[Decided], reveal_seconds: floa
 
 
 async def _current(conn: AsyncConnection, batch: Sequence[Decided]) -> list[Decided]:
-    """The decisions made under their game's current epoch (a game unknown to the ledger
-    has none to compare with: its plays are losses)."""
+    """The decisions made under their game's current epoch. A game the ledger does not
+    hold has no epoch, and its plays no rows (their foreign key): such a decision could
+    never be recorded, and is dropped rather than fail its batch forever."""
     games = sorted({d.game_id for d in batch})
     epochs: dict[int, int] = {
         row.id: row.redis_epoch for row in await conn.execute(_EPOCHS, {"ids": games})
     }
-    current = [d for d in batch if epochs.get(d.game_id, d.epoch) == d.epoch]
+    current = [d for d in batch if epochs.get(d.game_id) == d.epoch]
     if len(current) < len(batch):
         log.warning("dropped %d decisions of an older Redis epoch; their plays are decided "
                     "again", len(batch) - len(current))  # fmt: skip
@@ -145,13 +213,20 @@ async def _ensure_rows(conn: AsyncConnection, batch: Sequence[Decided]) -> None:
 
 
 async def _issue_codes(conn: AsyncConnection, wins: Sequence[Decided]) -> dict[str, int]:
-    """Coupon id per winning play; a win with no code left is logged and has none."""
+    """Coupon id per winning play; a win with no code left is logged and has none.
+    ``_Overdrawn`` if the wins of a game exceed its remaining budget for a brand."""
     wanted: dict[tuple[int, int], list[Decided]] = defaultdict(list)
     for d in wins:
         if d.brand is not None:
             wanted[(d.game_id, d.brand)].append(d)
     issued: dict[str, int] = {}
+    overdrawn: dict[int, int] = {}
     for (game, brand), plays in sorted(wanted.items()):
+        spent = await conn.execute(_SPEND, {"n": len(plays), "game": game, "brand": brand})
+        if spent.first() is None:
+            overdrawn[game] = plays[0].epoch
+        if game in overdrawn:
+            continue  # all rolled back: no code is worth taking
         found = (await conn.execute(_CODES, {"brand": brand, "game": game, "n": len(plays)})).all()
         if len(found) < len(plays):
             log.error("game %d, brand %d: %d wins but only %d codes left",
@@ -166,7 +241,8 @@ async def _issue_codes(conn: AsyncConnection, wins: Sequence[Decided]) -> dict[s
                     for p, c in zip(plays, found, strict=False)
                 ],
             )
-        await conn.execute(_SPEND, {"n": len(plays), "game": game, "brand": brand})
+    if overdrawn:
+        raise _Overdrawn(overdrawn)
     return issued
 
 

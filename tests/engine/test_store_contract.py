@@ -106,6 +106,30 @@ async def test_a_game_not_loaded_is_lost_never_empty(store: BudgetStore) -> None
     assert await store.top_up(rules, 7, 1, "op", 10.0)  # nor the top-up as applied
 
 
+async def test_a_state_from_another_redis_run_is_lost(store: BudgetStore) -> None:
+    """A Redis started again may come back from older files, the game's epoch included:
+    a state loaded under another run (another run_id) is refused like a missing one, until
+    a restore marks it this run's."""
+    if not isinstance(store, LuaStore | OptimisticStore):
+        pytest.skip("the in-memory store has no restarts")
+    rules = new_rules()
+    await store.load(rules, {7: 2, 8: 0}, epoch=3)
+    assert await store.loaded_epochs([rules.game_id]) == [3]
+    await store.client.hset(keys.pacing(rules.game_id), "run", "an-older-run")
+    assert await store.loaded_epoch(rules.game_id) is None
+    with pytest.raises(GameLost):
+        await store.decide(rules, [want("a")])
+    with pytest.raises(GameLost):
+        await store.top_up(rules, 7, 1, "op", 10.0)
+    with pytest.raises(GameLost):
+        await store.resume(rules, 10.0)
+    assert await store.stock(rules) == {7: 2, 8: 0}  # nothing was decided or written
+    await store.restore(rules, {7: 1, 8: 0}, 1, {}, epoch=4)
+    assert await store.loaded_epoch(rules.game_id) == 4
+    _, outcomes = await store.decide(rules, [want("a")])
+    assert outcomes == [Outcome("a", 7)]
+
+
 async def test_a_restore_replaces_what_redis_held(store: BudgetStore) -> None:
     """A restore puts back what the ledger holds and nothing else: an outcome Redis had and
     the ledger did not is gone (its play is decided afresh), a recorded one stays."""

@@ -8,14 +8,12 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import httpx
-import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from frolic.app import create_app
 from frolic.auth.tokens import mint_player_token
 from frolic.config import Settings
 from frolic.db.session import create_engine
@@ -29,7 +27,7 @@ from frolic.reconcile.recovery import lost_games, rebuild_lost, watch
 from frolic.reconcile.service import balances
 from frolic.recorder.ledger import record
 from frolic.redis_client import connect
-from tests.play.factories import LiveGame, create_live_game, wait_decided, with_own_topics
+from tests.play.factories import LiveGame, create_live_game, wait_decided
 from tests.recovery.conftest import OwnStack
 
 PLAYER = "lost-and-found"
@@ -145,23 +143,6 @@ async def test_the_warden_rebuilds_a_paused_game_before_it_resumes(own: OwnStack
 
 # ----------------------------------------------------------------------------------------
 # The whole pipeline in this process: api, allocator (with its warden) and recorder.
-
-
-@pytest.fixture(scope="module")
-def loss_settings(own: OwnStack) -> Settings:
-    # A short re-drive: the plays whose decisions are dropped come back within the test.
-    return with_own_topics(
-        own.settings, "redis-loss", reveal_seconds=1.0, redrive_after_seconds=2.0
-    )
-
-
-@pytest.fixture(scope="module")
-async def client(loss_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(loss_settings, roles=("api", "allocator", "recorder"))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://frolic") as c:
-            yield c
 
 
 class Players:
