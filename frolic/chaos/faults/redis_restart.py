@@ -37,6 +37,8 @@ class RedisRestart(Fault):
     summary = "restart Redis empty (no persistence) mid-load, twice; rebuilt from the ledger"
     # Plays whose pre-loss decision is dropped come back through the re-driver.
     overrides: ClassVar[dict[str, Any]] = {"redrive_after_seconds": 4.0}
+    kills: ClassVar[tuple[bool, ...]] = (False, True)  # SIGKILL at each restart, or SIGTERM
+    wipe: ClassVar[bool] = True  # start Redis with its data folder wiped
 
     async def inject(self, ctx: Context) -> None:
         restarts: list[dict[str, Any]] = []
@@ -45,15 +47,15 @@ class RedisRestart(Fault):
             await ctx.load.until(share)
             ctx.load.burst(BURST)
             await asyncio.sleep(0.2)
-            kill = i % 2 == 1
+            kill = self.kills[i % len(self.kills)]
             started = time.monotonic()
             await asyncio.to_thread(ctx.stack.stop_server, "redis", kill=kill)
             await asyncio.sleep(DOWN_SECONDS)
-            await asyncio.to_thread(ctx.stack.start_server, "redis", wipe=True)
+            await asyncio.to_thread(ctx.stack.start_server, "redis", wipe=self.wipe)
             down = time.monotonic() - started
             restarts.append({"at": time.time(), "killed": kill, "down_s": round(down, 2)})
-            ctx.progress(f"redis_restart: Redis {'killed' if kill else 'stopped'} and back "
-                         f"empty after {down:.1f} s")  # fmt: skip
+            how, back = "killed" if kill else "stopped", "empty" if self.wipe else "on its files"
+            ctx.progress(f"{self.name}: Redis {how} and back {back} after {down:.1f} s")
 
     async def after(self, ctx: Context) -> None:
         decided = await asyncio.to_thread(read_all, ctx.settings, ctx.settings.result_topic)
