@@ -19,6 +19,7 @@ from frolic.app import create_app
 from frolic.config import Role, Settings
 from frolic.db import migrate
 from frolic.monitoring.logs import configure_logging
+from frolic.reveal.upgrade import HttpProtocol
 from frolic.stack import Stack
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ def serve(settings: Settings, roles: Sequence[Role]) -> None:
             port=settings.port,
             log_level=settings.log_level.lower(),
             log_config=None,  # uvicorn's loggers go through ours (configure_logging)
+            http=HttpProtocol,  # frees each socket's upgrade by reference counting
             timeout_graceful_shutdown=15,
             # The access log would print query strings, and /ws?token= carries a secret.
             access_log=False,

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 import uvicorn
 from fastapi import FastAPI
 
+from frolic.reveal.upgrade import HttpProtocol
 from frolic.stack.process import free_port
 
 
@@ -20,7 +21,7 @@ def serving(app: FastAPI, *, name: str, timeout: float = 60) -> Iterator[str]:
     port = free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_config=None, log_level="warning",
-        ws="websockets-sansio", lifespan="on",
+        http=HttpProtocol, ws="websockets-sansio", lifespan="on",
     )  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=name)

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import math
 import time
 from collections import OrderedDict, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -96,7 +97,7 @@ class Outbox:
         self._hub = hub
         self._queue: asyncio.Queue[tuple[str, float | None]] = asyncio.Queue(OUTBOX_SIZE)
         self._seen: OrderedDict[str, None] = OrderedDict()
-        self._writer = asyncio.get_running_loop().create_task(
+        self._writer: asyncio.Task[None] | None = asyncio.get_running_loop().create_task(
             self._write(), name=f"reveal-writer-{user}"
         )
 
@@ -125,7 +126,12 @@ class Outbox:
 
     def stop(self) -> None:
         self.closed = True
-        self._writer.cancel()
+        # A cancelled task keeps its CancelledError, whose traceback holds ``_write``'s
+        # frame, which holds this outbox: were the outbox still holding the task, the
+        # socket's every object would wait for a full collection (``freezer.py``).
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.cancel()
 
     async def _write(self) -> None:
         while True:
@@ -152,7 +158,8 @@ class Hub:
         self.held = 0  # sockets, all players together
         self._freezer = freezer
         self._sockets: dict[str, dict[int, Outbox]] = {}
-        self._timers: set[asyncio.TimerHandle] = set()
+        self._timers: dict[int, asyncio.TimerHandle] = {}
+        self._timer_keys = itertools.count()
         self._closing: set[asyncio.Task[None]] = set()
         self._owed: dict[str, _Owed] = {}  # plays accepted, result not here yet
 
@@ -213,16 +220,12 @@ class Hub:
         if delay <= 0:
             self._due(play_id)
             return
-        loop = asyncio.get_running_loop()
 
         def due() -> None:
-            self._timers.discard(handle)
             owed.timer = None
             self._due(play_id)
 
-        handle = loop.call_at(loop.time() + delay + TIMER_SLACK, due)
-        owed.timer = handle
-        self._timers.add(handle)
+        owed.timer = self._call_later(delay + TIMER_SLACK, due)
 
     def overdue(self) -> list[str]:
         """Plays told pending whose player is still connected here; forgets the rest."""
@@ -256,8 +259,7 @@ class Hub:
         """
         owed = self._owed.pop(final.play_id, None)
         if owed is not None and owed.timer is not None:
-            owed.timer.cancel()
-            self._timers.discard(owed.timer)
+            self._timers.pop(owed.timer).cancel()
         held = self._sockets.get(final.user)
         if not held:
             return
@@ -265,35 +267,36 @@ class Hub:
         targets = [outbox for outbox in candidates if outbox.claim(final.play_id)]
         if not targets:
             return
-        loop = asyncio.get_running_loop()
         delay = final.reveal_at - time.time()
         if delay <= 0:
             self._send(final, targets, measure=not replay)
             return
-        handle: asyncio.TimerHandle
-
-        def fire() -> None:
-            self._timers.discard(handle)
-            self._fire(final, targets)
-
-        # Wall clock to the loop's monotonic clock, once; the timer is immune to clock steps.
-        handle = loop.call_at(loop.time() + delay + TIMER_SLACK, fire)
-        self._timers.add(handle)
+        self._call_later(delay + TIMER_SLACK, lambda: self._fire(final, targets))
 
     def _fire(self, final: Final, targets: list[Outbox]) -> None:
         early = final.reveal_at - time.time()
         if early > 0:  # a coarse timer may still fire a hair early: never reveal early
-            loop = asyncio.get_running_loop()
-            handle: asyncio.TimerHandle
-
-            def again() -> None:
-                self._timers.discard(handle)
-                self._fire(final, targets)
-
-            handle = loop.call_later(early + TIMER_SLACK, again)
-            self._timers.add(handle)
+            self._call_later(early + TIMER_SLACK, lambda: self._fire(final, targets))
             return
         self._send(final, targets, measure=True)
+
+    def _call_later(self, delay: float, callback: Callable[[], None]) -> int:
+        """Call ``callback`` in ``delay`` seconds unless ``close`` comes first; the timer's
+        key in ``_timers``.
+
+        The callback finds its timer by key, not by handle: a handle holding a callback
+        that holds the handle is a cycle, which asyncio's own loop (uvloop does not) leaves
+        for a full collection once the timer fired, with every socket the reveal targeted.
+        """
+        key = next(self._timer_keys)
+
+        def fire() -> None:
+            del self._timers[key]
+            callback()
+
+        # Wall clock to the loop's monotonic clock, once; the timer is immune to clock steps.
+        self._timers[key] = asyncio.get_running_loop().call_later(delay, fire)
+        return key
 
     def _send(self, final: Final, targets: list[Outbox], *, measure: bool) -> None:
         text = orjson.dumps(final.reveal()).decode()
@@ -304,7 +307,7 @@ class Hub:
 
     async def close(self) -> None:
         """Cancel every pending reveal and writer; the sockets themselves are the server's."""
-        for handle in self._timers:
+        for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
         self._owed.clear()
@@ -321,7 +324,7 @@ class _Owed:
 
     user: str
     reveal_at: float
-    timer: asyncio.TimerHandle | None = None  # until its revealAt
+    timer: int | None = None  # its key in the hub's timers, until its revealAt
     pending: bool = False  # told pending: overdue
 
 
