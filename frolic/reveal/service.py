@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import resource
 from dataclasses import dataclass
@@ -55,7 +54,8 @@ class Reveal:
 async def start_reveal(resources: Resources) -> Reveal:
     """Start listening to the final topic; sockets may connect at once (see ``ready``)."""
     open_files_up_to_the_hard_limit()
-    hub = Hub(Freezer())
+    freezer = Freezer()
+    hub = Hub(freezer)
     loop = asyncio.get_running_loop()
     s = resources.settings
     listener = FinalListener(s, hub.schedule_many, loop)
@@ -65,8 +65,7 @@ async def start_reveal(resources: Resources) -> Reveal:
     overdue = asyncio.create_task(settle_overdue(hub, resources.db, s), name="reveal-overdue")
     # Reveals are timed to the millisecond; a full collection over everything loaded at
     # start would stall them. Objects alive now are never garbage: keep them out of it.
-    gc.collect()
-    gc.freeze()
+    freezer.start()
     return Reveal(s, resources.db, hub, listener, plays, overdue)
 
 
