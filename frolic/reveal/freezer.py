@@ -13,8 +13,9 @@ reference cycle behind (``Outbox.stop``, ``frolic/reveal/upgrade.py``; checked b
 cyclic garbage of anything else frozen along with the sockets. Thawing it costs a full
 collection of everything frozen (seconds at 10,000 sockets), so the freezer looks at the
 frozen count once per turnover of the held sockets and thaws only when at least half of it
-is not explained by the held sockets and what was alive at start: frozen memory stays under
-twice what the sockets need, and a process whose sockets leave no cycles never thaws.
+is not explained by the sockets held since the last look and what was alive at start:
+frozen memory stays under twice what the sockets need, and a process whose sockets leave no
+cycles never thaws.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ class Freezer:
         self.dropped_since_check = 0
         self.thaws = 0
         self._floor = 0  # frozen objects that are not sockets': alive at start or at a thaw
+        # Most sockets held since the last look: a dropped socket's objects live on until
+        # uvicorn is done with its connection, so a mass disconnect is not garbage yet.
+        self._peak = 0
 
     def start(self) -> None:
         """Freeze everything alive once the process has loaded: none of it is garbage."""
@@ -59,10 +63,12 @@ class Freezer:
     def dropped(self, still_held: int) -> None:
         """A socket was dropped; ``still_held`` are left."""
         self.dropped_since_check += 1
+        self._peak = max(self._peak, still_held + 1)
         if self.dropped_since_check < max(still_held, CHECK_AFTER_AT_LEAST):
             return
         self.dropped_since_check = 0
-        if worth_thawing(gc.get_freeze_count(), self._floor, still_held):
+        peak, self._peak = self._peak, still_held
+        if worth_thawing(gc.get_freeze_count(), self._floor, peak):
             self.thaw(still_held)
 
     def thaw(self, still_held: int) -> int:
