@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from frolic.config import Settings
+from frolic.db.models import play_metadata
 from frolic.db.outage import is_outage
 from frolic.playlog import messages
 from frolic.playlog.producer import PlayLog
@@ -44,7 +45,7 @@ async def redrive_once(settings: Settings, db: AsyncEngine, playlog: PlayLog) ->
             await conn.execute(_UNDECIDED, {"age": settings.redrive_after_seconds, "limit": LIMIT})
         ).all()
     for row in rows:
-        meta = row.metadata or {}
+        meta = play_metadata(row.metadata)
         t = float(row.requested)
         event = messages.PlayEvent(
             str(row.play_id), row.game_id, row.user_id, row.external_id, t,

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import text
 
 from frolic.config import Settings
+from frolic.db.models import play_metadata
 from frolic.db.session import create_engine
 from frolic.engine import keys
 from frolic.engine.redis_store import store_for
@@ -251,7 +252,7 @@ async def read_ledger(settings: Settings, games: Iterable[int]) -> Ledger:
 
 
 def _play(row: Any) -> Play:
-    meta = row.metadata or {}
+    meta = play_metadata(row.metadata)
     brand = meta.get("brand")
     return Play(
         str(row.play_id), row.game_id, row.status, row.user_id,

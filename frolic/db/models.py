@@ -192,7 +192,8 @@ class PlayEvent(Base):
     request_time: Mapped[datetime] = mapped_column(Timestamp)
     processed_time: Mapped[datetime | None] = mapped_column(Timestamp)
     latency_ms: Mapped[int | None] = mapped_column(Integer)
-    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB)
+    # None is SQL NULL, not JSON null: the recorder merges its audit into an object.
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB(none_as_null=True))
     created_at: Mapped[datetime | None] = _created()
     idempotency_key: Mapped[str | None] = mapped_column(String(128))  # migration 0007
 
@@ -206,3 +207,10 @@ class User(Base):
     created_at: Mapped[datetime | None] = _created()
     updated_at: Mapped[datetime | None] = _created()
     blocked: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+
+
+def play_metadata(value: object) -> dict[str, Any]:
+    """A play's metadata as the object ingestion writes; anything else (SQL NULL, or JSON
+    null or a list in a row written by hand) reads as empty rather than failing the
+    batch that meets it."""
+    return value if isinstance(value, dict) else {}

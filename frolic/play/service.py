@@ -30,7 +30,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import select, text
 
 from frolic.config import Settings
-from frolic.db.models import Coupon, PlayEvent, User
+from frolic.db.models import Coupon, PlayEvent, User, play_metadata
 from frolic.db.outage import is_outage
 from frolic.errors import Forbidden, FrolicError, NotFound, NotReady, ValidationFailed
 from frolic.games.repository import GameCache
@@ -181,7 +181,7 @@ class PlayService:
             raise NotReady("plays cannot be read right now; try again", retry_after=2) from exc
         if row is None:
             raise NotFound(f"no play {play_id}")
-        meta = row.meta or {}
+        meta = play_metadata(row.meta)
         reveal_at = float(
             meta.get("revealAt") or row.request_time.timestamp() + self.settings.reveal_seconds
         )

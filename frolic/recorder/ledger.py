@@ -33,12 +33,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, cast, func, text, update
+from sqlalchemy import bindparam, case, cast, func, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from frolic.db.models import PlayEvent
+from frolic.db.models import PlayEvent, play_metadata
 from frolic.playlog.messages import Decided, Final
 
 log = logging.getLogger(__name__)
@@ -85,9 +85,12 @@ _RECORD = (
         latency_ms=bindparam("latency"),
         reward_coupon_id=bindparam("coupon"),
         # Merged into what ingestion recorded (revealAt, device), not in place of it.
-        metadata_=func.coalesce(PlayEvent.metadata_, cast({}, JSONB)).op("||")(
-            bindparam("meta", type_=JSONB)
-        ),
+        # A row whose metadata is not an object (JSON null in a row written by hand) would
+        # make ``||`` build an array; the audit then starts from an empty object.
+        metadata_=case(
+            (func.jsonb_typeof(PlayEvent.metadata_) == "object", PlayEvent.metadata_),
+            else_=cast({}, JSONB),
+        ).op("||")(bindparam("meta", type_=JSONB)),
     )
 )
 
@@ -256,7 +259,7 @@ def _audit(d: Decided, *, has_code: bool) -> dict[str, Any]:
 
 
 def _final(row: Any, reveal_seconds: float) -> Final:
-    meta = row.metadata or {}
+    meta = play_metadata(row.metadata)
     reveal_at = float(meta.get("revealAt") or row.request_time.timestamp() + reveal_seconds)
     won = row.status == "WIN"
     return Final(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import text
 
 from frolic.app import create_app
@@ -14,7 +15,14 @@ from tests.play.factories import create_live_game, wait_decided
 from tests.play.test_pipeline import pipeline_settings  # noqa: F401 - the shared fixture
 
 
-async def test_a_play_the_broker_lost_is_redriven(pipeline_settings: Settings) -> None:  # noqa: F811
+@pytest.mark.parametrize("metadata", ["{}", "null", "[1]"])
+async def test_a_play_the_broker_lost_is_redriven(
+    pipeline_settings: Settings,  # noqa: F811
+    metadata: str,
+) -> None:
+    # A row written by hand may hold JSON null or a list: the play must still be decided
+    # and recorded, with the audit in an object (before: ``null || {...}`` made an array,
+    # and the recorder's batch failed on it, every retry, holding up the plays behind it).
     s = pipeline_settings.model_copy(update={"redrive_after_seconds": 1.0})
     game = await create_live_game(s, budgets=(3,))
     assert s.database_url
@@ -27,8 +35,9 @@ async def test_a_play_the_broker_lost_is_redriven(pipeline_settings: Settings) -
         # Recorded at ingestion, as POST /play does, but never published: a broker restart.
         await conn.execute(text(
             "INSERT INTO play_events (play_id, user_id, game_id, status, request_time, metadata) "
-            "VALUES (:p, :u, :g, 'QUEUED', :t, '{}')"),
-            {"p": play_id, "u": user, "g": game.game_id, "t": datetime.now(UTC)})  # fmt: skip
+            "VALUES (:p, :u, :g, 'QUEUED', :t, CAST(:m AS jsonb))"),
+            {"p": play_id, "u": user, "g": game.game_id, "t": datetime.now(UTC), "m": metadata},
+        )  # fmt: skip
     app = create_app(s, roles=("allocator", "recorder"))
     try:
         async with app.router.lifespan_context(app):
