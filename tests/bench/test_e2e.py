@@ -1,10 +1,16 @@
-"""Smoke runs of ``frolic bench e2e`` and ``frolic bench all``: the keys and their sense,
-not the targets (a shared machine cannot promise figures)."""
+"""A smoke run of ``frolic bench e2e``, and how ``frolic bench all`` puts the benchmarks
+together: the keys and their sense, not the targets (a shared machine cannot promise
+figures)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
+
+from frolic.bench import abuse, suite
+from frolic.config import Settings
 from frolic.stack import Endpoints
 from tests.bench.run import bench
 
@@ -25,17 +31,39 @@ def test_bench_e2e_decides_every_play_it_publishes(endpoints: Endpoints, tmp_pat
     assert result["e2e_vs_broker_floor"] == round(ratio, 2)
 
 
-def test_bench_all_smoke_ends_with_every_key(endpoints: Endpoints, tmp_path: Path) -> None:
-    result = bench(endpoints, tmp_path, "all", "--smoke").result
-    keys = ("ingest_rps", "ingest_p99_ms", "ingest_vs_fastapi_hello", "abuse_limits_held",
-            "alloc_decisions_per_s", "alloc_vs_seed_evalsha", "e2e_alloc_p99_ms",
-            "e2e_rate_per_s", "reveal_late_p99_ms", "reveal_sockets", "ws_connections")  # fmt: skip
-    for key in keys:
+def test_bench_all_puts_every_benchmark_in_one_line(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``bench all`` composes the benchmarks, each with its own smoke run above; here they
+    answer canned figures, so the composition is checked without running them twice."""
+    ramp_steps = [{"sockets": 20, "connected": 20, "reveal_late_p50_ms": 1.0,
+                   "reveal_late_p99_ms": 2.0, "reveal_late_max_ms": 3.0, "reveals": 100,
+                   "early": 0}]  # fmt: skip
+    player = {"legit_p99_ms": 5.0}
+    canned = {
+        "ingest": lambda *a, **k: {"ingest_rps": 1.0, "ingest_p99_ms": 2.0,
+                                   "ingest_vs_fastapi_hello": 0.5},
+        "abuse.measure": lambda *a, **k: {"limits_held": True, "legit_p99_on_target": True,
+                                          "baseline": player,
+                                          **dict.fromkeys(abuse.SCENARIOS, player)},
+        "allocate.measure": lambda *a, **k: {"decisions_per_s": 9.0, "vs_seed_evalsha": 1.1,
+                                             "baseline_evalsha_per_s": 8.0, "baseline": "x",
+                                             "workers": 2, "overspent": 0,
+                                             "mismatched_replays": 0},
+        "e2e.measure": lambda *a, **k: {"e2e_alloc_p99_ms": 40.0, "e2e_rate_per_s": 500,
+                                        "e2e_overspent": 0, "e2e_undecided": 0},
+        "reveal.ramp": lambda *a, **k: {"ws_connections": 20, "ws_steps": ramp_steps},
+    }  # fmt: skip
+    for name, fake in canned.items():
+        monkeypatch.setattr(f"frolic.bench.suite.{name}", fake)
+    result = suite.run(settings, tmp_path, smoke=True, progress=lambda line: None)
+    assert json.loads(json.dumps(result)) == result  # one JSON line
+    for key in ("ingest_rps", "ingest_p99_ms", "ingest_vs_fastapi_hello", "abuse_limits_held",
+                "alloc_decisions_per_s", "alloc_vs_seed_evalsha", "alloc_overspent",
+                "e2e_alloc_p99_ms", "e2e_rate_per_s", "reveal_late_p99_ms", "reveal_sockets",
+                "reveal_early", "ws_connections"):  # fmt: skip
         assert key in result, key
-    assert result["alloc_overspent"] == result["e2e_overspent"] == 0
-    assert result["e2e_undecided"] == 0
-    assert result["reveal_early"] == 0  # never before revealAt
-    assert result["reveal_late_p99_ms"] >= 0
-    # Either the smoke ramp's largest step held, or it says which step did not.
-    steps = result["ws_steps"]
-    assert result["ws_connections"] in [0] + [s["sockets"] for s in steps]
+    assert result["alloc_vs_seed_evalsha"] == 1.1
+    assert result["reveal_late_p99_ms"] == 2.0  # the ramp's first step
+    assert result["ws_steps"] == [{"sockets": 20, "connected": 20, "reveal_late_p99_ms": 2.0}]
+    assert result["abuse_baseline_legit_p99_ms"] == 5.0

@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from frolic.stack import Endpoints
+from tests.bench.run import bench
+
 
 def test_bench_reveal_prints_its_json_line(tmp_path: Path) -> None:
     env = {**os.environ, "FROLIC_STATE_DIR": str(tmp_path)}
@@ -21,3 +24,18 @@ def test_bench_reveal_prints_its_json_line(tmp_path: Path) -> None:
     assert result["early"] == 0  # never before revealAt
     assert result["reveal_late_p50_ms"] >= 0
     assert result["reveal_late_p99_ms"] >= result["reveal_late_p50_ms"]
+
+
+def test_bench_ws_ramps_and_says_where_each_steps_lateness_comes_from(
+    endpoints: Endpoints, tmp_path: Path
+) -> None:
+    result = bench(endpoints, tmp_path, "ws", "--steps", "20,50", "--reveals", "100",
+                   "--spread", "1").result  # fmt: skip
+    steps = result["ws_steps"]
+    assert [s["sockets"] for s in steps][:1] == [20]
+    # Either a step held, or the ramp says which one did not.
+    assert result["ws_connections"] in [0] + [s["sockets"] for s in steps]
+    for step in steps:
+        assert step["early"] == 0  # never before revealAt
+        assert step["reveal_late_p99_ms"] >= 0
+        assert {"ws_sent_late", "ws_cpu_ms", "clients_cpu_ms", "ws_rss_mb"} <= step.keys()
