@@ -46,6 +46,13 @@ UNCOMMITTED = Gauge(
     "in progress), by group: what a crash now would have redelivered.",
     ["group"],
 )
+SKIPPED = Counter(
+    "frolic_consumer_skipped",
+    "Messages a consumer-group member gave up on, by group: each failed its handler again and "
+    "again on its own, for a reason other than a server being away. Its play comes round "
+    "again through the re-driver; above 0 means a bug to look at in the logs.",
+    ["group"],
+)
 WINNERS = Counter(
     "frolic_winners",
     "Wins written to the ledger with their coupon code locked, by game and brand.",

@@ -16,9 +16,13 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from confluent_kafka import Consumer, Message
+from confluent_kafka import Consumer, KafkaException, Message
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from frolic.config import Settings
+from frolic.db.outage import is_outage
+from frolic.errors import NotReady
 from frolic.monitoring import metrics
 from frolic.topics import client_config
 
@@ -28,6 +32,12 @@ RETRY_FIRST_SECONDS = 0.5
 RETRY_MAX_SECONDS = 5.0
 """A failing batch is tried again after 0.5 s, 1 s, 2 s... up to this: after an outage the
 worker resumes within this long, and meanwhile it does not hammer the server."""
+POISON_ATTEMPTS = 3
+"""A batch that fails this many times for a reason other than a server being away is split
+in halves, each handled on its own, until the message that fails is alone: that one is
+skipped (logged and counted) and the rest go on. Skipping loses nothing: its play is still
+QUEUED in PostgreSQL, and the re-driver publishes it again (a decided play gets its
+decision back). Without this, one bad message held up every play behind it for good."""
 
 
 class BatchConsumer:
@@ -81,6 +91,7 @@ class BatchConsumer:
         is logged and skipped), hand the batch over, and commit once it is handled. Leaves
         the group at the end, after the batch in hand."""
         in_hand = metrics.UNCOMMITTED.labels(self.group)
+        metrics.SKIPPED.labels(self.group)  # served as 0 until a message is skipped
         try:
             while not stop.is_set():
                 batch = await self.next_batch()
@@ -115,6 +126,8 @@ class BatchConsumer:
             try:
                 await handle(batch)
             except Exception as exc:
+                if attempt >= POISON_ATTEMPTS and not _unavailable(exc):
+                    return await self._isolate(stop, handle, batch, exc)
                 if attempt == 1:
                     log.exception("handling a batch of %d failed; retrying", len(batch))
                 else:
@@ -131,6 +144,24 @@ class BatchConsumer:
                 return False
             except TimeoutError:
                 delay = min(2 * delay, RETRY_MAX_SECONDS)
+
+    async def _isolate(
+        self, stop: asyncio.Event, handle: Callable[[list[T]], Awaitable[None]], batch: list[T],
+        exc: Exception,
+    ) -> bool:  # fmt: skip
+        """Handle the halves of a batch that keeps failing on its own, down to the message
+        that fails alone, which is skipped. False if ``stop`` comes first."""
+        if len(batch) == 1:
+            log.error("skipping a message that failed %d times on its own (%s: %s): %.300r; "
+                      "the re-driver brings its play round again",
+                      POISON_ATTEMPTS, type(exc).__name__, exc, batch[0])  # fmt: skip
+            metrics.SKIPPED.labels(self.group).inc()
+            return True
+        half = len(batch) // 2
+        for part in (batch[:half], batch[half:]):
+            if not await self._handle(stop, handle, part):
+                return False
+        return True
 
     async def commit(self, *, wait: bool = True) -> None:
         """Commit the positions of everything consumed so far; ``wait`` for the broker."""
@@ -156,3 +187,10 @@ class BatchConsumer:
     def _on_revoke(self, consumer: Consumer, partitions: list[Any]) -> None:
         # Called inside consume(), between batches: the previous batch is committed already.
         log.info("partitions revoked: %s", [p.partition for p in partitions])
+
+
+def _unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says a server is away (PostgreSQL, Redis, the broker): the batch is
+    fine and waits for it, however long."""
+    return is_outage(exc) or isinstance(exc, (RedisConnectionError, RedisTimeoutError,
+                                              KafkaException, NotReady))  # fmt: skip
