@@ -38,6 +38,7 @@ from frolic.config import Settings
 if TYPE_CHECKING:
     from frolic.chaos.supervisor import Supervisor
     from frolic.stack import Stack
+    from frolic.stack.launcher import Server
 
 Evidence = dict[str, Any]
 Progress = Callable[[str], None]
@@ -104,3 +105,31 @@ class Fault:
     def missing(self, evidence: Evidence) -> list[str]:
         """Why the evidence shows the fault did not happen as meant; empty when it did."""
         return []
+
+
+async def restart_server(
+    ctx: Context, server: Server, *, at: Sequence[float], kills: Sequence[bool],
+    burst: int, down_seconds: float, wipe: bool = False,
+    before: Callable[[int], None] = lambda i: None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Take ``server`` down and bring it back at each share of the load's time in ``at``:
+    a spike of ``burst`` plays first, so work is in flight on every path, then a stop
+    (SIGKILL where ``kills`` says so), ``down_seconds`` away, and a start on the same port
+    (``wipe``: Redis empty). ``before(i)`` runs just before the i-th stop. The restarts,
+    also kept in the evidence."""
+    restarts: list[dict[str, Any]] = []
+    ctx.evidence["restarts"] = restarts
+    for i, share in enumerate(at):
+        await ctx.load.until(share)
+        ctx.load.burst(burst)
+        await asyncio.sleep(0.2)
+        before(i)
+        kill = kills[i % len(kills)]
+        started = time.monotonic()
+        await asyncio.to_thread(ctx.stack.stop_server, server, kill=kill)
+        await asyncio.sleep(down_seconds)
+        await asyncio.to_thread(ctx.stack.start_server, server, wipe=wipe)
+        down = time.monotonic() - started
+        restarts.append({"at": time.time(), "killed": kill, "down_s": round(down, 2)})
+        ctx.progress(f"{server} {'killed' if kill else 'stopped'} and back after {down:.1f} s")
+    return restarts

@@ -20,11 +20,10 @@ after the run.
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any, ClassVar
 
 from frolic import topics
-from frolic.chaos.fault import Context, Evidence, Fault
+from frolic.chaos.fault import Context, Evidence, Fault, restart_server
 from frolic.chaos.topic_log import read_all
 from frolic.playlog import messages
 
@@ -41,24 +40,14 @@ class BrokerRestart(Fault):
     _before: set[str]  # the plays accepted before the first restart, of this run
 
     async def inject(self, ctx: Context) -> None:
-        restarts: list[dict[str, Any]] = []
-        ctx.evidence["restarts"] = restarts
         self._before = set()
-        for i, share in enumerate(RESTARTS):
-            await ctx.load.until(share)
-            ctx.load.burst(BURST)
-            await asyncio.sleep(0.2)
+
+        def note_the_plays(i: int) -> None:
             if i == 0:
                 self._before = set(ctx.load.sent.owner)
-            kill = i % 2 == 1
-            started = time.monotonic()
-            await asyncio.to_thread(ctx.stack.stop_server, "broker", kill=kill)
-            await asyncio.sleep(DOWN_SECONDS)
-            await asyncio.to_thread(ctx.stack.start_server, "broker")
-            down = time.monotonic() - started
-            restarts.append({"at": time.time(), "killed": kill, "down_s": round(down, 2)})
-            ctx.progress(f"broker_restart: broker {'killed' if kill else 'stopped'} and back "
-                         f"empty after {down:.1f} s")  # fmt: skip
+
+        await restart_server(ctx, "broker", at=RESTARTS, kills=(False, True), burst=BURST,
+                             down_seconds=DOWN_SECONDS, before=note_the_plays)  # fmt: skip
 
     async def after(self, ctx: Context) -> None:
         s = ctx.settings

@@ -19,11 +19,10 @@ play decided again: at least one outcome was in flight when Redis went down).
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import defaultdict
 from typing import Any, ClassVar
 
-from frolic.chaos.fault import Context, Evidence, Fault
+from frolic.chaos.fault import Context, Evidence, Fault, restart_server
 from frolic.chaos.topic_log import read_all
 from frolic.playlog import messages
 
@@ -41,21 +40,8 @@ class RedisRestart(Fault):
     wipe: ClassVar[bool] = True  # start Redis with its data folder wiped
 
     async def inject(self, ctx: Context) -> None:
-        restarts: list[dict[str, Any]] = []
-        ctx.evidence["restarts"] = restarts
-        for i, share in enumerate(RESTARTS):
-            await ctx.load.until(share)
-            ctx.load.burst(BURST)
-            await asyncio.sleep(0.2)
-            kill = self.kills[i % len(self.kills)]
-            started = time.monotonic()
-            await asyncio.to_thread(ctx.stack.stop_server, "redis", kill=kill)
-            await asyncio.sleep(DOWN_SECONDS)
-            await asyncio.to_thread(ctx.stack.start_server, "redis", wipe=self.wipe)
-            down = time.monotonic() - started
-            restarts.append({"at": time.time(), "killed": kill, "down_s": round(down, 2)})
-            how, back = "killed" if kill else "stopped", "empty" if self.wipe else "on its files"
-            ctx.progress(f"{self.name}: Redis {how} and back {back} after {down:.1f} s")
+        await restart_server(ctx, "redis", at=RESTARTS, kills=self.kills, burst=BURST,
+                             down_seconds=DOWN_SECONDS, wipe=self.wipe)  # fmt: skip
 
     async def after(self, ctx: Context) -> None:
         decided = await asyncio.to_thread(read_all, ctx.settings, ctx.settings.result_topic)
