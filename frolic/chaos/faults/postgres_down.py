@@ -69,6 +69,9 @@ class PostgresDown(Fault):
             started = time.monotonic()
             await asyncio.to_thread(ctx.stack.stop_server, "postgres")
             ctx.progress(f"postgres_down: PostgreSQL stopped for {down:g} s")
+            # The probe's plays just spent its player's burst: wait until three more are
+            # allowed, so that the outage, not the rate limit, answers the next ones.
+            await asyncio.sleep(3 / ctx.settings.rate_user_per_second)
             answers = []
             for _ in range(3):
                 asked = time.monotonic()
