@@ -13,15 +13,16 @@ from pathlib import Path
 import pytest
 
 from frolic.chaos import faults
-from frolic.chaos.runner import SMOKE, Chaos, Row
+from frolic.chaos.runner import SMOKE, Chaos, Plan, Row
 from frolic.config import Settings
 
 PLAN = dataclasses.replace(SMOKE, seconds=8.0, rate=40.0, players=80)
 
 
-async def run(name: str, state: Path) -> Row:
+async def run(name: str, state: Path, plan: Plan = PLAN) -> Row:
+    """One fault through the runner; every invariant held and the fault happened."""
     (fault,) = faults.named([name])
-    async with Chaos(Settings(), state, PLAN, progress=lambda line: None) as chaos:
+    async with Chaos(Settings(), state, plan, progress=lambda line: None) as chaos:
         row = await chaos.run(fault)
     assert row.counts["accepted"] >= 0.95 * row.counts["sent"], row.refused
     assert row.counts["finalized"] == row.counts["accepted"]
