@@ -7,7 +7,6 @@ import asyncio
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -18,8 +17,8 @@ from websockets.asyncio.client import ClientConnection
 from frolic import topics
 from frolic.auth.tokens import mint_player_token
 from frolic.config import Settings
-from frolic.db import migrate
 from frolic.stack import Stack
+from tests.stacks import own_stack
 
 
 @dataclass
@@ -33,12 +32,8 @@ class Outage:
 
 @pytest.fixture(scope="package")
 def outage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outage]:
-    state: Path = tmp_path_factory.mktemp("outage-stack")
-    base = Settings(state_dir=state)
-    stack = Stack(base)
-    with stack as endpoints:
-        migrate.upgrade(endpoints.database_url)
-        settings = endpoints.apply(base).with_local_secrets().model_copy(update={
+    with own_stack(tmp_path_factory.mktemp("outage-stack")) as (stack, ready):
+        settings = ready.model_copy(update={
             "reveal_seconds": 2.0, "redrive_after_seconds": 3.0,
             # Not the embedded broker's default (4): a topic it re-creates on its own shows.
             "kafka_partitions": 3,

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 
 from frolic.app import create_app
 from frolic.config import Settings
-from frolic.db import migrate
 from frolic.stack import Stack
 from tests.play.factories import with_own_topics
+from tests.stacks import own_stack
 
 
 @dataclass(frozen=True)
@@ -25,12 +24,8 @@ class OwnStack:
 
 @pytest.fixture(scope="package")
 def own(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnStack]:
-    state: Path = tmp_path_factory.mktemp("recovery-stack")
-    base = Settings(state_dir=state)
-    stack = Stack(base)
-    with stack as endpoints:
-        migrate.upgrade(endpoints.database_url)
-        yield OwnStack(stack, endpoints.apply(base).with_local_secrets())
+    with own_stack(tmp_path_factory.mktemp("recovery-stack")) as (stack, settings):
+        yield OwnStack(stack, settings)
 
 
 @pytest.fixture(scope="module")
