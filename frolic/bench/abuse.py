@@ -37,7 +37,7 @@ import orjson
 from frolic.auth.players import LEEWAY_SECONDS
 from frolic.auth.tokens import mint_player_token
 from frolic.bench.cluster import running
-from frolic.bench.ingest import _count_plays, live_game
+from frolic.bench.ingest import count_plays, live_game
 from frolic.bench.paced import Stream, StreamReport, play_request, run
 from frolic.config import Settings
 
@@ -107,7 +107,7 @@ def measure(settings: Settings, state: Path, sizes: Sizes, progress: Progress) -
             players, abused = run([legit, attacker])
             accepted += players.statuses[202] + abused.statuses[202]
             result[name] = {**_players(players), **_abuse(name, abused, settings)}
-        stored = asyncio.run(_count_plays(settings.database_url, game))
+        stored = asyncio.run(count_plays(settings.database_url, game))
     held = all(result[n]["limit_held"] for n in SCENARIOS)
     on_target = all(result[n]["legit_p99_ms"] < P99_TARGET_MS for n in ["baseline", *SCENARIOS])
     return {

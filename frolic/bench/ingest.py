@@ -105,7 +105,8 @@ def live_game(url: str, admin_token: str) -> int:
     return game
 
 
-async def _count_plays(database_url: str, game: int) -> int:
+async def count_plays(database_url: str, game: int) -> int:
+    """The plays of ``game`` in PostgreSQL: every one answered 202 must be there."""
     db = create_engine(database_url)
     try:
         async with db.connect() as conn:
@@ -157,7 +158,7 @@ def measure(
             baseline.merge(load(hello_port, "", seconds, cpu["hello"]))
             ingest.merge(load(api.port, f"{run}-{r}", seconds, cpu["ingest"]))
         accepted += ingest.summary()["ok"]
-        stored = asyncio.run(_count_plays(settings.database_url, game))
+        stored = asyncio.run(count_plays(settings.database_url, game))
     mine, theirs = ingest.summary(), baseline.summary()
     return {
         "ingest_rps": mine["rps"], "ingest_p50_ms": mine["p50_ms"],

@@ -18,15 +18,14 @@ import jwt
 import orjson
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import text
 
 from frolic.auth import players
 from frolic.auth.players import LEEWAY_SECONDS, player_id
 from frolic.auth.tokens import mint_player_token
 from frolic.bench.cluster import running
+from frolic.bench.ingest import count_plays
 from frolic.bench.paced import Stream, StreamReport, play_request, send
 from frolic.config import Settings
-from frolic.db.session import create_engine
 from frolic.errors import Unauthorized
 from tests.play.factories import create_live_game
 
@@ -51,13 +50,7 @@ def _request(api: Api, token: str | None, **extra: str) -> bytes:
 
 async def _plays(settings: Settings, game: int) -> int:
     assert settings.database_url
-    db = create_engine(settings.database_url)
-    try:
-        async with db.connect() as conn:
-            query = text("SELECT count(*) FROM play_events WHERE game_id = :g")
-            return int((await conn.execute(query, {"g": game})).scalar_one())
-    finally:
-        await db.dispose()
+    return await count_plays(settings.database_url, game)
 
 
 @pytest.fixture(scope="module")
