@@ -53,11 +53,14 @@ async def test_duplicate_deliveries_are_handled_again_and_change_nothing(tmp_pat
 
 async def test_clock_skew_between_processes_breaks_no_invariant(tmp_path: Path) -> None:
     row = await run("clock_skew", tmp_path)
-    shown = row.evidence["clock_offsets_s"]
-    # Against the api's true clock read the same way (the Date header's whole seconds).
-    offsets = [v - shown["0-api"] for k, v in shown.items() if k != "0-api"]
-    assert any(v >= 3 for v in offsets)
-    assert any(v <= -3 for v in offsets)
+    # Every process's clock, read from its Date header, is checked by the fault's own
+    # `missing` (within 1.6 s: the header has whole seconds, refreshed once a second, so
+    # two readings can differ by up to a second either way). The allocators' clocks show
+    # exactly in their decisions: one decided plays about 4 s before the api stamped them,
+    # the other about 4 s after.
+    earliest, latest = row.evidence["decided_at_minus_t_s"]
+    assert earliest < -3
+    assert latest > 3
     assert row.evidence["decided_before_requested"] > 0
 
 

@@ -140,11 +140,18 @@ def _start_stack_process(state_dir: Path) -> tuple[subprocess.Popen[str], list[i
     return proc, servers
 
 
+def _running(pid: int) -> bool:
+    # The process may end between any two questions about it.
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def _wait_gone(pids: list[int], timeout: float) -> list[int]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        alive = [p for p in pids if psutil.pid_exists(p)
-                 and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]  # fmt: skip
+        alive = [p for p in pids if _running(p)]
         if not alive:
             return []
         time.sleep(0.1)
