@@ -7,6 +7,8 @@ first awards of a brand that a top-up adds to a live game (its stock waits in Re
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,7 +78,12 @@ async def load_game(db: AsyncEngine, game_id: int) -> GameView | None:
 
 
 class GameCache:
-    """Games by id, each re-read from PostgreSQL at most every ``ttl`` seconds."""
+    """Games by id, each re-read from PostgreSQL at most every ``ttl`` seconds.
+
+    One read per game at a time: when a game's entry expires under load, the request that
+    finds it expired reads it, and the requests that arrive meanwhile get the game as last
+    read instead of each sending PostgreSQL the same query (a stampede every ``ttl``).
+    """
 
     def __init__(
         self, db: AsyncEngine, *, ttl: float = 2.0, clock: Callable[[], float] = time.monotonic
@@ -85,12 +92,31 @@ class GameCache:
         self.ttl = ttl
         self.clock = clock
         self._games: dict[int, tuple[float, GameView | None]] = {}
+        self._reads: dict[int, asyncio.Future[GameView | None]] = {}
 
     async def get(self, game_id: int) -> GameView | None:
         cached = self._games.get(game_id)
-        now = self.clock()
-        if cached is not None and now - cached[0] < self.ttl:
+        if cached is not None and self.clock() - cached[0] < self.ttl:
             return cached[1]
+        read = self._reads.get(game_id)
+        if read is None:
+            read = self._reads[game_id] = asyncio.ensure_future(self._read(game_id, cached))
+            read.add_done_callback(functools.partial(self._finished, game_id))
+        elif cached is not None:
+            return cached[1]
+        # Shielded: a caller that gives up does not cancel the read the others wait for.
+        return await asyncio.shield(read)
+
+    def _finished(self, game_id: int, read: asyncio.Future[GameView | None]) -> None:
+        if self._reads.get(game_id) is read:
+            del self._reads[game_id]
+        if not read.cancelled():
+            read.exception()  # every waiter got it; asyncio need not report it as lost
+
+    async def _read(
+        self, game_id: int, cached: tuple[float, GameView | None] | None
+    ) -> GameView | None:
+        now = self.clock()
         try:
             view = await load_game(self.db, game_id)
         except Exception as exc:

@@ -1,0 +1,125 @@
+"""The game cache reads a game from PostgreSQL once however many requests want it at once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from frolic.config import Settings
+from frolic.db.session import create_engine
+from frolic.games import repository
+from frolic.games.repository import GameCache, GameView
+from tests.play.factories import create_live_game
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    assert settings.database_url
+    engine = create_engine(settings.database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Each real read of a game from PostgreSQL, by game id."""
+    seen: list[int] = []
+    real = repository.load_game
+
+    async def counted(db: AsyncEngine, game_id: int) -> GameView | None:
+        seen.append(game_id)
+        return await real(db, game_id)
+
+    monkeypatch.setattr(repository, "load_game", counted)
+    return seen
+
+
+async def pause(db: AsyncEngine, game_id: int) -> None:
+    async with db.begin() as conn:
+        await conn.execute(text("UPDATE games SET status = 'paused' WHERE id = :g"), {"g": game_id})
+
+
+async def test_concurrent_requests_for_a_cold_game_share_one_read(
+    settings: Settings, db: AsyncEngine, reads: list[int]
+) -> None:
+    game = await create_live_game(settings, budgets=(1,))
+    cache = GameCache(db)
+    views = await asyncio.gather(*(cache.get(game.game_id) for _ in range(50)))
+    assert reads == [game.game_id]
+    assert {v.status for v in views if v is not None} == {"live"}
+    assert all(v is views[0] for v in views)
+
+
+async def test_an_expired_game_is_read_once_and_the_others_get_it_as_last_read(
+    settings: Settings, db: AsyncEngine, reads: list[int]
+) -> None:
+    game = await create_live_game(settings, budgets=(1,))
+    clock = Clock()
+    cache = GameCache(db, ttl=2.0, clock=clock)
+    assert (await cache.get(game.game_id)) is not None
+    await pause(db, game.game_id)
+    clock.now += 2.0
+    first, *others = await asyncio.gather(*(cache.get(game.game_id) for _ in range(50)))
+    assert reads == [game.game_id] * 2
+    # The request that found it expired waited for the read; the rest did not wait.
+    assert first is not None
+    assert first.status == "paused"
+    assert {v.status for v in others if v is not None} == {"live"}
+    # And from then on every request has the new state, with no further read.
+    assert (view := await cache.get(game.game_id)) is not None
+    assert view.status == "paused"
+    assert len(reads) == 2
+
+
+async def test_a_caller_that_gives_up_does_not_cancel_the_read_others_wait_for(
+    settings: Settings, db: AsyncEngine, reads: list[int]
+) -> None:
+    game = await create_live_game(settings, budgets=(1,))
+    cache = GameCache(db)
+    quitter = asyncio.create_task(cache.get(game.game_id))
+    await asyncio.sleep(0)
+    waiter = asyncio.create_task(cache.get(game.game_id))
+    await asyncio.sleep(0)
+    quitter.cancel()
+    view = await waiter
+    assert view is not None
+    assert view.game_id == game.game_id
+    assert reads == [game.game_id]
+    with pytest.raises(asyncio.CancelledError):
+        await quitter
+
+
+async def test_a_failed_read_reaches_every_waiter_and_the_next_request_reads_again(
+    settings: Settings, db: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    game = await create_live_game(settings, budgets=(1,))
+    cache = GameCache(db)
+    attempts: list[int] = []
+    real = repository.load_game
+
+    async def broken_once(engine: AsyncEngine, game_id: int) -> GameView | None:
+        attempts.append(game_id)
+        if len(attempts) == 1:
+            await asyncio.sleep(0.01)
+            raise RuntimeError("a bug, not an outage")
+        return await real(engine, game_id)
+
+    monkeypatch.setattr(repository, "load_game", broken_once)
+    failed = await asyncio.gather(*(cache.get(game.game_id) for _ in range(5)),
+                                  return_exceptions=True)  # fmt: skip
+    assert all(isinstance(f, RuntimeError) for f in failed)
+    assert (view := await cache.get(game.game_id)) is not None
+    assert view.status == "live"
+    assert len(attempts) == 2
