@@ -1,5 +1,6 @@
 """Telling PostgreSQL being away from a bug: an outage is waited out or answered 503 (try
-again), a bug is logged with its traceback.
+again), a bug is logged with its traceback. And telling both from a refusal: PostgreSQL
+answered, and said no to the data itself, which no retry changes.
 
 asyncpg raises ``OSError`` (refused, reset) while connecting, its own connection errors
 once connected, ``CannotConnectNowError`` while the server starts or shuts down; SQLAlchemy
@@ -35,3 +36,12 @@ def is_outage(exc: BaseException) -> bool:
             orig = current.__cause__ or current.__context__
         current = orig
     return False
+
+
+def is_refusal(exc: BaseException) -> bool:
+    """Whether PostgreSQL refused the data itself (SQLSTATE class 22, data exception, or
+    23, integrity constraint violation): an answer that no retry changes."""
+    if not isinstance(exc, sa.DBAPIError):
+        return False
+    state = str(getattr(exc.orig, "sqlstate", None) or "")
+    return state[:2] in ("22", "23")

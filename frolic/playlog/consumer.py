@@ -21,7 +21,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from frolic.config import Settings
-from frolic.db.outage import is_outage
+from frolic.db.outage import is_outage, is_refusal
 from frolic.errors import NotReady
 from frolic.monitoring import metrics
 from frolic.topics import client_config
@@ -33,11 +33,12 @@ RETRY_MAX_SECONDS = 5.0
 """A failing batch is tried again after 0.5 s, 1 s, 2 s... up to this: after an outage the
 worker resumes within this long, and meanwhile it does not hammer the server."""
 POISON_ATTEMPTS = 3
-"""A batch that fails this many times for a reason other than a server being away is split
-in halves, each handled on its own, until the message that fails is alone: that one is
-skipped (logged and counted) and the rest go on. Skipping loses nothing: its play is still
-QUEUED in PostgreSQL, and the re-driver publishes it again (a decided play gets its
-decision back). Without this, one bad message held up every play behind it for good."""
+"""A batch that fails this many times for a reason other than a server being away (at
+once, if PostgreSQL refused its data) is split in halves, each handled on its own, until
+the message that fails is alone: that one is skipped (logged and counted) and the rest go
+on. Skipping loses nothing: its play is still QUEUED in PostgreSQL, and the re-driver
+publishes it again (a decided play gets its decision back). Without this, one bad message
+held up every play behind it for good."""
 
 
 class BatchConsumer:
@@ -126,7 +127,7 @@ class BatchConsumer:
             try:
                 await handle(batch)
             except Exception as exc:
-                if attempt >= POISON_ATTEMPTS and not _unavailable(exc):
+                if not _unavailable(exc) and (attempt >= POISON_ATTEMPTS or is_refusal(exc)):
                     return await self._isolate(stop, handle, batch, exc)
                 if attempt == 1:
                     log.exception("handling a batch of %d failed; retrying", len(batch))
@@ -152,9 +153,9 @@ class BatchConsumer:
         """Handle the halves of a batch that keeps failing on its own, down to the message
         that fails alone, which is skipped. False if ``stop`` comes first."""
         if len(batch) == 1:
-            log.error("skipping a message that failed %d times on its own (%s: %s): %.300r; "
+            log.error("skipping a message that fails on its own (%s: %s): %.300r; "
                       "the re-driver brings its play round again",
-                      POISON_ATTEMPTS, type(exc).__name__, exc, batch[0])  # fmt: skip
+                      type(exc).__name__, exc, batch[0])  # fmt: skip
             metrics.SKIPPED.labels(self.group).inc()
             return True
         half = len(batch) // 2

@@ -35,7 +35,6 @@ from typing import Any
 import orjson
 from sqlalchemy import bindparam, case, cast, func, text, update
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from frolic.db.models import PlayEvent, play_metadata
@@ -106,36 +105,10 @@ class _Overdrawn(Exception):
 
 async def record(db: AsyncEngine, batch: Sequence[Decided], reveal_seconds: float) -> list[Final]:
     """The batch recorded; see the module's docstring. A decision the ledger refuses as
-    data (a constraint, a value), which retrying the batch could never change, is found by
-    halving the batch until it is alone, logged and left out: the rest is recorded, and
-    the partition does not wait behind it. Its play stays QUEUED, so the re-driver sends
-    it again later."""
-    try:
-        return await _record_current(db, batch, reveal_seconds)
-    except DBAPIError as exc:
-        if not _refused(exc):
-            raise  # an outage, a deadlock: the batch is tried again (``BatchConsumer``)
-        if len(batch) == 1:
-            log.exception("the ledger refuses the decision of play %s; left out",
-                          batch[0].play_id)  # fmt: skip
-            return []
-    half = len(batch) // 2
-    return [
-        *await record(db, batch[:half], reveal_seconds),
-        *await record(db, batch[half:], reveal_seconds),
-    ]
-
-
-def _refused(exc: DBAPIError) -> bool:
-    """Whether PostgreSQL refused the data itself (SQLSTATE class 22, data exception, or
-    23, integrity constraint violation): an answer that no retry changes."""
-    state = str(getattr(exc.orig, "sqlstate", None) or "")
-    return state[:2] in ("22", "23")
-
-
-async def _record_current(
-    db: AsyncEngine, batch: Sequence[Decided], reveal_seconds: float
-) -> list[Final]:
+    data (a constraint, a value) fails the whole batch with a refusal
+    (``frolic.db.outage.is_refusal``): the consumer then finds it by halving the batch,
+    skips it and records the rest (``BatchConsumer``). Its play stays QUEUED, so the
+    re-driver sends it again later."""
     # Each round retires the epoch of at least one of the batch's games: it ends.
     while True:
         try:

@@ -31,7 +31,9 @@ from frolic.engine.redis_store import LuaStore
 from frolic.engine.store import GameLost
 from frolic.engine.strategies import Play
 from frolic.games.repository import load_game
+from frolic.monitoring import metrics
 from frolic.playlog import messages
+from frolic.playlog.consumer import BatchConsumer
 from frolic.reconcile.recovery import lost_games, rebuild_lost
 from frolic.reconcile.service import balances
 from frolic.recorder.ledger import record
@@ -178,13 +180,16 @@ async def test_a_win_the_ledger_has_no_budget_for_is_dropped_not_retried_forever
 async def test_a_decision_the_ledger_refuses_is_left_out_not_retried_forever(
     own: OwnStack,
 ) -> None:
-    """Decisions the ledger refuses as data no longer fail their whole batch on every
-    retry: one of a game it does not hold (its play's row cannot be written), one whose
-    audit JSONB cannot store (a NUL)."""
+    """Decisions that could never be recorded do not fail their whole batch on every
+    retry. One of a game the ledger does not hold is dropped (the game has no epoch). One
+    whose audit JSONB cannot store (a NUL) is refused by PostgreSQL: the recorders'
+    consumer sets it aside at the first refusal, without the retries it gives other
+    failures, and records the rest."""
     s = own.settings
     assert s.database_url
     game = await create_live_game(s, budgets=(2,), strategy="fixed_odds", odds=1)
     db = create_engine(s.database_url)
+    member = BatchConsumer(s, s.result_topic, f"refusals-{uuid.uuid4().hex[:6]}")
     try:
         user = await player_id(db)
         good, unknown, nul = plays(3)
@@ -194,9 +199,21 @@ async def test_a_decision_the_ledger_refuses_is_left_out_not_retried_forever(
 
         batch = [lost(good, game.game_id, {}), lost(unknown, 2**62, {}),
                  lost(nul, game.game_id, {"why": "\x00"})]  # fmt: skip
-        finals = await record(db, batch, 10)  # epoch 0: the factory's load
+        calls: list[int] = []
+        finals: list[messages.Final] = []
+
+        async def recorder(part: list[messages.Decided]) -> None:
+            calls.append(len(part))
+            finals.extend(await record(db, part, 10))  # epoch 0: the factory's load
+
+        skipped = metrics.SKIPPED.labels(member.group)
+        assert await member._handle(asyncio.Event(), recorder, batch)
         assert [f.play_id for f in finals] == [good.play_id]
+        assert skipped._value.get() == 1
+        # Each part tried once: the whole, the good one, the bad pair, each of the pair.
+        assert calls == [3, 1, 2, 1, 1]
     finally:
+        member._consumer.close()
         await db.dispose()
 
 
