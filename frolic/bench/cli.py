@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -47,17 +50,11 @@ def reveal(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON line.")] = False,
 ) -> None:
     """Reveal lateness at the client: a ws process, many sockets, timed results."""
-    import tempfile
-
     from frolic.bench.reveal import measure
-    from frolic.db import migrate
 
-    settings = Settings().with_local_secrets()
-    with Stack(settings) as endpoints, tempfile.TemporaryDirectory() as state:
-        migrate.upgrade(endpoints.database_url)
+    with _servers() as (settings, state):
         typer.echo(f"revealing {reveals:,} results to {sockets:,} sockets ...", err=True)
-        result = measure(endpoints.apply(settings), Path(state), sockets=sockets,
-                         reveals=reveals, spread=spread)  # fmt: skip
+        result = measure(settings, state, sockets=sockets, reveals=reveals, spread=spread)
     _print(result, as_json)
 
 
@@ -70,18 +67,11 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON line.")] = False,
 ) -> None:
     """POST /play doing its real work (a frolic api process) vs a bare FastAPI endpoint."""
-    import tempfile
-
     from frolic.bench.ingest import measure
-    from frolic.db import migrate
 
-    settings = Settings().with_local_secrets()
-    with Stack(settings) as endpoints, tempfile.TemporaryDirectory() as state:
-        migrate.upgrade(endpoints.database_url)
-        result = measure(
-            endpoints.apply(settings), Path(state), seconds=seconds, connections=connections,
-            players=players, rounds=rounds, progress=lambda line: typer.echo(line, err=True),
-        )  # fmt: skip
+    with _servers() as (settings, state):
+        result = measure(settings, state, seconds=seconds, connections=connections,
+                         players=players, rounds=rounds, progress=_progress)  # fmt: skip
     _print(result, as_json)
 
 
@@ -96,17 +86,12 @@ def ws(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON line.")] = False,
 ) -> None:
     """Sockets one ws process holds while reveal p99 stays under 20 ms: a ramp."""
-    import tempfile
-
     from frolic.bench.reveal import ramp
-    from frolic.db import migrate
 
     counts = [int(n) for n in steps.split(",") if n.strip()]
-    settings = Settings().with_local_secrets()
-    with Stack(settings) as endpoints, tempfile.TemporaryDirectory() as state:
-        migrate.upgrade(endpoints.database_url)
-        result = ramp(endpoints.apply(settings), Path(state), steps=counts, reveals=reveals,
-                      spread=spread, clients=clients, progress=_progress)  # fmt: skip
+    with _servers() as (settings, state):
+        result = ramp(settings, state, steps=counts, reveals=reveals, spread=spread,
+                      clients=clients, progress=_progress)  # fmt: skip
     _print(result, as_json)
 
 
@@ -118,17 +103,11 @@ def e2e(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON line.")] = False,
 ) -> None:
     """Publish to result stored, through allocator processes; vs the broker's own round trip."""
-    import tempfile
-
     from frolic.bench.e2e import measure
-    from frolic.db import migrate
 
-    settings = Settings().with_local_secrets()
-    with Stack(settings) as endpoints, tempfile.TemporaryDirectory() as state:
-        migrate.upgrade(endpoints.database_url)
+    with _servers() as (settings, state):
         typer.echo(f"publishing {rate:,} plays/s for {seconds:g} s ...", err=True)
-        result = measure(endpoints.apply(settings), Path(state), rate=rate, seconds=seconds,
-                         allocators=allocators)  # fmt: skip
+        result = measure(settings, state, rate=rate, seconds=seconds, allocators=allocators)
     _print(result, as_json)
 
 
@@ -139,16 +118,11 @@ def abuse(
 ) -> None:
     """Players' p99 alone, then beside each abusive load (no token, one player at 100x the
     rate, many players from one address, expired tokens); whether each limit held."""
-    import tempfile
-
     from frolic.bench import abuse as scenarios
-    from frolic.db import migrate
 
-    settings = Settings().with_local_secrets()
-    with Stack(settings) as endpoints, tempfile.TemporaryDirectory() as state:
-        migrate.upgrade(endpoints.database_url)
+    with _servers() as (settings, state):
         sizes = scenarios.SMOKE if smoke else scenarios.FULL
-        result = scenarios.measure(endpoints.apply(settings), Path(state), sizes, _progress)
+        result = scenarios.measure(settings, state, sizes, _progress)
     _print(result, as_json)
 
 
@@ -188,16 +162,10 @@ def run_all(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON line.")] = False,
 ) -> None:
     """ingest, abuse, allocate, e2e, reveal and ws in sequence on one stack; progress on stderr."""
-    import tempfile
-
     from frolic.bench import suite
-    from frolic.db import migrate
 
-    settings = Settings().with_local_secrets()
-    with Stack(settings) as endpoints, tempfile.TemporaryDirectory() as state:
-        migrate.upgrade(endpoints.database_url)
-        result = suite.run(endpoints.apply(settings), Path(state), smoke=smoke,
-                           progress=_progress)  # fmt: skip
+    with _servers() as (settings, state):
+        result = suite.run(settings, state, smoke=smoke, progress=_progress)
     _print(result, as_json)
 
 
@@ -213,31 +181,35 @@ def import_codes(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON line.")] = False,
 ) -> None:
     """Import N codes through POST /admin/coupons/import: codes/s and wall time."""
-    import tempfile
-
     from frolic.bench import importer
+
+    batch = per_request or codes
+    if url is not None:
+        token = Settings().with_local_secrets().admin_token
+        assert token is not None
+        typer.echo(f"importing {codes:,} codes into {url} ...", err=True)
+        result = importer.import_codes(
+            url.rstrip("/"), token.get_secret_value(), codes=codes, per_request=batch,
+            progress=_progress,
+        )  # fmt: skip
+    else:
+        with _servers() as (settings, state):
+            typer.echo(f"importing {codes:,} codes through a frolic api process ...", err=True)
+            result = importer.measure(settings, state, codes=codes, per_request=batch,
+                                      progress=_progress)  # fmt: skip
+    _print(result, as_json)
+
+
+@contextmanager
+def _servers() -> Iterator[tuple[Settings, Path]]:
+    """Settings for the servers a benchmark runs against (FROLIC_*, or embedded ones started
+    here), migrated, and a scratch folder for the processes it starts."""
     from frolic.db import migrate
 
     settings = Settings().with_local_secrets()
-    batch = per_request or codes
-
-    def progress(line: str) -> None:
-        typer.echo(line, err=True)
-
-    if url is not None:
-        assert settings.admin_token is not None
-        typer.echo(f"importing {codes:,} codes into {url} ...", err=True)
-        result = importer.import_codes(
-            url.rstrip("/"), settings.admin_token.get_secret_value(), codes=codes,
-            per_request=batch, progress=progress,
-        )  # fmt: skip
-    else:
-        with Stack(settings) as endpoints, tempfile.TemporaryDirectory() as state:
-            migrate.upgrade(endpoints.database_url)
-            typer.echo(f"importing {codes:,} codes through a frolic api process ...", err=True)
-            result = importer.measure(endpoints.apply(settings), Path(state), codes=codes,
-                                      per_request=batch, progress=progress)  # fmt: skip
-    _print(result, as_json)
+    with Stack(settings) as endpoints, tempfile.TemporaryDirectory() as state:
+        migrate.upgrade(endpoints.database_url)
+        yield endpoints.apply(settings), Path(state)
 
 
 def _progress(line: str) -> None:
