@@ -230,7 +230,7 @@ async def drain(settings: Settings, play_ids: list[str], timeout: float) -> int:
             except (OSError, SQLAlchemyError):
                 pass
             if left:
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(0.2)
         return left
     finally:
         await db.dispose()

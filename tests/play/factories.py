@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -11,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 
 from frolic import topics
+from frolic.chaos.runner import drain
 from frolic.config import Settings
 from frolic.db.session import create_engine
 from frolic.engine.redis_store import store_for
@@ -90,22 +89,5 @@ async def create_live_game(
 
 async def wait_decided(settings: Settings, play_ids: list[str], timeout: float = 30) -> None:
     """Return once every play has an outcome in PostgreSQL; fail after ``timeout`` s."""
-    assert settings.database_url
-    db = create_engine(settings.database_url)
-    ids = [uuid.UUID(p) for p in play_ids]
-    query = text(
-        "SELECT count(*) FROM play_events WHERE play_id = ANY(:ids) AND processed_time IS NULL"
-    )
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            async with db.connect() as conn:
-                left = (await conn.execute(query, {"ids": ids})).scalar_one()
-            if left == 0:
-                return
-            assert time.monotonic() < deadline, (
-                f"{left} of {len(ids)} plays still have no outcome after {timeout:.0f} s"
-            )
-            await asyncio.sleep(0.2)
-    finally:
-        await db.dispose()
+    left = await drain(settings, play_ids, timeout)
+    assert left == 0, f"{left} of {len(play_ids)} plays still have no outcome after {timeout:.0f} s"
