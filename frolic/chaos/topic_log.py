@@ -1,9 +1,8 @@
 """Read a whole topic as it is now: what the history checker compares with the ledger, and
 what the duplicates fault picks from to deliver again.
 
-Partitions are assigned directly, from their beginning to the end they have when the read
-starts: no consumer group to join (a join waits on the broker's rebalance), nothing
-committed.
+Partitions are assigned directly, from their beginning to their end: no consumer group to
+join (a join waits on the broker's rebalance), nothing committed.
 """
 
 from __future__ import annotations
@@ -39,18 +38,25 @@ def read_all(settings: Settings, topic: str, *, timeout: float = 60.0) -> list[b
             if high > low:
                 ends[p] = high
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
+        # tansu answers a high watermark of its last batch's first offset + 1, not of its
+        # last message (5 messages after 5 more give 6, not 10): the end is a floor. Once
+        # every partition has passed it, the read goes on until nothing more comes.
+        reached: set[int] = set()
         deadline = time.monotonic() + timeout
-        while ends and time.monotonic() < deadline:
-            for message in consumer.consume(1000, 0.2):
-                if message.error():
-                    continue
+        while time.monotonic() < deadline:
+            got = consumer.consume(1000, 0.2)
+            for message in got:
                 at, offset = message.partition(), message.offset()
-                if at in ends and offset is not None and offset < ends[at]:
-                    values.append(message.value() or b"")
-                    if offset + 1 >= ends[at]:
-                        del ends[at]
-        if ends:
-            raise TimeoutError(f"{topic}: partitions {sorted(ends)} not read to their end")
+                if message.error() or at not in ends or offset is None:
+                    continue
+                values.append(message.value() or b"")
+                if offset + 1 >= ends[at]:
+                    reached.add(at)
+            if not got and len(reached) == len(ends):
+                break
+        if len(reached) < len(ends):
+            missing = sorted(set(ends) - reached)
+            raise TimeoutError(f"{topic}: partitions {missing} not read to their end")
     finally:
         consumer.close()
     return values
