@@ -94,16 +94,21 @@ class Allocator:
         if game is None:
             log.error("plays of unknown game %d: recorded as losses", game_id)
             audited = [(None, {"error": "unknown game"}) for _ in events]
+            replays = [False] * len(events)
         else:
             decided, epoch = await self._decide_loaded(game, [Play(e.play_id, e.t) for e in events])
             audited = [
                 (outcome.brand, orjson.loads("{" + decision.meta + "}"))
                 for outcome, decision in decided
             ]
+            replays = [outcome.replay for outcome, _ in decided]
         done = time.time()
-        metrics.DECISION_LATENCY.observe_all([done - e.t for e in events])
-        wins = sum(brand is not None for brand, _ in audited)
-        metrics.count_decisions(game_id, wins, len(events) - wins)
+        # A replay (a redelivery, a re-driven play) is no new decision: not counted again.
+        new = [(e.t, brand) for e, (brand, _), replay in zip(events, audited, replays, strict=True)
+               if not replay]  # fmt: skip
+        metrics.DECISION_LATENCY.observe_all([done - t for t, _ in new])
+        wins = sum(brand is not None for _, brand in new)
+        metrics.count_decisions(game_id, wins, len(new) - wins)
         out = []
         for e, (brand, audit) in zip(events, audited, strict=True):
             result = messages.Decided(

@@ -20,7 +20,8 @@
 3. Write each play's status, processed time, latency, code and audit (probability, draw).
 
 Returns every recorded play of the batch as the player will see it (``Final``), old ones
-included, so a redelivery also repeats the reveal message.
+included, so a redelivery also repeats the reveal message; and which decisions this call
+recorded, so that a redelivery is not counted twice.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import bindparam, case, cast, func, text, update
@@ -94,6 +95,11 @@ _RECORD = (
 )
 
 
+class Recorded(NamedTuple):
+    finals: list[Final]  # every recorded play of the batch, old ones included
+    new: list[Decided]  # the decisions this call recorded
+
+
 class _Overdrawn(Exception):
     """Wins of these games (id -> the epoch they were decided under) exceed the ledger's
     remaining budget."""
@@ -103,7 +109,7 @@ class _Overdrawn(Exception):
         self.epochs = epochs
 
 
-async def record(db: AsyncEngine, batch: Sequence[Decided], reveal_seconds: float) -> list[Final]:
+async def record(db: AsyncEngine, batch: Sequence[Decided], reveal_seconds: float) -> Recorded:
     """The batch recorded; see the module's docstring. A decision the ledger refuses as
     data (a constraint, a value) fails the whole batch with a refusal
     (``frolic.db.outage.is_refusal``): the consumer then finds it by halving the batch,
@@ -122,11 +128,11 @@ async def record(db: AsyncEngine, batch: Sequence[Decided], reveal_seconds: floa
                 )
 
 
-async def _record(db: AsyncEngine, batch: Sequence[Decided], reveal_seconds: float) -> list[Final]:
+async def _record(db: AsyncEngine, batch: Sequence[Decided], reveal_seconds: float) -> Recorded:
     async with db.begin() as conn:
         batch = await _current(conn, batch)
         if not batch:
-            return []
+            return Recorded([], [])
         ids = [uuid.UUID(d.play_id) for d in batch]
         await _ensure_rows(conn, batch)
         locked = (await conn.execute(_LOCK, {"ids": ids})).all()
@@ -148,7 +154,7 @@ async def _record(db: AsyncEngine, batch: Sequence[Decided], reveal_seconds: flo
         if rows:
             await conn.execute(_RECORD, rows)
         finals = (await conn.execute(_FINALS, {"ids": ids})).all()
-    return [_final(row, reveal_seconds) for row in finals]
+    return Recorded([_final(row, reveal_seconds) for row in finals], list(fresh.values()))
 
 
 async def _current(conn: AsyncConnection, batch: Sequence[Decided]) -> list[Decided]:

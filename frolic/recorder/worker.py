@@ -41,12 +41,15 @@ class Recorder:
     async def record(self, decided: list[messages.Decided]) -> None:
         # PostgreSQL down or a transient conflict raises here: the consumer tries the batch
         # again with backoff and commits nothing meanwhile (``BatchConsumer.drain``).
-        finals = await record(self.db, decided, self.settings.reveal_seconds)
+        recorded = await record(self.db, decided, self.settings.reveal_seconds)
         topic = self.settings.final_topic
         await asyncio.gather(*(
-            self.playlog.deliver(topic, f.user, messages.encode(f)) for f in finals
+            self.playlog.deliver(topic, f.user, messages.encode(f)) for f in recorded.finals
         ))  # fmt: skip
-        self.recorded += len(decided)
+        # A redelivered outcome is revealed again (its socket may have missed it) but was
+        # recorded before: counted once.
+        self.recorded += len(recorded.new)
         now = time.time()
-        metrics.END_TO_END_LATENCY.observe_all([now - d.t for d in decided])
-        metrics.count_winners(finals)
+        metrics.END_TO_END_LATENCY.observe_all([now - d.t for d in recorded.new])
+        new = {d.play_id for d in recorded.new}
+        metrics.count_winners(f for f in recorded.finals if f.play_id in new)

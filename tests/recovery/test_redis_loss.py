@@ -81,7 +81,7 @@ async def test_a_decision_redis_made_before_the_loss_is_decided_again_not_record
         early_outcomes = await engine.decide(rules, early)
         late_outcomes = await engine.decide(rules, late)
         assert sum(o.win for o in early_outcomes + late_outcomes) == 3  # the whole budget
-        assert await record(db, decided(game.game_id, user, early, early_outcomes, 0), 10)
+        assert (await record(db, decided(game.game_id, user, early, early_outcomes, 0), 10)).new
 
         await client.flushall()
         rebuilt = await rebuild_lost(db, store, game.game_id)
@@ -90,13 +90,16 @@ async def test_a_decision_redis_made_before_the_loss_is_decided_again_not_record
         assert rebuilt.outcomes == 2
 
         # The late decisions reach the recorder now: an older epoch's, dropped.
-        assert await record(db, decided(game.game_id, user, late, late_outcomes, 0), 10) == []
+        assert (await record(db, decided(game.game_id, user, late, late_outcomes, 0), 10)) == (
+            [],
+            [],
+        )
         # The re-driver sends their plays again; decided afresh against the rebuilt stock.
         again = await Engine(store, random.Random(2).random).decide(rules, late)
         assert not any(o.replay for o in again)
         assert sum(o.win for o in again) == 1
         current = decided(game.game_id, user, late, again, rebuilt.epoch)
-        assert len(await record(db, current, 10)) == 2
+        assert len((await record(db, current, 10)).new) == 2
         # The early plays kept their outcomes through the loss.
         replayed = await Engine(store, random.Random(3).random).decide(rules, early)
         assert [(o.brand, o.replay) for o in replayed] == [(o.brand, True) for o in early_outcomes]

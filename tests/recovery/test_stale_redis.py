@@ -87,11 +87,11 @@ async def test_an_older_state_is_rebuilt_before_a_play_is_decided_against_it(
         early = plays(2)
         won = await engine.decide(rules, early)
         epoch = engine.epoch(game.game_id)
-        assert await record(db, decided(game.game_id, user, early, won, epoch), 10)
+        assert (await record(db, decided(game.game_id, user, early, won, epoch), 10)).new
         copy = snapshot(own, tmp_path)
         late = plays(3)
         late_won = await engine.decide(rules, late)
-        assert await record(db, decided(game.game_id, user, late, late_won, epoch), 10)
+        assert (await record(db, decided(game.game_id, user, late, late_won, epoch), 10)).new
         assert sum(o.win for o in won + late_won) == 5  # the whole budget is recorded
 
         await restart_from(own, copy)
@@ -147,7 +147,8 @@ async def test_a_win_the_ledger_has_no_budget_for_is_dropped_not_retried_forever
         first = plays(2)
         won = await engine.decide(rules, first)
         epoch = engine.epoch(game.game_id)
-        assert len(await record(db, decided(game.game_id, user, first, won, epoch), 10)) == 2
+        first_won = decided(game.game_id, user, first, won, epoch)
+        assert len((await record(db, first_won, 10)).new) == 2
 
         await client.set(keys.budget(game.game_id, brand), 2)  # Redis believes in 2 more
         extra = plays(2)
@@ -159,7 +160,7 @@ async def test_a_win_the_ledger_has_no_budget_for_is_dropped_not_retried_forever
             *decided(game.game_id, user, extra, extra_won, epoch),
             *decided(other.game_id, user, fine, fine_won, engine.epoch(other.game_id)),
         ]
-        finals = await record(db, batch, 10)  # no CheckViolation, no endless retry
+        finals = (await record(db, batch, 10)).finals  # no CheckViolation, no endless retry
         assert [f.play_id for f in finals] == [fine[0].play_id]  # the other game's play
         assert game.game_id in await lost_games(db, store)  # the epoch was retired
 
@@ -168,7 +169,8 @@ async def test_a_win_the_ledger_has_no_budget_for_is_dropped_not_retried_forever
         assert rebuilt.stock == {brand: 0}
         again = await engine.decide(rules, extra)  # the re-driver sends them again
         assert not any(o.win or o.replay for o in again)
-        finals = await record(db, decided(game.game_id, user, extra, again, rebuilt.epoch), 10)
+        recorded = await record(db, decided(game.game_id, user, extra, again, rebuilt.epoch), 10)
+        finals = recorded.finals
         assert sorted(f.outcome for f in finals) == ["LOSE", "LOSE"]
         [balance] = await balances(db, store, game.game_id)
         assert (balance.issued, balance.redis_remaining, balance.ok) == (2, 0, True)
@@ -204,7 +206,7 @@ async def test_a_decision_the_ledger_refuses_is_left_out_not_retried_forever(
 
         async def recorder(part: list[messages.Decided]) -> None:
             calls.append(len(part))
-            finals.extend(await record(db, part, 10))  # epoch 0: the factory's load
+            finals.extend((await record(db, part, 10)).finals)  # epoch 0: the factory's load
 
         skipped = metrics.SKIPPED.labels(member.group)
         assert await member._handle(asyncio.Event(), recorder, batch)
