@@ -176,28 +176,53 @@ def expected_rate(
     return weight * seen / elapsed + (1 - weight) * planned
 
 
+def winning_moments(rules: GameRules, state: PacingState) -> list[float]:
+    """The game's winning instants, sorted, one per coupon (``awarded + remaining``), drawn
+    from its secret seed: every allocator derives the same. Uniform over the game while
+    the pacing line has no anchor. Once it has one (a late start, a top-up, a resume: see
+    ``PacingState``), the first ``line_from`` instants fall before the anchor and the rest
+    after it, so the instants not yet due spread over the time left instead of all falling
+    due at once and going to the next plays."""
+    total = state.awarded + state.remaining
+    draw = random.Random(rules.moments_seed).random
+    if state.line_t is None:
+        return sorted(rules.start + draw() * rules.duration for _ in range(total))
+    anchor = min(max(state.line_t, rules.start), rules.end)
+    due = min(total, max(0, math.floor(state.line_from)))
+    before = [rules.start + draw() * (anchor - rules.start) for _ in range(due)]
+    after = [anchor + draw() * (rules.end - anchor) for _ in range(total - due)]
+    return sorted(before + after)
+
+
 class WinningMomentsStrategy:
-    """The instant-win industry's standard: ``budget`` instants drawn uniformly over the
-    game from a secret per-game seed; the first play at or after an instant claims it.
-    Unclaimed instants roll over to later plays, or die at the next claim when the game
-    voids them (``moments_void``). Every allocator derives the same instants."""
+    """The instant-win industry's standard: one instant per coupon drawn uniformly over the
+    game from a secret per-game seed (``winning_moments``); the first play at or after an
+    instant claims it. Unclaimed instants roll over to later plays, or die at the next
+    claim when the game voids them (``moments_void``)."""
 
     name = "winning_moments"
 
-    def __init__(self, rules: GameRules) -> None:
-        draw = random.Random(rules.moments_seed).random
-        self.instants = sorted(rules.start + draw() * rules.duration for _ in range(rules.budget))
+    def __init__(self) -> None:
+        self._drawn: tuple[tuple[float | None, float, int], list[float]] | None = None
+
+    def instants(self, rules: GameRules, state: PacingState) -> list[float]:
+        """Drawn again only when the coupons or the line's anchor change."""
+        key = (state.line_t, state.line_from, state.awarded + state.remaining)
+        if self._drawn is None or self._drawn[0] != key:
+            self._drawn = (key, winning_moments(rules, state))
+        return self._drawn[1]
 
     def plan(self, rules: GameRules, state: PacingState, plays: Sequence[Play]) -> list[Decision]:
+        instants = self.instants(rules, state)
         consumed = state.consumed
         out = []
         for play in plays:
             t, slot = _clock(rules, play.t)
-            passed = bisect.bisect_right(self.instants, t)
+            passed = bisect.bisect_right(instants, t)
             want = consumed < passed
             meta = '"p":0,"draw":null'
             if want:
-                meta = f'"p":1,"moment":{self.instants[consumed]:.3f}'
+                meta = f'"p":1,"moment":{instants[consumed]:.3f}'
                 consumed = passed if rules.moments_void else consumed + 1
             out.append(Decision(play.play_id, play.t, slot, want, float(passed), NO_CAP, 0.5, meta))
         return out
@@ -228,5 +253,5 @@ def make_strategy(rules: GameRules, rng: RandomSource) -> Strategy:
     if rules.strategy == "slot":
         return SlotStrategy(rng)
     if rules.strategy == "winning_moments":
-        return WinningMomentsStrategy(rules)
+        return WinningMomentsStrategy()
     return FixedOddsStrategy(rng)

@@ -6,6 +6,7 @@ import itertools
 import json
 import math
 import random
+from collections.abc import Awaitable, Callable, Iterable
 
 import pytest
 from hypothesis import given, settings
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from frolic.engine.engine import Engine
 from frolic.engine.rules import STRATEGIES, GameRules, PacingState, StrategyName
 from frolic.engine.store import MemoryStore
-from frolic.engine.strategies import Play, SlotStrategy, WinningMomentsStrategy, expected_rate
+from frolic.engine.strategies import Play, SlotStrategy, expected_rate, winning_moments
 from tests.engine.conftest import new_rules
 
 
@@ -128,10 +129,10 @@ def test_slot_strategy_case_2_fixes_the_slots_share() -> None:
 )
 async def test_moments_roll_over_or_die(void: bool, wins: list[bool]) -> None:
     rules = new_rules(strategy="winning_moments", budget=3, moments_void=void, moments_seed=5)
-    moments = WinningMomentsStrategy(rules).instants
+    moments = winning_moments(rules, PacingState(remaining=3))
     assert moments == sorted(moments)
     assert len(moments) == 3
-    assert WinningMomentsStrategy(rules).instants == moments  # every allocator agrees
+    assert winning_moments(rules, PacingState(remaining=3)) == moments  # every allocator agrees
     after_all = moments[-1] + 0.001
     _, _, got = await run(rules, {7: 3, 8: 0}, [[after_all] * 3])
     assert got == [wins]
@@ -139,7 +140,7 @@ async def test_moments_roll_over_or_die(void: bool, wins: list[bool]) -> None:
 
 async def test_moments_are_claimed_by_the_first_play_at_or_after_them() -> None:
     rules = new_rules(strategy="winning_moments", budget=2, moments_seed=9)
-    first, second = WinningMomentsStrategy(rules).instants
+    first, second = winning_moments(rules, PacingState(remaining=2))
     times = [first - 0.01, first, first + 0.001, second + 0.001]
     _, _, got = await run(rules, {7: 2, 8: 0}, [times])
     assert got == [[False, True, False, True]]
@@ -252,6 +253,91 @@ async def test_paced_spreads_what_is_left_after_a_pause_over_the_time_left() -> 
         done += awarded_by_second[second]
         target = paused_with + (90 - paused_with) * (second + 1 - 60) / 30
         assert target - 3 <= done <= target
+
+
+async def moments_by_second(
+    store: MemoryStore, rules: GameRules, seconds: Iterable[int],
+    event: tuple[int, Callable[[], Awaitable[None]]] | None = None,
+) -> dict[int, int]:  # fmt: skip
+    """Awards per second of ``winning_moments`` at 50 plays a second, ``event`` run at the
+    start of its second."""
+    engine = Engine(store, random.Random(3).random)
+    awarded: dict[int, int] = {}
+    for second in seconds:
+        if event is not None and second == event[0]:
+            await event[1]()
+        plays = [Play(f"p{second}-{i}", second + (i + 1) / 50) for i in range(50)]
+        awarded[second] = sum(o.win for o in await engine.decide(rules, plays))
+    return awarded
+
+
+def near_line(awarded: dict[int, int], start: int, per_second: float, owed: int = 0) -> bool:
+    """Whether the awards from ``start`` on keep near ``owed`` then ``per_second`` a second.
+    n instants drawn uniformly stray from their line by about sqrt(n) (Kolmogorov-Smirnov:
+    beyond 2 sqrt(n) one draw in a few thousand)."""
+    seconds = sorted(s for s in awarded if s >= start)
+    slack = 2 * math.sqrt(per_second * len(seconds)) + 1  # + 1: a claim waits for a play
+    done = 0
+    for second in seconds:
+        done += awarded[second]
+        if abs(done - owed - per_second * (second + 1 - start)) > slack:
+            return False
+    return True
+
+
+def awarded_before(awarded: dict[int, int], start: int) -> int:
+    return sum(n for s, n in awarded.items() if s < start)
+
+
+async def test_moments_spread_a_late_starts_budget_over_the_time_left() -> None:
+    # 100 s, 100 coupons, live only at t = 50: drawn over the whole game, the 50 instants
+    # already past would go to the plays of the first second.
+    rules = new_rules(strategy="winning_moments", budget=100, end=100.0, moments_seed=11)
+    store = MemoryStore()
+    await store.load(rules, {7: 100, 8: 0}, t=50.0)
+    awarded = await moments_by_second(store, rules, range(50, 100))
+    assert sum(awarded.values()) == 100
+    assert max(awarded.values()) <= 12  # about 2 a second, nothing dumped
+    assert near_line(awarded, 50, 2.0)
+
+
+async def test_moments_spread_a_mid_game_top_up_over_the_time_left() -> None:
+    # 100 s, 100 coupons, doubled at t = 50: the line was 50 there and runs to 200, 3 a
+    # second. Drawn again over the whole game, ~100 instants would be past at the top-up
+    # and ~50 of them go to the plays of the next second. Now 50 are drawn before it and
+    # 150 after: the next second pays only what the first draw had left behind the line
+    # (instants drawn at random are a few ahead or behind it), then 3 a second.
+    rules = new_rules(strategy="winning_moments", budget=100, end=100.0, moments_seed=11)
+    store = MemoryStore()
+    await store.load(rules, {7: 100, 8: 0})
+
+    async def top_up() -> None:
+        assert await store.top_up(rules, 8, 100, "top-up", 50.0)
+
+    awarded = await moments_by_second(store, rules, range(100), (50, top_up))
+    owed = 50 - awarded_before(awarded, 50)
+    assert sum(awarded.values()) == 200
+    assert max(awarded[s] for s in range(50, 100)) <= max(0, owed) + 12
+    assert near_line(awarded, 50, 3.0, owed)
+
+
+async def test_moments_spread_what_is_left_after_a_pause_over_the_time_left() -> None:
+    # 90 s, 90 coupons, paused from 30 s to 60 s: the instants of the pause would all be
+    # due at the resume. Re-anchored there, what is left runs to the end, 2 a second.
+    rules = new_rules(strategy="winning_moments", budget=90, end=90.0, moments_seed=11)
+    store = MemoryStore()
+    await store.load(rules, {7: 90, 8: 0})
+
+    async def resume() -> None:
+        await store.resume(rules, 60.0)
+
+    seconds = itertools.chain(range(30), range(60, 90))
+    awarded = await moments_by_second(store, rules, seconds, (60, resume))
+    paused_with = awarded_before(awarded, 60)
+    assert 15 <= paused_with <= 45  # a third of 90 instants drawn uniformly
+    assert sum(awarded.values()) == 90
+    assert max(awarded[s] for s in range(60, 90)) <= 12  # about 2 a second, nothing dumped
+    assert near_line(awarded, 60, (90 - paused_with) / 30)
 
 
 @settings(max_examples=60, deadline=None)
