@@ -23,6 +23,7 @@ from frolic.engine.rules import STRATEGIES, GameRules, StrategyName
 from frolic.errors import NotReady
 
 LIVE = "live"
+READ_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,9 @@ class GameCache:
         if read is None:
             read = self._reads[game_id] = asyncio.ensure_future(self._read(game_id, cached))
             read.add_done_callback(functools.partial(self._finished, game_id))
-        elif cached is not None:
+        elif cached is not None and cached[1] is not None:
+            # Meanwhile the game as last read. A game that was not there waits for the
+            # read instead: it may have been created since.
             return cached[1]
         # Shielded: a caller that gives up does not cancel the read the others wait for.
         return await asyncio.shield(read)
@@ -118,8 +121,10 @@ class GameCache:
     ) -> GameView | None:
         now = self.clock()
         try:
-            view = await load_game(self.db, game_id)
-        except Exception as exc:
+            # Bounded: a read that hangs (a half-open connection) would keep the game as
+            # last read, and every other read waiting behind it, for good.
+            view = await asyncio.wait_for(load_game(self.db, game_id), READ_SECONDS)
+        except Exception as exc:  # TimeoutError is an OSError: an outage
             if not is_outage(exc):
                 raise
             if cached is None:

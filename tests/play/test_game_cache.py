@@ -123,3 +123,55 @@ async def test_a_failed_read_reaches_every_waiter_and_the_next_request_reads_aga
     assert (view := await cache.get(game.game_id)) is not None
     assert view.status == "live"
     assert len(attempts) == 2
+
+
+async def test_a_read_that_hangs_gives_up_and_the_game_is_read_again(
+    settings: Settings, db: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    game = await create_live_game(settings, budgets=(1,))
+    clock = Clock()
+    cache = GameCache(db, ttl=2.0, clock=clock)
+    assert await cache.get(game.game_id) is not None
+    await pause(db, game.game_id)
+    real = repository.load_game
+    hung = asyncio.Event()
+
+    async def hangs_once(engine: AsyncEngine, game_id: int) -> GameView | None:
+        if not hung.is_set():
+            hung.set()
+            await asyncio.Event().wait()  # a half-open connection: no answer, ever
+        return await real(engine, game_id)
+
+    monkeypatch.setattr(repository, "load_game", hangs_once)
+    monkeypatch.setattr(repository, "READ_SECONDS", 0.05)
+    clock.now += 2.0
+    # The read gives up: the game as last read, as in an outage.
+    async with asyncio.timeout(5):  # not forever
+        view = await cache.get(game.game_id)
+    assert view is not None
+    assert view.status == "live"
+    # And the next request reads it again rather than wait behind the hung read.
+    view = await cache.get(game.game_id)
+    assert view is not None
+    assert view.status == "paused"
+
+
+async def test_a_game_that_was_not_there_is_waited_for_not_served_stale(
+    settings: Settings, db: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    game = await create_live_game(settings, budgets=(1,))
+    clock = Clock()
+    cache = GameCache(db, ttl=2.0, clock=clock)
+    real = repository.load_game
+    answers: list[str] = []
+
+    async def not_there_at_first(engine: AsyncEngine, game_id: int) -> GameView | None:
+        answers.append("none" if not answers else "game")
+        return None if len(answers) == 1 else await real(engine, game_id)
+
+    monkeypatch.setattr(repository, "load_game", not_there_at_first)
+    assert await cache.get(game.game_id) is None  # not created yet, as the cache saw it
+    clock.now += 2.0
+    views = await asyncio.gather(cache.get(game.game_id), cache.get(game.game_id))
+    assert [v is not None and v.game_id for v in views] == [game.game_id] * 2
+    assert answers == ["none", "game"]  # one read for the two: the second waited for it
