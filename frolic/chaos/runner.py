@@ -216,7 +216,7 @@ async def drain(settings: Settings, play_ids: list[str], timeout: float) -> int:
     none. PostgreSQL may itself be coming back: a failed look counts as not yet."""
     assert settings.database_url
     db = create_engine(settings.database_url)
-    ids = [uuid.UUID(p) for p in play_ids]
+    ids = list({uuid.UUID(p) for p in play_ids})
     query = text(
         "SELECT count(*) FROM play_events WHERE play_id = ANY(:ids) AND status IN ('WIN', 'LOSE')"
     )

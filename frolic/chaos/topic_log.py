@@ -40,10 +40,13 @@ def read_all(settings: Settings, topic: str, *, timeout: float = 60.0) -> list[b
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
         # tansu answers a high watermark of its last batch's first offset + 1, not of its
         # last message (5 messages after 5 more give 6, not 10): the end is a floor. Once
-        # every partition has passed it, the read goes on until nothing more comes.
+        # every partition has passed it, the read goes on until nothing more comes, or for
+        # a second at most while producers are still writing.
         reached: set[int] = set()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            if len(reached) == len(ends):
+                deadline = min(deadline, time.monotonic() + 1.0)
             got = consumer.consume(1000, 0.2)
             for message in got:
                 at, offset = message.partition(), message.offset()

@@ -203,11 +203,11 @@ class WinningMomentsStrategy:
     name = "winning_moments"
 
     def __init__(self) -> None:
-        self._drawn: tuple[tuple[float | None, float, int], list[float]] | None = None
+        self._drawn: tuple[tuple[GameRules, float | None, float, int], list[float]] | None = None
 
     def instants(self, rules: GameRules, state: PacingState) -> list[float]:
-        """Drawn again only when the coupons or the line's anchor change."""
-        key = (state.line_t, state.line_from, state.awarded + state.remaining)
+        """Drawn again only when the rules, the coupons or the line's anchor change."""
+        key = (rules, state.line_t, state.line_from, state.awarded + state.remaining)
         if self._drawn is None or self._drawn[0] != key:
             self._drawn = (key, winning_moments(rules, state))
         return self._drawn[1]

@@ -153,9 +153,8 @@ class BatchConsumer:
         """Handle the halves of a batch that keeps failing on its own, down to the message
         that fails alone, which is skipped. False if ``stop`` comes first."""
         if len(batch) == 1:
-            log.error("skipping a message that fails on its own (%s: %s): %.300r; "
-                      "the re-driver brings its play round again",
-                      type(exc).__name__, exc, batch[0])  # fmt: skip
+            log.error("skipping a message that fails on its own: %.300r; the re-driver "
+                      "brings its play round again", batch[0], exc_info=exc)  # fmt: skip
             metrics.SKIPPED.labels(self.group).inc()
             return True
         half = len(batch) // 2
