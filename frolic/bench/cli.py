@@ -129,7 +129,10 @@ def abuse(
 @app.command()
 def chaos(
     fault: Annotated[
-        list[str] | None, typer.Option("--fault", help="A fault to inject (repeat); all if unset.")
+        list[str] | None,
+        typer.Option(
+            "--fault", help="A fault to inject (repeat; a+b: both in one run); all if unset."
+        ),
     ] = None,
     smoke: Annotated[bool, typer.Option(help="A short load per fault (CI).")] = False,
     seconds: Annotated[float | None, typer.Option(min=2, help="Seconds of load a fault.")] = None,

@@ -26,11 +26,13 @@ fault did not land must not count as a run where the invariants held under it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 from frolic.chaos.history import Sent
 from frolic.config import Settings
@@ -85,10 +87,10 @@ class Context:
 
 
 class Fault:
-    name: ClassVar[str]
-    summary: ClassVar[str]  # one line, for the table and ``--help``
+    name: str
+    summary: str  # one line, for the table and ``--help``
     # Settings of the run this fault needs (``redrive_after_seconds``, ...), over the plan's.
-    overrides: ClassVar[dict[str, Any]] = {}
+    overrides: Mapping[str, Any] = MappingProxyType({})
 
     def environment(self, index: int, roles: Sequence[str]) -> dict[str, str]:
         """Extra environment of the ``index``-th role process (its roles), at every
@@ -105,6 +107,46 @@ class Fault:
     def missing(self, evidence: Evidence) -> list[str]:
         """Why the evidence shows the fault did not happen as meant; empty when it did."""
         return []
+
+
+class Together(Fault):
+    """Several faults in one run, each injected on its own schedule, at the same time: a
+    broker restart while allocators and recorders are being killed, Redis restarting under
+    duplicate deliveries. Each part keeps its evidence under its own name, and says by
+    itself whether it happened; where parts want a setting of the run differently, the
+    last one named wins."""
+
+    def __init__(self, parts: Sequence[Fault]) -> None:
+        if len(parts) < 2 or len({p.name for p in parts}) < len(parts):
+            raise ValueError("faults together: two or more different ones")
+        self.parts = tuple(parts)
+        self.name = "+".join(p.name for p in parts)
+        self.summary = "; ".join(p.summary for p in parts)
+        self.overrides = {k: v for p in parts for k, v in p.overrides.items()}
+        self._contexts: dict[str, Context] = {}
+
+    def environment(self, index: int, roles: Sequence[str]) -> dict[str, str]:
+        merged: dict[str, str] = {}
+        for part in self.parts:
+            for key, value in part.environment(index, roles).items():
+                if key in merged and merged[key] != value:
+                    raise ValueError(f"faults {self.name} both set {key} of process {index}")
+                merged[key] = value
+        return merged
+
+    async def inject(self, ctx: Context) -> None:
+        self._contexts = {p.name: dataclasses.replace(ctx, evidence={}) for p in self.parts}
+        for name, own in self._contexts.items():
+            ctx.evidence[name] = own.evidence
+        await asyncio.gather(*(p.inject(self._contexts[p.name]) for p in self.parts))
+
+    async def after(self, ctx: Context) -> None:
+        for part in self.parts:
+            await part.after(self._contexts[part.name])
+
+    def missing(self, evidence: Evidence) -> list[str]:
+        return [f"{p.name}: {why}" for p in self.parts
+                for why in p.missing(evidence.get(p.name, {}))]  # fmt: skip
 
 
 async def restart_server(

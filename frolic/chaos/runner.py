@@ -118,7 +118,7 @@ class Chaos:
 
     async def run(self, fault: Fault) -> Row:
         plan = self.plan
-        tag = f"chaos-{fault.name}-{uuid.uuid4().hex[:6]}"
+        tag = f"chaos-{fault.name.replace('+', '-')}-{uuid.uuid4().hex[:6]}"  # a topic name
         settings = self.settings.model_copy(update={
             "play_topic": f"{tag}-plays", "result_topic": f"{tag}-results",
             "final_topic": f"{tag}-final", "kafka_partitions": plan.partitions,

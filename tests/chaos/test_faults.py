@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from frolic.chaos import faults
+from frolic.chaos.fault import Together
 from frolic.chaos.runner import SMOKE, Chaos, Plan, Row
 from frolic.config import Settings
 
@@ -67,3 +68,23 @@ async def test_clock_skew_between_processes_breaks_no_invariant(tmp_path: Path) 
 def test_an_unknown_fault_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown fault"):
         faults.named(["no-such-fault"])
+
+
+async def test_faults_together_break_no_invariant(tmp_path: Path) -> None:
+    # Allocators and recorders killed mid-batch while the broker restarts twice, losing
+    # its topics and the groups' offsets: each part's own evidence says it happened (``run``).
+    row = await run("sigkill+broker_restart", tmp_path)
+    assert set(row.evidence) == {"sigkill", "broker_restart"}
+    assert all(k["held"] > 0 for k in row.evidence["sigkill"]["kills"])
+    assert len(row.evidence["broker_restart"]["restarts"]) == 2
+
+
+def test_faults_together_are_named_with_a_plus() -> None:
+    (together,) = faults.named(["sigkill+duplicates"])
+    assert together.name == "sigkill+duplicates"
+    assert isinstance(together, Together)
+    assert [p.name for p in together.parts] == ["sigkill", "duplicates"]
+    with pytest.raises(ValueError, match="unknown fault nope"):
+        faults.named(["sigkill+nope"])
+    with pytest.raises(ValueError, match="two or more different"):
+        faults.named(["sigkill+sigkill"])

@@ -2,6 +2,7 @@
 
 A new fault is a new module: nothing to register elsewhere. ``ORDER`` only fixes the
 order of the table (the issue's order); a fault not listed there comes after, by name.
+Faults run together under one name joined with ``+`` (``sigkill+broker_restart``).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from frolic.chaos.fault import Fault
+from frolic.chaos.fault import Fault, Together
 
 ORDER = ("sigkill", "broker_restart", "redis_restart", "postgres_down", "duplicates", "clock_skew")
 
@@ -25,9 +26,14 @@ def available() -> dict[str, Fault]:
 
 
 def named(names: list[str]) -> list[Fault]:
-    """The faults of ``names`` (all of them when empty); an unknown name is a ValueError."""
+    """The faults of ``names`` (all of them when empty), where ``a+b`` is faults ``a`` and
+    ``b`` in one run (``Together``); an unknown name is a ValueError."""
     faults = available()
-    unknown = [n for n in names if n not in faults]
+    unknown = [n for name in names for n in name.split("+") if n not in faults]
     if unknown:
         raise ValueError(f"unknown fault {', '.join(unknown)}; known: {', '.join(faults)}")
-    return [faults[n] for n in names] if names else list(faults.values())
+    chosen: list[Fault] = []
+    for name in names:
+        parts = [faults[n] for n in name.split("+")]
+        chosen.append(parts[0] if len(parts) == 1 else Together(parts))
+    return chosen or list(faults.values())

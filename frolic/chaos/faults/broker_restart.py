@@ -20,7 +20,7 @@ after the run.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, ClassVar
+from types import MappingProxyType
 
 from frolic import topics
 from frolic.chaos.fault import Context, Evidence, Fault, restart_server
@@ -36,7 +36,7 @@ class BrokerRestart(Fault):
     name = "broker_restart"
     summary = "restart the memory broker mid-load, twice (loses topics, messages, offsets)"
     # What the broker lost comes back through the re-driver: soon, for a short run.
-    overrides: ClassVar[dict[str, Any]] = {"redrive_after_seconds": 4.0}
+    overrides = MappingProxyType({"redrive_after_seconds": 4.0})
     _before: set[str]  # the plays accepted before the first restart, of this run
 
     async def inject(self, ctx: Context) -> None:

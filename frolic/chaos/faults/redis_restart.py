@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from typing import Any, ClassVar
+from types import MappingProxyType
+from typing import ClassVar
 
 from frolic.chaos.fault import Context, Evidence, Fault, restart_server
 from frolic.chaos.topic_log import read_all
@@ -35,7 +36,7 @@ class RedisRestart(Fault):
     name = "redis_restart"
     summary = "restart Redis empty (no persistence) mid-load, twice; rebuilt from the ledger"
     # Plays whose pre-loss decision is dropped come back through the re-driver.
-    overrides: ClassVar[dict[str, Any]] = {"redrive_after_seconds": 4.0}
+    overrides = MappingProxyType({"redrive_after_seconds": 4.0})
     kills: ClassVar[tuple[bool, ...]] = (False, True)  # SIGKILL at each restart, or SIGTERM
     wipe: ClassVar[bool] = True  # start Redis with its data folder wiped
 

@@ -21,7 +21,8 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Any, ClassVar
+from types import MappingProxyType
+from typing import Any
 
 import httpx
 
@@ -75,7 +76,7 @@ async def kill_mid_batch(
 class SigKill(Fault):
     name = "sigkill"
     summary = "SIGKILL an allocator and a recorder mid-batch, repeatedly; restarted"
-    overrides: ClassVar[dict[str, Any]] = {"redrive_after_seconds": 3600.0}
+    overrides = MappingProxyType({"redrive_after_seconds": 3600.0})
 
     async def inject(self, ctx: Context) -> None:
         rounds = max(2, int(ctx.load.seconds // 6))
