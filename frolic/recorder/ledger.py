@@ -230,8 +230,9 @@ async def _issue_codes(conn: AsyncConnection, wins: Sequence[Decided]) -> dict[s
 
 def _audit(d: Decided, *, has_code: bool) -> dict[str, Any]:
     """What the ledger keeps of a decision: when it is revealed, the brand, the strategy's
-    probability and draw, and whether a win found no code (a shortfall to reconcile)."""
-    audit = {"revealAt": d.reveal_at, "brand": d.brand, **d.audit}
+    probability and draw, the Redis epoch it was decided under (which load or rebuild of
+    the game's state), and whether a win found no code (a shortfall to reconcile)."""
+    audit = {"revealAt": d.reveal_at, "brand": d.brand, "epoch": d.epoch, **d.audit}
     if d.brand is not None and not has_code:
         audit["error"] = "no code left"
     return audit

@@ -72,11 +72,13 @@ def test_an_unknown_fault_is_refused() -> None:
 
 async def test_faults_together_break_no_invariant(tmp_path: Path) -> None:
     # Allocators and recorders killed mid-batch while the broker restarts twice, losing
-    # its topics and the groups' offsets: each part's own evidence says it happened (``run``).
-    row = await run("sigkill+broker_restart", tmp_path)
-    assert set(row.evidence) == {"sigkill", "broker_restart"}
+    # its topics and the groups' offsets, and Redis twice, empty: each part's own evidence
+    # says it happened (``run``).
+    row = await run("sigkill+broker_restart+redis_restart", tmp_path)
+    assert set(row.evidence) == {"sigkill", "broker_restart", "redis_restart"}
     assert all(k["held"] > 0 for k in row.evidence["sigkill"]["kills"])
     assert len(row.evidence["broker_restart"]["restarts"]) == 2
+    assert all(n >= 3 for n in row.evidence["redis_restart"]["epochs"].values())
 
 
 def test_faults_together_are_named_with_a_plus() -> None:
