@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -153,12 +153,13 @@ async def restart_server(
     ctx: Context, server: Server, *, at: Sequence[float], kills: Sequence[bool],
     burst: int, down_seconds: float, wipe: bool = False,
     before: Callable[[int], None] = lambda i: None,
+    back: Callable[[int], Awaitable[object]] | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Take ``server`` down and bring it back at each share of the load's time in ``at``:
     a spike of ``burst`` plays first, so work is in flight on every path, then a stop
     (SIGKILL where ``kills`` says so), ``down_seconds`` away, and a start on the same port
-    (``wipe``: Redis empty). ``before(i)`` runs just before the i-th stop. The restarts,
-    also kept in the evidence."""
+    (``wipe``: Redis empty). ``before(i)`` runs just before the i-th stop, ``back(i)`` is
+    awaited once it is started again. The restarts, also kept in the evidence."""
     restarts: list[dict[str, Any]] = []
     ctx.evidence["restarts"] = restarts
     for i, share in enumerate(at):
@@ -174,4 +175,6 @@ async def restart_server(
         down = time.monotonic() - started
         restarts.append({"at": time.time(), "killed": kill, "down_s": round(down, 2)})
         ctx.progress(f"{server} {'killed' if kill else 'stopped'} and back after {down:.1f} s")
+        if back is not None:
+            await back(i)
     return restarts

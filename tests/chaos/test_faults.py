@@ -78,7 +78,8 @@ async def test_faults_together_break_no_invariant(tmp_path: Path) -> None:
     assert set(row.evidence) == {"sigkill", "broker_restart", "redis_restart"}
     assert all(k["held"] > 0 for k in row.evidence["sigkill"]["kills"])
     assert len(row.evidence["broker_restart"]["restarts"]) == 2
-    assert all(n >= 3 for n in row.evidence["redis_restart"]["epochs"].values())
+    # A new epoch on each game's row after each Redis restart: rebuilt each time.
+    assert len(row.evidence["redis_restart"]["epoch_after_each_restart"]) == 3
 
 
 def test_faults_together_are_named_with_a_plus() -> None:
@@ -90,3 +91,12 @@ def test_faults_together_are_named_with_a_plus() -> None:
         faults.named(["sigkill+nope"])
     with pytest.raises(ValueError, match="two or more different"):
         faults.named(["sigkill+sigkill"])
+
+
+def test_redis_restart_says_when_a_game_was_not_rebuilt() -> None:
+    (fault,) = faults.named(["redis_restart"])
+    restarts = [{"killed": False}, {"killed": True}]
+    rebuilt = {"restarts": restarts, "epoch_after_each_restart": [{"1": 5}, {"1": 7}, {"1": 9}]}
+    assert fault.missing(rebuilt) == []
+    once = {"restarts": restarts, "epoch_after_each_restart": [{"1": 5}, {"1": 7}, {"1": 7}]}
+    assert fault.missing(once) == ["game 1: not rebuilt after restart 2"]

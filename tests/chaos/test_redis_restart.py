@@ -23,5 +23,5 @@ async def test_redis_killed_and_back_on_its_own_files_is_rebuilt_all_the_same(
 ) -> None:
     """SIGKILLed, Redis comes back from its append-only file with its epochs (and maybe
     without its last second): each game is rebuilt after each restart even so (``run``
-    checks the fault's evidence: one more epoch per restart)."""
+    checks the fault's evidence: a new epoch on each game's row after each restart)."""
     await run("redis_kill", tmp_path, PLAN)

@@ -9,22 +9,26 @@ rebuilt from the ledger before its plays are decided again (``frolic.reconcile.r
 and the history checker then finds every invariant intact, Redis' remaining + issued =
 total included.
 
-Evidence: each restart and how long Redis was down; per game, the Redis epochs its
-recorded decisions were made under, from the ledger's audit (a rebuild takes a new one: one
-more epoch per restart shows the game was rebuilt, and decided again after it); the plays
-decided under two epochs on the results topic (their first decision, made before a loss
-and not recorded by the rebuild, was dropped and the play decided again: at least one
-outcome was in flight when Redis went down).
+Evidence: each restart and how long Redis was down; each game's Redis epoch on its row
+before the first restart and after each (a rebuild takes a new one: a new epoch after each
+restart shows the game was rebuilt); the epochs its recorded decisions were made under,
+from the ledger's audit (decided again after a rebuild); the plays decided under two
+epochs on the results topic (their first decision, made before a loss and not recorded by
+the rebuild, was dropped and the play decided again: at least one outcome was in flight
+when Redis went down).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import time
 from collections import defaultdict
 from types import MappingProxyType
 from typing import ClassVar
 
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from frolic.chaos.fault import Context, Evidence, Fault, restart_server
 from frolic.chaos.topic_log import read_all
@@ -45,8 +49,14 @@ class RedisRestart(Fault):
     wipe: ClassVar[bool] = True  # start Redis with its data folder wiped
 
     async def inject(self, ctx: Context) -> None:
+        seen = [await game_epochs(ctx)]
+        ctx.evidence["epoch_after_each_restart"] = seen
+
+        async def rebuilt(i: int) -> None:
+            seen.append(await game_epochs(ctx, other_than=seen[-1]))
+
         await restart_server(ctx, "redis", at=RESTARTS, kills=self.kills, burst=BURST,
-                             down_seconds=DOWN_SECONDS, wipe=self.wipe)  # fmt: skip
+                             down_seconds=DOWN_SECONDS, wipe=self.wipe, back=rebuilt)  # fmt: skip
 
     async def after(self, ctx: Context) -> None:
         # The ledger, not the results topic: a broker restart in the same run empties that.
@@ -73,13 +83,40 @@ class RedisRestart(Fault):
         problems = []
         if len(restarts) < len(RESTARTS):
             problems.append(f"{len(restarts)} restarts, wanted {len(RESTARTS)}")
-        for game, seen in evidence.get("epochs", {}).items():
-            if seen < 1 + len(restarts):
-                problems.append(f"game {game}: decided under {seen} epochs: not rebuilt each time")
+        seen = evidence.get("epoch_after_each_restart", [])
+        for i, (earlier, later) in enumerate(itertools.pairwise(seen)):
+            problems += [f"game {g}: not rebuilt after restart {i + 1}"
+                         for g, epoch in later.items() if epoch == earlier.get(g)]  # fmt: skip
         return problems
 
 
+async def game_epochs(ctx: Context, *, other_than: dict[str, int] | None = None) -> dict[str, int]:
+    """Each game's Redis epoch in the ledger (a rebuild takes a new one); with
+    ``other_than``, once every game's has changed from it, or as it is after ``REBUILT_SECONDS``
+    (PostgreSQL may be down meanwhile: a rebuild waits for it, and so does this)."""
+    assert ctx.settings.database_url
+    db = create_engine(ctx.settings.database_url)
+    epochs: dict[str, int] = dict(other_than or {})
+    deadline = time.monotonic() + REBUILT_SECONDS
+    try:
+        while True:
+            try:
+                async with db.connect() as conn:
+                    rows = (await conn.execute(_GAME_EPOCHS, {"games": list(ctx.games)})).all()
+                epochs = {str(game): epoch for game, epoch in rows}
+            except (OSError, SQLAlchemyError):
+                pass
+            changed = other_than is None or all(epochs.get(g) != e for g, e in other_than.items())
+            if changed or time.monotonic() > deadline:
+                return epochs
+            await asyncio.sleep(0.2)
+    finally:
+        await db.dispose()
+
+
 _decided = messages.decoder(messages.Decided)
+REBUILT_SECONDS = 90.0
+_GAME_EPOCHS = text("SELECT id, redis_epoch FROM games WHERE id = ANY(:games)")
 _EPOCHS = text(
     "SELECT game_id, count(DISTINCT metadata->>'epoch') FROM play_events "
     "WHERE game_id = ANY(:games) AND status IN ('WIN', 'LOSE') GROUP BY game_id"
