@@ -17,14 +17,16 @@ import asyncio
 import os
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from frolic import topics
 from frolic.chaos.fault import Context, Fault, LoadProgress, Progress
@@ -39,6 +41,7 @@ from frolic.demo.campaign import Admin
 from frolic.playlog import messages
 from frolic.stack import Stack
 
+T = TypeVar("T")
 LAYOUT = (("api",), ("allocator",), ("allocator",), ("recorder",), ("recorder",), ("ws",))
 ODDS = 4  # the tight game: one win in 4 plays while stock lasts
 SPARE_CODES = 5  # codes beyond the budget, per brand: a code shortage would not hide overspend
@@ -213,24 +216,38 @@ def create_games(settings: Settings, api: str, plan: Plan) -> list[int]:
 
 async def drain(settings: Settings, play_ids: list[str], timeout: float) -> int:
     """Wait until every play has an outcome in PostgreSQL, or ``timeout`` s: how many have
-    none. PostgreSQL may itself be coming back: a failed look counts as not yet."""
-    assert settings.database_url
-    db = create_engine(settings.database_url)
+    none."""
     ids = list({uuid.UUID(p) for p in play_ids})
     query = text(
         "SELECT count(*) FROM play_events WHERE play_id = ANY(:ids) AND status IN ('WIN', 'LOSE')"
     )
+
+    async def left(conn: AsyncConnection) -> int:
+        return len(ids) - int((await conn.execute(query, {"ids": ids})).scalar_one())
+
+    return await watch_ledger(settings, left, lambda n: n == 0, timeout, len(ids))
+
+
+async def watch_ledger(
+    settings: Settings, read: Callable[[AsyncConnection], Awaitable[T]],
+    done: Callable[[T], bool], timeout: float, first: T,
+) -> T:  # fmt: skip
+    """``read`` PostgreSQL every 0.2 s until ``done`` says yes to a reading, or for
+    ``timeout`` s: the last reading (``first`` while none has come). PostgreSQL may itself
+    be away or coming back (a fault's outage): a failed read counts as not yet."""
+    assert settings.database_url
+    db = create_engine(settings.database_url)
+    reading = first
     deadline = time.monotonic() + timeout
-    left = len(ids)
     try:
-        while left and time.monotonic() < deadline:
+        while True:
             try:
                 async with db.connect() as conn:
-                    left = len(ids) - (await conn.execute(query, {"ids": ids})).scalar_one()
+                    reading = await read(conn)
             except (OSError, SQLAlchemyError):
                 pass
-            if left:
-                await asyncio.sleep(0.2)
-        return left
+            if done(reading) or time.monotonic() >= deadline:
+                return reading
+            await asyncio.sleep(0.2)
     finally:
         await db.dispose()

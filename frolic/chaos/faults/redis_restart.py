@@ -22,15 +22,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 from collections import defaultdict
 from types import MappingProxyType
 from typing import ClassVar
 
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from frolic.chaos.fault import Context, Evidence, Fault, restart_server
+from frolic.chaos.runner import watch_ledger
 from frolic.chaos.topic_log import read_all
 from frolic.db.session import create_engine
 from frolic.playlog import messages
@@ -94,24 +94,15 @@ async def game_epochs(ctx: Context, *, other_than: dict[str, int] | None = None)
     """Each game's Redis epoch in the ledger (a rebuild takes a new one); with
     ``other_than``, once every game's has changed from it, or as it is after ``REBUILT_SECONDS``
     (PostgreSQL may be down meanwhile: a rebuild waits for it, and so does this)."""
-    assert ctx.settings.database_url
-    db = create_engine(ctx.settings.database_url)
-    epochs: dict[str, int] = dict(other_than or {})
-    deadline = time.monotonic() + REBUILT_SECONDS
-    try:
-        while True:
-            try:
-                async with db.connect() as conn:
-                    rows = (await conn.execute(_GAME_EPOCHS, {"games": list(ctx.games)})).all()
-                epochs = {str(game): epoch for game, epoch in rows}
-            except (OSError, SQLAlchemyError):
-                pass
-            changed = other_than is None or all(epochs.get(g) != e for g, e in other_than.items())
-            if changed or time.monotonic() > deadline:
-                return epochs
-            await asyncio.sleep(0.2)
-    finally:
-        await db.dispose()
+
+    async def read(conn: AsyncConnection) -> dict[str, int]:
+        rows = (await conn.execute(_GAME_EPOCHS, {"games": list(ctx.games)})).all()
+        return {str(game): epoch for game, epoch in rows}
+
+    def changed(epochs: dict[str, int]) -> bool:
+        return other_than is None or all(epochs.get(g) != e for g, e in other_than.items())
+
+    return await watch_ledger(ctx.settings, read, changed, REBUILT_SECONDS, dict(other_than or {}))
 
 
 _decided = messages.decoder(messages.Decided)
