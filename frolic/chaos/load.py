@@ -36,7 +36,9 @@ class Load:
         self.progress = progress
         self.retry_share = retry_share
         self.random = random.Random(seed)
-        tag = uuid.uuid4().hex[:4]
+        # The run's own players: an Idempotency-Key is the player's, and a player of an
+        # earlier run on the same Redis sending the same key would get that run's play back.
+        tag = uuid.uuid4().hex[:12]
         self.tokens = {
             f"chaos-{tag}-{i}": mint_player_token(settings, f"chaos-{tag}-{i}")
             for i in range(players)

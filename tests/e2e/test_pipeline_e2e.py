@@ -54,7 +54,12 @@ class Load:
     def __init__(self, settings: Settings, client: httpx.AsyncClient) -> None:
         self.settings = settings
         self.client = client
-        self.tokens = {f"p{i}-{uuid.uuid4().hex[:4]}": "" for i in range(PLAYERS)}
+        # Players of their own: an Idempotency-Key is the player's, so a player of an earlier
+        # run (the same Redis) sending the same key gets that run's play back, by design.
+        # With four random hex digits a player, the two runs' 300 players shared a name about
+        # once in 200: its 8 keys got the earlier run's plays (a CI run failed on it).
+        run = uuid.uuid4().hex[:12]
+        self.tokens = {f"p{i}-{run}": "" for i in range(PLAYERS)}
         for user in self.tokens:
             self.tokens[user] = mint_player_token(settings, user)
         self.answers: dict[tuple[str, str], set[str]] = {}
