@@ -87,51 +87,87 @@ class SlotStrategy:
         return out
 
 
+@dataclass(frozen=True)
+class Horizon:
+    """``paced``'s knobs (docs/decisions.md, "paced: a fair lottery over a horizon").
+
+    ``wins(total)`` is ``k``, the horizon in wins: one per ``coupons_per_win`` coupons of
+    the budget, but below ``quadratic`` coupons it shrinks with the square of the budget
+    (a budget of 100 cannot afford to wander a coupon from the line; one of 1,000 can
+    afford a few), and it stays within ``[least, most]``.
+    """
+
+    coupons_per_win: float = 70.0
+    quadratic: float = 40_000.0
+    least: float = 0.5
+    most: float = 50.0
+    catch_up: float = 20.0  # how much faster a deficit beyond the horizon is paid back
+    lead: float = 0.01  # the cap: at most this share of the budget ahead of the line
+    surprise: float = 3.0  # standard deviations of a slot's plays that mean a new regime
+    scale: float = 1.0  # multiplies ``k``: the report's trade-off curve
+
+    def ahead(self, total: int) -> float:
+        """How many coupons the cap lets the awards run ahead of the line."""
+        return max(1.0, total * self.lead)
+
+    def wins(self, total: int) -> float:
+        k = min(total / self.coupons_per_win, max(self.least, total * total / self.quadratic))
+        return min(self.most, k) * self.scale
+
+
 class PacedStrategy:
-    """Traffic-aware pacing, the default.
+    """Traffic-aware pacing as a fair lottery, the default (DESIGN.md §5, invariant 7).
 
-    Target: the line ``total * elapsed / duration``. Each play's cap is the line at the
-    play's own time, enforced atomically by the store, so no spike spends ahead of it and
-    the last coupon goes no earlier than the hindsight oracle's would. After a top-up the
-    line runs from its value at the top-up (the state's anchor) to the new total at the
-    end: the coupons added spread over the time left (``ledger.line_after_top_up``). A
-    game loaded after its start runs from 0 at the load (``ledger.line_at_load``), and a
-    resumed one from what it had awarded at the resume (``ledger.line_at_resume``).
+    Every play at a given moment wins with the same probability ``p``, and ``p`` moves
+    smoothly: it depends on the time, on how far the awards stand from the pacing line and
+    on the forecast rate of plays, never on the slot a play falls in or on the line's steps.
 
-    Quota: the line at the end of the play's slot minus what is consumed. It is spread at
-    random over the plays expected in the rest of the slot: each play wins with
-    probability ``quota / (eagerness * expected plays left)``. Expected plays blend the
-    shared forecast (an EWMA of plays per slot, learned in the store) with the rate seen
-    so far in this slot. An eagerness below 1 spends a slot's quota in its first part,
-    which keeps the curve within a fraction of a coupon of the oracle while the winner is
-    still a random pick among many plays (``docs/pacing.md`` measures the trade).
+    Target: the line ``total * elapsed / duration`` (anchored after a late start, a top-up
+    or a resume: ``PacingState``). The strategy aims to be back on it a *horizon* of ``k``
+    wins ahead (``k / slope`` seconds) and spreads what that needs evenly over the plays
+    forecast in the horizon::
 
-    Closed loop: whatever a slot leaves unspent raises the next slot's quota, so after a
-    dead period or a forecast that ran high the deficit is paid back as plays arrive.
+        p = (k + deficit) / (plays forecast in the horizon)
 
-    End game: once the plays expected before the end are no more than the coupons left,
-    every play the line allows wins, as the oracle's would; nothing is left for later.
+    On the line that is the line's own rate over the play rate. An award lowers ``p`` by
+    ``1/k`` of itself and every second without one raises it as smoothly; the awards wander
+    about ``sqrt(k/2)`` coupons around the line. ``k`` so trades fairness against tracking,
+    and grows with the budget (``Horizon``; ``docs/pacing.md`` measures both sides).
+
+    Closed loop: a deficit beyond ``k`` coupons is no lottery's luck but a dead period or a
+    forecast gone wrong, and what lies beyond ``k`` is paid back ``catch_up`` times faster.
+    Near the end the horizon is what the line has left to climb, so the last plays share
+    what is left and nothing is kept back.
+
+    Rate: the store's forecast of plays per slot, the same for every play of a slot. Within
+    a slot the plays seen are a play's own neighbours, and letting them move ``p`` would
+    make a quiet moment pay better than a busy one; they are used only when they are too
+    many or too few for the forecast to be right (``surprise`` standard deviations: a spike
+    begins, or ends).
+
+    Cap: each play may win only while ``consumed < line(t) + lead``, enforced atomically by
+    the store. A fresh plan almost never meets it; a stale one (another allocator's awards,
+    a spike the forecast has not seen) stops there, and the budget cannot run out before
+    ``1 - lead`` of the game.
     """
 
     name = "paced"
 
     def __init__(
-        self, rng: RandomSource, *, alpha: float = FORECAST_ALPHA, eagerness: float = 0.25
+        self, rng: RandomSource, *, alpha: float = FORECAST_ALPHA, horizon: Horizon = Horizon()
     ) -> None:
         self.rng = rng
         self.alpha = alpha
-        self.eagerness = eagerness
+        self.horizon = horizon
 
     def plan(self, rules: GameRules, state: PacingState, plays: Sequence[Play]) -> list[Decision]:
-        total = state.awarded + state.remaining
         consumed, remaining = state.consumed, state.remaining
         slot, slot_plays, forecast = state.slot, state.slot_plays, state.forecast
         # This loop runs for every play an allocator decides: constants are hoisted.
         start, end, width = rules.start, rules.end, rules.slot_seconds
-        origin, base = state.line_origin(start), state.line_from
-        per_second = (total - base) / (end - origin) if end > origin else 0.0
         last = math.ceil(rules.duration / width) - 1
-        eagerness, rng = self.eagerness, self.rng
+        odds = _Odds(rules, state, self.horizon)
+        rng = self.rng
         out = []
         for play in plays:
             t = min(max(play.t, start), end)
@@ -141,24 +177,81 @@ class PacedStrategy:
                     forecast = next_forecast(forecast, slot_plays, k - slot, self.alpha)
                 slot, slot_plays = k, 0
             slot_plays += 1
-            slot_start = start + k * width
-            slot_end = min(end, slot_start + width)
-            quota = base + per_second * (slot_end - origin) - consumed
-            cap = base + per_second * (t - origin)
+            cap = odds.cap(t)
             p = 0.0
-            if quota > 0 and remaining > 0:
-                rate = expected_rate(t, slot_start, slot_end, width, slot_plays, forecast)
-                p = min(1.0, quota / max(1.0, eagerness * rate * (slot_end - t)))
-                if rate * (end - t) <= remaining:
-                    p = 1.0  # end game: no more plays are coming than coupons are left
+            if remaining > 0 and consumed < cap:
+                p = odds.p(t, consumed, odds.rate(t, k, slot_plays, forecast))
             draw = rng()
-            want = draw < p
-            if want and consumed < cap:  # as the store will judge it
+            if draw < p and consumed < cap:  # as the store will judge it
                 consumed += 1
                 remaining -= 1
-            out.append(Decision(play.play_id, play.t, k, want, cap, NO_CAP, rng(),
+            out.append(Decision(play.play_id, play.t, k, draw < p, cap, NO_CAP, rng(),
                                 _meta(p, draw)))  # fmt: skip
         return out
+
+    def chance(self, rules: GameRules, state: PacingState, t: float) -> float:
+        """The probability a play made at ``t`` would win with, from ``state`` (the
+        dashboard's figure): as ``plan`` computes it for the next play."""
+        t = min(max(t, rules.start), rules.end)
+        odds = _Odds(rules, state, self.horizon)
+        if state.remaining <= 0 or state.consumed >= odds.cap(t):
+            return 0.0
+        k = min(rules.slot_of(t), math.ceil(rules.duration / rules.slot_seconds) - 1)
+        forecast, seen = state.forecast, state.slot_plays + 1
+        if state.slot is None or k > state.slot:
+            if state.slot is not None:
+                forecast = next_forecast(forecast, state.slot_plays, k - state.slot, self.alpha)
+            seen = 1
+        return odds.p(t, state.consumed, odds.rate(t, k, seen, forecast))
+
+
+class _Odds:
+    """``paced``'s arithmetic for one game and one batch: the line, the cap, the rate and
+    ``p`` for a play at ``t`` (every ``t`` already clamped into the game)."""
+
+    __slots__ = ("base", "catch_up", "end", "k", "lead", "origin", "slope", "start",
+                 "surprise", "total", "width")  # fmt: skip
+
+    def __init__(self, rules: GameRules, state: PacingState, horizon: Horizon) -> None:
+        total = state.awarded + state.remaining
+        self.start, self.end, self.width = rules.start, rules.end, rules.slot_seconds
+        self.origin, self.base = state.line_origin(rules.start), state.line_from
+        self.total = total
+        span = self.end - self.origin
+        self.slope = (total - self.base) / span if span > 0 else 0.0
+        self.k = horizon.wins(total)
+        self.lead = horizon.ahead(total)
+        self.catch_up, self.surprise = horizon.catch_up, horizon.surprise
+
+    def line(self, t: float) -> float:
+        return self.base + self.slope * (t - self.origin)
+
+    def cap(self, t: float) -> float:
+        return min(float(self.total), self.line(t) + self.lead)
+
+    def rate(self, t: float, slot: int, seen: int, forecast: float | None) -> float:
+        """Plays per second expected from ``t``: the forecast's, unless the ``seen - 1``
+        plays before this one in its slot say the forecast is wrong (or there is none)."""
+        slot_start = self.start + slot * self.width
+        if forecast is not None:
+            expected = forecast * (t - slot_start) / self.width
+            if abs(seen - 1 - expected) <= self.surprise * math.sqrt(expected + 1.0):
+                return forecast / self.width
+        slot_end = min(self.end, slot_start + self.width)
+        return expected_rate(t, slot_start, slot_end, self.width, seen, forecast)
+
+    def p(self, t: float, consumed: int, rate: float) -> float:
+        if self.slope <= 0:
+            return 1.0  # the line is at its total: every coupon left is due
+        horizon = min(self.k, self.slope * (self.end - t))  # what the line has left to climb
+        excess = self.line(t) - consumed
+        if excess > horizon:
+            excess = horizon + (excess - horizon) * self.catch_up
+        need = horizon + excess
+        expected = rate * horizon / self.slope
+        if expected <= need:
+            return 1.0 if need > 0 else 0.0
+        return max(0.0, need / expected)
 
 
 def expected_rate(
@@ -168,7 +261,9 @@ def expected_rate(
     (by how much of the slot has passed) with the forecast's."""
     elapsed = t - start
     if forecast is None:
-        return seen / elapsed if elapsed > 0 else 0.0
+        # Nothing known yet: a play at the very start of its slot cannot tell the rate,
+        # and is not let to count on being the only one.
+        return seen / elapsed if elapsed > 0 else math.inf
     planned = forecast / width
     if elapsed <= 0:
         return planned

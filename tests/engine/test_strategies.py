@@ -15,7 +15,13 @@ from hypothesis import strategies as st
 from frolic.engine.engine import Engine
 from frolic.engine.rules import STRATEGIES, GameRules, PacingState, StrategyName
 from frolic.engine.store import MemoryStore
-from frolic.engine.strategies import Play, SlotStrategy, expected_rate, winning_moments
+from frolic.engine.strategies import (
+    Horizon,
+    Play,
+    SlotStrategy,
+    expected_rate,
+    winning_moments,
+)
 from tests.engine.conftest import new_rules
 
 
@@ -86,10 +92,10 @@ async def test_paced_never_spends_ahead_of_its_line(
     _, _, wins = await run(rules, {7: budget, 8: 0}, batches)
     flat = [w for batch in wins for w in batch]
     awarded = 0
+    ahead = Horizon().ahead(budget)
     for t, won in zip(times, flat, strict=True):
         awarded += won
-        slot_end = rules.slot_end(rules.slot_of(min(t, rules.end)))
-        assert awarded <= math.ceil(budget * slot_end / rules.duration)
+        assert awarded <= math.ceil(budget * min(t, rules.end) / rules.duration + ahead)
 
 
 async def test_paced_winners_are_not_predictable() -> None:
@@ -160,7 +166,7 @@ def test_expected_plays_blend_forecast_and_observation() -> None:
     halfway = expected_rate(2.0, 0.0, 4.0, 4.0, 40, 40.0) * 2.0
     # observed 20/s, planned 10/s, half the slot gone: 15/s for the 2 s left
     assert halfway == pytest.approx(30.0)
-    assert expected_rate(0.0, 0.0, 4.0, 4.0, 1, None) * 4.0 == 0.0
+    assert expected_rate(0.0, 0.0, 4.0, 4.0, 1, None) == math.inf  # nothing known yet
 
 
 async def test_paced_refused_wants_do_not_use_up_the_batch() -> None:
@@ -202,10 +208,11 @@ async def test_paced_spreads_a_mid_game_top_up_over_the_time_left() -> None:
         awarded_by_second.append(sum(o.win for o in await engine.decide(rules, plays)))
     cumulative = list(itertools.accumulate(awarded_by_second))
     assert cumulative[-1] == 200
-    assert max(awarded_by_second[50:]) <= 5  # about 3 a second, nothing dumped
+    # About 3 a second, drawn: a fair lottery's seconds vary; a dump would be ~50.
+    assert max(awarded_by_second[50:]) <= 8
     for second in range(50, 100):
         target = 50 + 3 * (second + 1 - 50)
-        assert target - 4 <= cumulative[second] <= target
+        assert target - 4 <= cumulative[second] <= target + 1  # the cap's lead
 
 
 async def test_paced_spreads_a_late_starts_budget_over_the_time_left() -> None:
@@ -225,7 +232,7 @@ async def test_paced_spreads_a_late_starts_budget_over_the_time_left() -> None:
     assert max(awarded_by_second) <= 4  # about 2 a second, nothing dumped
     for n, done in enumerate(cumulative):
         target = 2 * (n + 1)
-        assert target - 3 <= done <= target
+        assert target - 3 <= done <= target + 1  # the cap's lead
 
 
 async def test_paced_spreads_what_is_left_after_a_pause_over_the_time_left() -> None:
@@ -245,14 +252,14 @@ async def test_paced_spreads_what_is_left_after_a_pause_over_the_time_left() -> 
             assert await store.resume(rules, 60.0) == (60.0, paused_with)
         plays = [Play(f"p{second}-{i}", second + i / 50) for i in range(50)]
         awarded_by_second[second] = sum(o.win for o in await engine.decide(rules, plays))
-    assert 27 <= paused_with <= 30
+    assert 27 <= paused_with <= 31
     assert sum(awarded_by_second.values()) == 90
     assert max(awarded_by_second[s] for s in range(60, 90)) <= 4  # about 2, nothing dumped
     done = paused_with
     for second in range(60, 90):
         done += awarded_by_second[second]
         target = paused_with + (90 - paused_with) * (second + 1 - 60) / 30
-        assert target - 3 <= done <= target
+        assert target - 3 <= done <= target + 1  # the cap's lead
 
 
 async def moments_by_second(
