@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from frolic.engine.ledger import Decision, Outcome
 from frolic.engine.rules import GameRules, PacingState
@@ -21,9 +21,16 @@ class Engine:
     at once. With plays in every slot that costs nothing; in a quiet game, one read a batch.
     """
 
-    def __init__(self, store: BudgetStore, rng: RandomSource) -> None:
+    def __init__(
+        self,
+        store: BudgetStore,
+        rng: RandomSource,
+        strategies: Callable[[GameRules, RandomSource], Strategy] = make_strategy,
+    ) -> None:
+        """``strategies`` makes each game's strategy: the simulator passes other knobs."""
         self.store = store
         self.rng = rng
+        self.strategies = strategies
         self._states: dict[int, PacingState] = {}
         self._strategies: dict[GameRules, Strategy] = {}
 
@@ -61,5 +68,5 @@ class Engine:
     def strategy(self, rules: GameRules) -> Strategy:
         strategy = self._strategies.get(rules)
         if strategy is None:
-            strategy = self._strategies[rules] = make_strategy(rules, self.rng)
+            strategy = self._strategies[rules] = self.strategies(rules, self.rng)
         return strategy

@@ -24,8 +24,6 @@ from typing import NamedTuple
 
 from frolic.engine.rules import PacingState
 
-FORECAST_ALPHA = 0.3
-
 
 class Decision(NamedTuple):
     """One play's intent, as the atomic step receives it.
@@ -94,7 +92,7 @@ def apply(
     decided: MutableMapping[str, int],
     *,
     void: bool = False,
-    alpha: float = FORECAST_ALPHA,
+    alpha: float,
 ) -> tuple[PacingState, list[Outcome], dict[str, str]]:
     """Decide ``decisions`` against ``state``; ``stock`` and ``decided`` change in place.
 

@@ -312,7 +312,7 @@ class LuaStore(_RedisStore):
                       *buckets.processed_keys, *buckets.result_keys]  # fmt: skip
         args: list[Any] = [
             len(rules.brands), *rules.brands, len(buckets.processed), len(buckets.results),
-            ledger.FORECAST_ALPHA, 1 if rules.moments_void else 0, len(decisions),
+            rules.forecast_alpha, 1 if rules.moments_void else 0, len(decisions),
             *buckets.ttls(self.clock(), self.processed_ttl, self.result_ttl),
         ]  # fmt: skip
         for d, (b, r) in zip(decisions, buckets.of, strict=True):
@@ -364,8 +364,9 @@ class OptimisticStore(_RedisStore):
                     before = parse_state(raw, sum(max(v, 0) for v in stock), g)
                     check_run(g, run, await this_run(pipe))
                     state, outcomes, results = ledger.apply(
-                        before, stock, rules.brands, decisions, decided, void=rules.moments_void
-                    )
+                        before, stock, rules.brands, decisions, decided,
+                        void=rules.moments_void, alpha=rules.forecast_alpha,
+                    )  # fmt: skip
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.hset(pacing_key, mapping=state_fields(state))  # type: ignore[arg-type]
                     for key, left in zip(budget_keys, stock, strict=True):

@@ -11,6 +11,12 @@ STRATEGIES: tuple[StrategyName, ...] = ("paced", "slot", "winning_moments", "fix
 
 # "No cap" crosses into Lua as a number; 1e300 parses there and compares as expected.
 NO_CAP = 1e300
+# The forecast of plays per slot is an EWMA over closed slots (``ledger.next_forecast``). It
+# remembers about the time the pacing line takes to climb FORECAST_COUPONS coupons, and
+# never less than a few slots: a game of 500 coupons over three days needs the last hour's
+# plays to judge its nights, a game of 1,000 over an hour the last few seconds'.
+MAX_FORECAST_ALPHA = 0.3
+FORECAST_COUPONS = 3.0
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,14 @@ class GameRules:
     @property
     def duration(self) -> float:
         return self.end - self.start
+
+    @property
+    def forecast_alpha(self) -> float:
+        """The forecast's weight on each closed slot, the same in every store and plan."""
+        if self.budget <= 0:
+            return MAX_FORECAST_ALPHA
+        memory = FORECAST_COUPONS * self.duration / self.budget
+        return min(MAX_FORECAST_ALPHA, self.slot_seconds / memory)
 
     def slot_of(self, t: float) -> int:
         return math.floor((t - self.start) / self.slot_seconds)

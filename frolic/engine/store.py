@@ -136,8 +136,9 @@ class MemoryStore:
         game = self._game(rules)
         levels = [game.stock.get(b, 0) for b in rules.brands]
         game.state, outcomes, results = ledger.apply(
-            game.state, levels, rules.brands, decisions, game.decided, void=rules.moments_void
-        )
+            game.state, levels, rules.brands, decisions, game.decided,
+            void=rules.moments_void, alpha=rules.forecast_alpha,
+        )  # fmt: skip
         game.stock.update(zip(rules.brands, levels, strict=True))
         game.results.update(results)
         return game.state, outcomes

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from frolic.engine.ledger import FORECAST_ALPHA, Decision, next_forecast
+from frolic.engine.ledger import Decision, next_forecast
 from frolic.engine.rules import NO_CAP, GameRules, PacingState
 
 RandomSource = Callable[[], float]
@@ -91,28 +91,38 @@ class SlotStrategy:
 class Horizon:
     """``paced``'s knobs (docs/decisions.md, "paced: a fair lottery over a horizon").
 
-    ``wins(total)`` is ``k``, the horizon in wins: one per ``coupons_per_win`` coupons of
-    the budget, but below ``quadratic`` coupons it shrinks with the square of the budget
-    (a budget of 100 cannot afford to wander a coupon from the line; one of 1,000 can
-    afford a few), and it stays within ``[least, most]``.
+    ``wins(total)`` is ``k``, the horizon in wins: ``wide`` from ``full`` coupons up, or one
+    per ``coupons_per_win`` coupons where that is more; below ``full`` it shrinks with the
+    cube of the budget, within ``[least, most]``. A budget of 100 cannot afford to wander a
+    coupon from the line (it is held to ``slot``'s tracking, and ``slot`` awards the first
+    plays of each slot); one of 1,000 can afford a couple.
     """
 
-    coupons_per_win: float = 70.0
-    quadratic: float = 40_000.0
+    wide: float = 7.0
+    coupons_per_win: float = 140.0
+    full: float = 500.0
     least: float = 0.5
     most: float = 50.0
+    # The deficit that sets p is read at the start of the play's slot, where the horizon
+    # spans at least this many slots: p then moves once a slot, never at a win.
+    hold_slots: float = 4.0
     catch_up: float = 20.0  # how much faster a deficit beyond the horizon is paid back
-    lead: float = 0.01  # the cap: at most this share of the budget ahead of the line
+    lead: float = 0.01  # the cap: this share of the budget ahead of the line, or k
     surprise: float = 3.0  # standard deviations of a slot's plays that mean a new regime
     scale: float = 1.0  # multiplies ``k``: the report's trade-off curve
 
     def ahead(self, total: int) -> float:
-        """How many coupons the cap lets the awards run ahead of the line."""
-        return max(1.0, total * self.lead)
+        """How many coupons the cap lets the awards run ahead of the line: at least the
+        horizon, where ``p`` itself reaches 0, so that where plays are scarce and ``p`` is 1
+        the cap does not take over from the lottery and award at the line's steps."""
+        return max(1.0, total * self.lead, self.wins(total))
 
     def wins(self, total: int) -> float:
-        k = min(total / self.coupons_per_win, max(self.least, total * total / self.quadratic))
-        return min(self.most, k) * self.scale
+        k = max(self.wide, total / self.coupons_per_win) * min(1.0, (total / self.full) ** 3)
+        return min(self.most, max(self.least, k)) * self.scale
+
+
+DEFAULT_HORIZON = Horizon()
 
 
 class PacedStrategy:
@@ -153,38 +163,38 @@ class PacedStrategy:
 
     name = "paced"
 
-    def __init__(
-        self, rng: RandomSource, *, alpha: float = FORECAST_ALPHA, horizon: Horizon = Horizon()
-    ) -> None:
+    def __init__(self, rng: RandomSource, *, horizon: Horizon = DEFAULT_HORIZON) -> None:
         self.rng = rng
-        self.alpha = alpha
         self.horizon = horizon
 
     def plan(self, rules: GameRules, state: PacingState, plays: Sequence[Play]) -> list[Decision]:
         consumed, remaining = state.consumed, state.remaining
         slot, slot_plays, forecast = state.slot, state.slot_plays, state.forecast
+        slot_awarded = state.slot_awarded
         # This loop runs for every play an allocator decides: constants are hoisted.
         start, end, width = rules.start, rules.end, rules.slot_seconds
         last = math.ceil(rules.duration / width) - 1
         odds = _Odds(rules, state, self.horizon)
-        rng = self.rng
+        rng, alpha = self.rng, rules.forecast_alpha
         out = []
         for play in plays:
             t = min(max(play.t, start), end)
             k = min(math.floor((t - start) / width), last)
             if slot is None or k > slot:
                 if slot is not None:
-                    forecast = next_forecast(forecast, slot_plays, k - slot, self.alpha)
-                slot, slot_plays = k, 0
+                    forecast = next_forecast(forecast, slot_plays, k - slot, alpha)
+                slot, slot_plays, slot_awarded = k, 0, 0
             slot_plays += 1
             cap = odds.cap(t)
             p = 0.0
             if remaining > 0 and consumed < cap:
-                p = odds.p(t, consumed, odds.rate(t, k, slot_plays, forecast))
+                rate = odds.rate(t, k, slot_plays, forecast)
+                p = odds.p(t, consumed, rate, start + k * width, consumed - slot_awarded)
             draw = rng()
             if draw < p and consumed < cap:  # as the store will judge it
                 consumed += 1
                 remaining -= 1
+                slot_awarded += 1
             out.append(Decision(play.play_id, play.t, k, draw < p, cap, NO_CAP, rng(),
                                 _meta(p, draw)))  # fmt: skip
         return out
@@ -200,17 +210,33 @@ class PacedStrategy:
         forecast, seen = state.forecast, state.slot_plays + 1
         if state.slot is None or k > state.slot:
             if state.slot is not None:
-                forecast = next_forecast(forecast, state.slot_plays, k - state.slot, self.alpha)
+                forecast = next_forecast(
+                    forecast, state.slot_plays, k - state.slot, rules.forecast_alpha
+                )
             seen = 1
-        return odds.p(t, state.consumed, odds.rate(t, k, seen, forecast))
+        held = state.consumed - (state.slot_awarded if seen > 1 else 0)
+        rate = odds.rate(t, k, seen, forecast)
+        return odds.p(t, state.consumed, rate, rules.slot_start(k), held)
 
 
 class _Odds:
     """``paced``'s arithmetic for one game and one batch: the line, the cap, the rate and
     ``p`` for a play at ``t`` (every ``t`` already clamped into the game)."""
 
-    __slots__ = ("base", "catch_up", "end", "k", "lead", "origin", "slope", "start",
-                 "surprise", "total", "width")  # fmt: skip
+    __slots__ = (
+        "base",
+        "catch_up",
+        "end",
+        "hold",
+        "k",
+        "lead",
+        "origin",
+        "slope",
+        "start",
+        "surprise",
+        "total",
+        "width",
+    )  # fmt: skip
 
     def __init__(self, rules: GameRules, state: PacingState, horizon: Horizon) -> None:
         total = state.awarded + state.remaining
@@ -222,6 +248,7 @@ class _Odds:
         self.k = horizon.wins(total)
         self.lead = horizon.ahead(total)
         self.catch_up, self.surprise = horizon.catch_up, horizon.surprise
+        self.hold = horizon.hold_slots * rules.slot_seconds  # seconds
 
     def line(self, t: float) -> float:
         return self.base + self.slope * (t - self.origin)
@@ -240,13 +267,18 @@ class _Odds:
         slot_end = min(self.end, slot_start + self.width)
         return expected_rate(t, slot_start, slot_end, self.width, seen, forecast)
 
-    def p(self, t: float, consumed: int, rate: float) -> float:
+    def p(self, t: float, consumed: int, rate: float, slot_start: float, held: int) -> float:
         if self.slope <= 0:
             return 1.0  # the line is at its total: every coupon left is due
         horizon = min(self.k, self.slope * (self.end - t))  # what the line has left to climb
         excess = self.line(t) - consumed
         if excess > horizon:
             excess = horizon + (excess - horizon) * self.catch_up
+        elif horizon >= self.slope * self.hold:
+            # Read at the slot's start: p stays put through the slot, so neither a win nor
+            # a quiet spell within it moves the odds of the plays that follow. A catch-up
+            # (above) follows every award, or it would overshoot.
+            excess = min(horizon, self.line(max(slot_start, self.origin)) - held)
         need = horizon + excess
         expected = rate * horizon / self.slope
         if expected <= need:
@@ -342,9 +374,11 @@ class FixedOddsStrategy:
         return out
 
 
-def make_strategy(rules: GameRules, rng: RandomSource) -> Strategy:
+def make_strategy(
+    rules: GameRules, rng: RandomSource, horizon: Horizon = DEFAULT_HORIZON
+) -> Strategy:
     if rules.strategy == "paced":
-        return PacedStrategy(rng)
+        return PacedStrategy(rng, horizon=horizon)
     if rules.strategy == "slot":
         return SlotStrategy(rng)
     if rules.strategy == "winning_moments":

@@ -67,7 +67,10 @@ def simulate(
     with _progress(len(times) * len(names)) as advance:
         for each in names:
             results[each] = runner.simulate(times, game, each, seed=seed, progress=advance)
-    metrics = {each: evaluate(times, w, game.budget, game.duration) for each, w in results.items()}
+    metrics = {
+        each: evaluate(times, w, game.budget, game.duration, slot_seconds=game.slot_seconds)
+        for each, w in results.items()
+    }
 
     if decisions is not None:
         write_decisions(decisions, times, results[name])
@@ -163,11 +166,26 @@ def _report(
         return
     table = Table(title=f"{plays:,} plays, budget {game.budget:,}, {game.duration:g} s game")
     for column in ("strategy", "awarded", "overspend", "utilization", "exhausted at",
-                   "NRMSE vs oracle", "NRMSE vs target", "max gap"):  # fmt: skip
+                   "NRMSE vs oracle", "NRMSE vs target", "max gap", "memory", "line phase",
+                   "slot phase", "best bot"):  # fmt: skip
         table.add_column(column, justify="right")
     for name, m in metrics.items():
         exhausted = "-" if m.exhaustion_time is None else f"{m.exhaustion_time:.2%}"
         table.add_row(name, f"{m.awarded:,}", str(m.overspend), f"{m.utilization:.2%}",
                       exhausted, f"{m.nrmse_vs_oracle:.4f}", f"{m.nrmse_vs_target:.4f}",
-                      f"{m.max_gap_vs_target:.4f}")  # fmt: skip
-    Console(file=sys.stdout, width=max(120, Console().width)).print(table)
+                      f"{m.max_gap_vs_target:.4f}", _ratio(m.memory), _ratio(m.line_phase),
+                      _ratio(m.slot_phase), _bot(m))  # fmt: skip
+    Console(file=sys.stdout, width=max(200, Console().width)).print(table)
+    stderr.print(
+        "memory, line phase, slot phase: win-rate ratios of the plays just after a win, early "
+        "in a step of the line, early in a slot, against the plays at the same time of the "
+        "game (about 1 for a fair lottery); best bot: the largest over every timing rule."
+    )
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _bot(m: Metrics) -> str:
+    return "-" if m.best_bot is None else f"{m.best_bot:.2f} ({m.best_bot_rule})"

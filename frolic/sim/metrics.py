@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from frolic.sim.fairness import fairness
+
 DEFAULT_GRID_POINTS = 2000
 
 
@@ -60,6 +62,13 @@ class Metrics:
     nrmse_vs_target: float
     # Largest gap to the target line over the whole game, in budgets.
     max_gap_vs_target: float
+    # Fairness (``sim.fairness``): win-rate ratios, about 1 for a fair lottery; None where
+    # no time bin had enough plays on both sides.
+    memory: float | None
+    line_phase: float | None
+    slot_phase: float | None
+    best_bot: float | None
+    best_bot_rule: str | None
 
     def as_dict(self) -> dict[str, int | float | None]:
         return {
@@ -73,6 +82,8 @@ def evaluate(
     wins: ArrayLike,
     budget: int,
     duration: float,
+    *,
+    slot_seconds: float,
     grid_points: int = DEFAULT_GRID_POINTS,
 ) -> Metrics:
     t = _play_times(times)
@@ -89,6 +100,7 @@ def evaluate(
     curve = cumulative(t, flags, grid)
     oracle = cumulative(t, oracle_wins(t, budget, duration), grid)
     target = budget * grid / duration
+    fair = fairness(t, flags, budget, duration, slot_seconds)
     return Metrics(
         awarded=awarded,
         budget=budget,
@@ -98,6 +110,11 @@ def evaluate(
         nrmse_vs_oracle=_rms(curve - oracle) / budget,
         nrmse_vs_target=_rms(curve - target) / budget,
         max_gap_vs_target=_max_gap(win_times, budget, duration) / budget,
+        memory=fair.memory,
+        line_phase=fair.line_phase,
+        slot_phase=fair.slot_phase,
+        best_bot=fair.best_bot,
+        best_bot_rule=fair.best_bot_rule,
     )
 
 

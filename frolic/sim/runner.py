@@ -11,6 +11,7 @@ import asyncio
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from numpy.typing import NDArray
@@ -18,7 +19,7 @@ from numpy.typing import NDArray
 from frolic.engine.engine import Engine
 from frolic.engine.rules import GameRules, StrategyName
 from frolic.engine.store import MemoryStore
-from frolic.engine.strategies import Play
+from frolic.engine.strategies import DEFAULT_HORIZON, Horizon, Play, make_strategy
 
 Progress = Callable[[int], None]  # called with the number of plays just decided
 
@@ -54,9 +55,11 @@ def simulate(
     *,
     seed: int = 0,
     progress: Progress | None = None,
+    horizon: Horizon = DEFAULT_HORIZON,
 ) -> NDArray[np.bool_]:
-    """Win (True) or lose for each play of ``times`` (sorted seconds since the start)."""
-    return asyncio.run(_simulate(times, game, strategy, seed, progress))
+    """Win (True) or lose for each play of ``times`` (sorted seconds since the start);
+    ``horizon`` sets ``paced``'s knobs (the report's trade-off curves)."""
+    return asyncio.run(_simulate(times, game, strategy, seed, progress, horizon))
 
 
 async def _simulate(
@@ -65,11 +68,12 @@ async def _simulate(
     strategy: StrategyName,
     seed: int,
     progress: Progress | None,
+    horizon: Horizon,
 ) -> NDArray[np.bool_]:
     rules = game.rules(strategy, seed)
     store = MemoryStore()
     await store.load(rules, game.stock)
-    engine = Engine(store, random.Random(seed).random)
+    engine = Engine(store, random.Random(seed).random, partial(make_strategy, horizon=horizon))
     wins = np.zeros(len(times), dtype=np.bool_)
     ends = batch_ends(times, game.batch_window, game.max_batch)
     start = 0

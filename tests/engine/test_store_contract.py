@@ -199,7 +199,8 @@ async def test_forecast_learns_from_closed_slots(store: BudgetStore) -> None:
     assert state.forecast == 10  # the first closed slot seeds it
     state, _ = await store.decide(rules, [want("c", 4, wants=False)])
     # slot 1 closed with 1 play, then slots 2 and 3 were empty
-    assert state.forecast == pytest.approx((0.7 * 10 + 0.3 * 1) * 0.7**2)
+    a = rules.forecast_alpha
+    assert state.forecast == pytest.approx(((1 - a) * 10 + a * 1) * (1 - a) ** 2)
     assert state.plays == 12
 
 

@@ -20,6 +20,7 @@ from frolic.sim.trace import write_trace
 METRICS = {
     "awarded", "budget", "overspend", "utilization", "exhaustion_time",
     "nrmse_vs_oracle", "nrmse_vs_target", "max_gap_vs_target",
+    "memory", "line_phase", "slot_phase", "best_bot", "best_bot_rule",
 }  # fmt: skip
 HEAD = {"plays", "budget", "duration", "slot_seconds"}
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -71,7 +72,7 @@ def test_a_trace_gives_a_decision_per_play_in_input_order(trace: Path, tmp_path:
     assert report["slot_seconds"] == 2.0
     # The JSON describes exactly the decisions written.
     flags = np.array(wins) == "1"
-    expected = evaluate(np.array(times, dtype=float), flags, 60, 600.0).as_dict()
+    expected = evaluate(np.array(times, dtype=float), flags, 60, 600.0, slot_seconds=2.0).as_dict()
     assert {key: report[key] for key in expected} == expected
     assert report["awarded"] == flags.sum() <= 60
 
