@@ -140,7 +140,7 @@ class PacedStrategy:
         p = (k + deficit) / (plays forecast in the horizon)
 
     On the line that is the line's own rate over the play rate. An award lowers ``p`` by
-    ``1/k`` of itself and every second without one raises it as smoothly; the awards wander
+    ``1/k`` of itself and a quiet spell raises it as much; the awards wander
     about ``sqrt(k/2)`` coupons around the line. ``k`` so trades fairness against tracking,
     and grows with the budget (``Horizon``; ``docs/pacing.md`` measures both sides).
 
@@ -155,10 +155,16 @@ class PacedStrategy:
     many or too few for the forecast to be right (``surprise`` standard deviations: a spike
     begins, or ends).
 
-    Cap: each play may win only while ``consumed < line(t) + lead``, enforced atomically by
-    the store. A fresh plan almost never meets it; a stale one (another allocator's awards,
-    a spike the forecast has not seen) stops there, and the budget cannot run out before
-    ``1 - lead`` of the game.
+    Cap: each play may win only while ``consumed < line(t) + lead`` (``Horizon.ahead``),
+    enforced atomically by the store. A fresh plan almost never meets it; a stale one
+    (another allocator's awards, a spike the forecast has not seen) stops there, and the
+    last coupon cannot go before ``(total - 1 - lead) / total`` of the game: 98% or later
+    for budgets of 100 or more.
+
+    Hold: where the horizon spans ``hold_slots`` slots or more, the deficit is read at the
+    start of the play's slot (the store keeps the slot's awards), so ``p`` moves once a
+    slot and never at a win: a win, or a quiet spell, within the slot says nothing about
+    the odds of the plays that follow it.
     """
 
     name = "paced"
