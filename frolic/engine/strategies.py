@@ -31,6 +31,10 @@ class Strategy(Protocol):
         self, rules: GameRules, state: PacingState, plays: Sequence[Play]
     ) -> list[Decision]: ...
 
+    def chance(self, rules: GameRules, state: PacingState, t: float) -> float:
+        """The probability a play made at ``t`` would win with, from ``state``: the ``p``
+        that ``plan`` records for such a play as the next one (the dashboard's figure)."""
+
 
 def _meta(p: float, draw: float) -> str:
     """The audit fragment of a result: the probability and the draw it was decided by (the
@@ -76,15 +80,29 @@ class SlotStrategy:
                     share = float(min(fixed + (1 if draw < p_base - fixed else 0), remaining))
                 slot, given = k, 0
             if share < NO_CAP:
-                want, p = True, 1.0  # case 2: every play wins until the share is used
+                # Case 2: every play wins until the share is used; after that none can.
+                p = 1.0 if given < share and remaining > 0 else 0.0
             else:
-                want, p = draw < p_base, p_base  # case 1
+                p = min(1.0, p_base)  # case 1
+            want = draw < p
             if want and given < share and remaining > 0:
                 given += 1
                 remaining -= 1
             out.append(Decision(play.play_id, play.t, k, want, NO_CAP, share, self.rng(),
                                 _meta(p, draw)))  # fmt: skip
         return out
+
+    def chance(self, rules: GameRules, state: PacingState, t: float) -> float:
+        """``plan``'s ``p`` for a play at ``t`` from ``state``: in the open slot, 1 while its
+        share (case 2) has coupons left and 0 after; in an uncapped slot, or a slot not
+        opened yet (whose first play fixes a share of at least one if ``P_base >= 1``),
+        ``P_base``, at most 1."""
+        t, k = _clock(rules, t)
+        if state.slot is not None and k <= state.slot and state.slot_cap < NO_CAP:
+            left = state.slot_awarded < state.slot_cap and state.remaining > 0
+            return 1.0 if left else 0.0
+        p_base = state.remaining / math.ceil(max(1.0, rules.end - t) / rules.slot_seconds)
+        return min(1.0, p_base)
 
 
 @dataclass(frozen=True)
@@ -360,6 +378,13 @@ class WinningMomentsStrategy:
             out.append(Decision(play.play_id, play.t, slot, want, float(passed), NO_CAP, 0.5, meta))
         return out
 
+    def chance(self, rules: GameRules, state: PacingState, t: float) -> float:
+        """1 if an instant not yet claimed is due at ``t`` (a play then claims it), else 0:
+        the ``p`` that ``plan`` records."""
+        t, _ = _clock(rules, t)
+        passed = bisect.bisect_right(self.instants(rules, state), t)
+        return 1.0 if state.consumed < passed else 0.0
+
 
 class FixedOddsStrategy:
     """One win in ``odds`` plays, while stock lasts: the classic, for comparison."""
@@ -370,14 +395,21 @@ class FixedOddsStrategy:
         self.rng = rng
 
     def plan(self, rules: GameRules, state: PacingState, plays: Sequence[Play]) -> list[Decision]:
-        p = 1 / rules.odds
+        odds, remaining = 1 / rules.odds, state.remaining
         out = []
         for play in plays:
             _, slot = _clock(rules, play.t)
+            p = odds if remaining > 0 else 0.0  # out of stock, a play cannot win
             draw = self.rng()
+            if draw < p:
+                remaining -= 1
             out.append(Decision(play.play_id, play.t, slot, draw < p, NO_CAP, NO_CAP, self.rng(),
                                 _meta(p, draw)))  # fmt: skip
         return out
+
+    def chance(self, rules: GameRules, state: PacingState, t: float) -> float:
+        """``1 / odds`` while stock remains, else 0: the ``p`` that ``plan`` records."""
+        return 1 / rules.odds if state.remaining > 0 else 0.0
 
 
 def make_strategy(

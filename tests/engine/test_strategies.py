@@ -7,6 +7,7 @@ import json
 import math
 import random
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -16,10 +17,15 @@ from frolic.engine.engine import Engine
 from frolic.engine.rules import STRATEGIES, GameRules, PacingState, StrategyName
 from frolic.engine.store import MemoryStore
 from frolic.engine.strategies import (
+    FixedOddsStrategy,
     Horizon,
+    PacedStrategy,
     Play,
     SlotStrategy,
+    Strategy,
+    WinningMomentsStrategy,
     expected_rate,
+    make_strategy,
     winning_moments,
 )
 from tests.engine.conftest import new_rules
@@ -374,3 +380,93 @@ async def test_top_ups_at_any_time_never_overspend(
         left = await store.stock(rules)
         assert min(left.values()) >= 0
         assert awarded == budget - sum(left.values())
+
+
+def recorded_p(strategy: Strategy, rules: GameRules, state: PacingState, t: float) -> float:
+    """The ``p`` that ``plan`` writes into the audit of one play at ``t`` from ``state``."""
+    (decision,) = strategy.plan(rules, state, [Play("next", t)])
+    return float(json.loads("{" + decision.meta + "}")["p"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    strategy=st.sampled_from(STRATEGIES),
+    stock=st.integers(0, 40),
+    batches=st.lists(st.lists(clock, min_size=1, max_size=30), max_size=6),
+    at=st.lists(clock, min_size=1, max_size=5),
+    odds=st.integers(1, 5),
+    void=st.booleans(),
+    slot_seconds=st.sampled_from([1.0, 3.0, 5.0]),
+    seed=st.integers(0, 2**32),
+)
+async def test_chance_is_the_p_plan_records_for_the_next_play(
+    strategy: StrategyName, stock: int, batches: list[list[float]], at: list[float],
+    odds: int, void: bool, slot_seconds: float, seed: int,
+) -> None:  # fmt: skip
+    """From any state a game's plays lead to (case 1 and 2 of ``slot``, a share used up,
+    stock out, instants claimed or not, paced's slots opened or not), at any clock."""
+    rules = new_rules(strategy=strategy, budget=max(stock, 1), odds=odds, moments_void=void,
+                      moments_seed=seed % 1000, slot_seconds=slot_seconds)  # fmt: skip
+    store, _, _ = await run(rules, {7: stock, 8: 0}, batches, seed)
+    state = await store.state(rules)
+    for t in at:
+        chooser = make_strategy(rules, random.Random(seed).random)
+        chance = chooser.chance(rules, state, t)
+        assert 0.0 <= chance <= 1.0
+        assert chance == pytest.approx(recorded_p(chooser, rules, state, t), rel=1e-5, abs=1e-9)
+
+
+def test_slot_chance_is_one_until_the_share_is_used_then_none() -> None:
+    rules = new_rules(strategy="slot", end=100.0, slot_seconds=5.0)
+    slot = SlotStrategy(lambda: 0.5)
+    opened = PacingState(remaining=50, slot=0, slot_cap=2.0, slot_awarded=1)
+    assert slot.chance(rules, opened, 1.0) == recorded_p(slot, rules, opened, 1.0) == 1.0
+    used = replace(opened, slot_awarded=2)
+    assert slot.chance(rules, used, 1.0) == recorded_p(slot, rules, used, 1.0) == 0.0
+    (late,) = slot.plan(rules, used, [Play("late", 1.0)])
+    assert not late.want  # recorded with p 0, it does not try to win either
+    # The next slot is not opened yet: 50 coupons over 19 slots left, case 2 again.
+    assert slot.chance(rules, used, 5.0) == recorded_p(slot, rules, used, 5.0) == 1.0
+    few = PacingState(remaining=10, slot=0, slot_awarded=0)  # case 1: P_base = 10 / 20
+    assert slot.chance(rules, few, 1.0) == recorded_p(slot, rules, few, 1.0) == 0.5
+
+
+def test_fixed_odds_chance_is_one_in_odds_while_stock_lasts() -> None:
+    rules = new_rules(strategy="fixed_odds", odds=4)
+    fixed = FixedOddsStrategy(lambda: 0.1)
+    stocked, empty = PacingState(remaining=1), PacingState(remaining=0)
+    assert fixed.chance(rules, stocked, 10.0) == recorded_p(fixed, rules, stocked, 10.0) == 0.25
+    assert fixed.chance(rules, empty, 10.0) == recorded_p(fixed, rules, empty, 10.0) == 0.0
+    # Within a batch: the first play takes the last coupon, the next records p 0.
+    first, second = fixed.plan(rules, stocked, [Play("a", 10.0), Play("b", 10.0)])
+    assert (first.want, second.want) == (True, False)
+    assert '"p":0,' in second.meta
+
+
+def test_moments_chance_is_one_once_an_unclaimed_instant_is_due() -> None:
+    rules = new_rules(strategy="winning_moments", budget=2, moments_seed=9)
+    state = PacingState(remaining=2)
+    first, second = winning_moments(rules, state)
+    moments = WinningMomentsStrategy()
+    for t, chance in [(first - 0.01, 0.0), (first, 1.0), (second + 1, 1.0)]:
+        assert moments.chance(rules, state, t) == recorded_p(moments, rules, state, t) == chance
+    claimed = replace(state, consumed=1, awarded=1, remaining=1)
+    assert moments.chance(rules, claimed, first + 0.01) == 0.0
+    assert recorded_p(moments, rules, claimed, first + 0.01) == 0.0
+    assert moments.chance(rules, claimed, second) == 1.0
+
+
+async def test_paced_chance_is_the_p_of_the_next_play_mid_game() -> None:
+    """After plays in the open slot (its count and awards move the rate and what is held),
+    in the same slot, the next one, and a later one."""
+    rules = new_rules(budget=200, end=1000.0, slot_seconds=5.0)
+    batches = [[i * 0.1 + j * 0.01 for j in range(10)] for i in range(700)]
+    store, _, _ = await run(rules, {7: 200, 8: 0}, batches, seed=4)
+    state = await store.state(rules)
+    assert state.slot is not None
+    assert state.awarded > 0
+    paced = PacedStrategy(random.Random(1).random)
+    chances = {t: paced.chance(rules, state, t) for t in (69.995, 70.5, 74.9, 75.0, 83.2, 999.0)}
+    assert all(0 < chances[t] < 1 for t in (69.995, 70.5, 75.0))  # a lottery, not a rule
+    for t, chance in chances.items():
+        assert chance == pytest.approx(recorded_p(paced, rules, state, t), rel=1e-5)
