@@ -78,3 +78,10 @@ class PlayView(BaseModel):
     outcome: Literal["WIN", "LOSE"] | None = None
     brand: int | None = None
     couponCode: str | None = None
+    probability: float | None = Field(
+        None, ge=0, le=1,
+        description="The probability the play was decided with: its strategy's p, as the "
+        "play's audit records it (a winning_moments play: 1 if it claimed a due instant, "
+        "else 0). Disclosed with the outcome, once revealed; null before, or when the "
+        "audit has none.",
+    )  # fmt: skip

@@ -198,7 +198,7 @@ class PlayService:
         return PlayView(
             playId=play_id, gameId=row.game_id, status="REVEALED", revealAt=reveal_at,
             outcome=row.status, brand=row.brand_id if row.status == "WIN" else None,
-            couponCode=row.code,
+            couponCode=row.code, probability=messages.probability(meta.get("p")),
         )  # fmt: skip
 
     async def _read(self, play_id: uuid.UUID, user: str) -> Any:

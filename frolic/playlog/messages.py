@@ -10,6 +10,7 @@ slot, its Redis buckets, and ``reveal_at`` (``t`` + the reel).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import msgspec
@@ -48,6 +49,7 @@ class Final(msgspec.Struct, frozen=True):
     outcome: str  # "WIN" or "LOSE"
     brand: int | None
     coupon_code: str | None
+    probability: float | None = None  # the p it was decided with (``probability``)
 
     def reveal(self) -> dict[str, Any]:
         """The WebSocket message of DESIGN.md §7."""
@@ -57,7 +59,19 @@ class Final(msgspec.Struct, frozen=True):
             "outcome": self.outcome,
             "brand": self.brand,
             "couponCode": self.coupon_code,
+            "probability": self.probability,
         }
+
+
+def probability(p: object) -> float | None:
+    """A play's odds as its player is told them (``GET /plays/{id}``, the reveal): the ``p``
+    its audit records (``Decided.audit``, kept in the ledger's metadata), the probability
+    the strategy decided it with, within [0, 1]. A winning_moments play's is 1 where it
+    claimed a due instant and 0 otherwise: that is the chance it had. None where the audit
+    has none (a play of an unknown game, or recorded before audits carried it)."""
+    if isinstance(p, bool) or not isinstance(p, int | float) or math.isnan(p):
+        return None
+    return min(1.0, max(0.0, float(p)))
 
 
 _encoder = msgspec.json.Encoder()

@@ -39,7 +39,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from frolic.db.models import PlayEvent, play_metadata
-from frolic.playlog.messages import Decided, Final
+from frolic.playlog.messages import Decided, Final, probability
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +245,7 @@ def _final(row: Any, reveal_seconds: float) -> Final:
     return Final(
         str(row.play_id), row.game_id, row.external_id, reveal_at,
         "WIN" if won else "LOSE", (row.brand_id or meta.get("brand")) if won else None,
-        row.code,
+        row.code, probability(meta.get("p")),
     )  # fmt: skip
 
 

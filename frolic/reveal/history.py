@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from frolic.db import models
-from frolic.playlog.messages import Final
+from frolic.playlog.messages import Final, probability
 
 RECENT_SECONDS = 600.0
 """How far back a (re)connecting socket is sent its player's results."""
@@ -49,6 +49,7 @@ def _plays() -> Select[Any]:
             coupon.brand_id,
             play.metadata_["brand"].astext.label("meta_brand"),
             play.metadata_["revealAt"].astext.label("meta_reveal_at"),
+            play.metadata_["p"].astext.label("meta_p"),
         )
         .join(models.User, models.User.id == play.user_id)
         .outerjoin(coupon, coupon.id == play.reward_coupon_id)
@@ -117,6 +118,7 @@ def _final(row: Any, reveal_seconds: float) -> Final:
         outcome=row.status,
         brand=(row.brand_id or _int(row.meta_brand)) if win else None,
         coupon_code=row.code if win else None,
+        probability=probability(_float(row.meta_p)),
     )
 
 

@@ -127,7 +127,7 @@ async def test_a_reconnecting_player_gets_recent_results_then_pending_ones(
         assert (await received(ws))["playId"] == won
         assert await received(ws) == {
             "type": "result", "playId": lost, "outcome": "LOSE", "brand": None,
-            "couponCode": None,
+            "couponCode": None, "probability": None,
         }  # fmt: skip
         await ping(ws)
         pending_final = final_for(s.user, now + 1.2, play_id=pending, game_id=s.game)
@@ -136,7 +136,7 @@ async def test_a_reconnecting_player_gets_recent_results_then_pending_ones(
         assert time.time() >= now + 1.0
         assert message == {
             "type": "result", "playId": soon, "outcome": "WIN", "brand": s.brand,
-            "couponCode": "S-" + s.user,
+            "couponCode": "S-" + s.user, "probability": None,
         }  # fmt: skip
         assert await received(ws) == pending_final.reveal()
         assert time.time() >= pending_final.reveal_at
