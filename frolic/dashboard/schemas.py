@@ -71,6 +71,12 @@ class GameStats(Schema):
     brands: list[BrandStock]
     series: list[Point] = Field(description="Cumulative awarded over the game, bucketed.")
     minutes: list[Minute] = Field(description="Plays and winners per minute, lately.")
+    probability: float | None = Field(
+        None, ge=0, le=1,
+        description="The probability a play made now would win: the game's strategy's "
+        "chance from the state Redis holds. Null when the game is not running (not live, "
+        "or outside its window), Redis holds no state of it, or Redis did not answer.",
+    )  # fmt: skip
 
 
 class Lag(Schema):

@@ -4,6 +4,10 @@ Bounded on every axis: the games shown (live and paused first, then drafts and g
 in the last hours, at most ``GAMES_SHOWN``), the points of a series (``SERIES_POINTS``),
 the minutes of the per-minute counts (``MINUTES_SHOWN``), and the codes counted per brand.
 
+A running game's win probability now is its strategy's ``chance`` from the state Redis
+holds (two reads a game, ``CHANCE_TIMEOUT`` at most); like the broker's lag, a figure that
+cannot be read shows as unknown rather than failing the page.
+
 The cumulative-awarded series buckets a game's plays by request time, which the index
 ``(game_id, request_time)`` serves. A bucket stops changing once its plays are decided, so
 ``Series`` remembers buckets older than ``SETTLED_SECONDS`` and each poll reads only the
@@ -15,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -38,7 +43,12 @@ from frolic.dashboard.schemas import (
     Point,
 )
 from frolic.engine import keys
+from frolic.engine.redis_store import store_for
+from frolic.engine.rules import GameRules
+from frolic.engine.store import BudgetStore, GameLost
+from frolic.engine.strategies import Strategy, make_strategy
 from frolic.errors import NotReady
+from frolic.games.repository import load_game
 from frolic.monitoring.lag import consumer_lag
 from frolic.resources import Resources
 
@@ -51,6 +61,7 @@ MINUTES_SHOWN = 15
 CODES_COUNTED = 100_000
 SETTLED_SECONDS = 120.0  # a play is decided (or re-driven and decided) well within this
 LAG_TIMEOUT = 1.5
+CHANCE_TIMEOUT = 1.5
 
 _GAMES = text(
     "SELECT id, name, status, probability_type, start_time, end_time, total_budget, "
@@ -167,6 +178,8 @@ class DashboardState:
 
     series: Series = field(default_factory=Series)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # The running games' strategies: winning_moments draws its instants once, not per poll.
+    strategies: dict[GameRules, Strategy] = field(default_factory=dict)
 
 
 async def dashboard(res: Resources, state: DashboardState) -> Dashboard:
@@ -183,6 +196,7 @@ async def dashboard(res: Resources, state: DashboardState) -> Dashboard:
             minutes = await _minutes(conn, ids, now)
             series = {g.id: await state.series.points(conn, g, now) for g in games}
         redis_left = await _redis_remaining(res, [(b.game_id, b.brand_id) for b in brands])
+        chances = await _chances(res, state, [g.id for g in games if _running(g, now)], now)
         stats = []
         for g in games:
             start, end = g.start_time.timestamp(), g.end_time.timestamp()
@@ -202,12 +216,53 @@ async def dashboard(res: Resources, state: DashboardState) -> Dashboard:
                 budget=g.total_budget, awarded=sum(b.total - b.remaining for b in stock),
                 target=target(line, now), pace_line=line, brands=stock,
                 series=series[g.id], minutes=minutes.get(g.id, []),
+                probability=chances.get(g.id),
             ))  # fmt: skip
     except BaseException:
         lag_task.cancel()
         raise
     lag = await lag_task
     return Dashboard(now=now, games=stats, lag=lag, alerts=alerts(stats, lag, now))
+
+
+def _running(game: Any, now: float) -> bool:
+    start, end = game.start_time.timestamp(), game.end_time.timestamp()
+    return phase(game.status, start, end, now) == "running"
+
+
+async def _chances(
+    res: Resources, state: DashboardState, ids: Sequence[int], now: float
+) -> dict[int, float | None]:
+    """The win probability of a play made ``now`` in each of the games ``ids``."""
+    store = store_for(res.settings, res.redis)
+    used: dict[GameRules, Strategy] = {}
+    found = await asyncio.gather(*(_chance(res, store, state, used, g, now) for g in ids))
+    state.strategies = used  # those of games no longer running (or rules replaced) let go
+    return dict(zip(ids, found, strict=True))
+
+
+async def _chance(
+    res: Resources, store: BudgetStore, state: DashboardState, used: dict[GameRules, Strategy],
+    game_id: int, now: float,
+) -> float | None:  # fmt: skip
+    """The game's strategy's ``chance`` at ``now`` from the state Redis holds; None when
+    Redis holds none (never loaded, or lost) or it could not be read in time."""
+    try:
+        async with asyncio.timeout(CHANCE_TIMEOUT):
+            view = await load_game(res.db, game_id)
+            if view is None:
+                return None
+            pacing = await store.state(view.rules)
+    except GameLost:
+        return None
+    except Exception as exc:  # Redis being away is what the dashboard must show
+        log.warning("win chance of game %d unavailable: %s", game_id, exc)
+        return None
+    strategy = state.strategies.get(view.rules)
+    if strategy is None:  # ``chance`` draws nothing: any random source will do
+        strategy = make_strategy(view.rules, random.random)
+    used[view.rules] = strategy
+    return strategy.chance(view.rules, pacing, now)
 
 
 async def _minutes(
