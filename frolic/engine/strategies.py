@@ -395,20 +395,19 @@ class FixedOddsStrategy:
         self.rng = rng
 
     def plan(self, rules: GameRules, state: PacingState, plays: Sequence[Play]) -> list[Decision]:
-        odds, remaining = 1 / rules.odds, state.remaining
+        p = 1 / rules.odds
         out = []
         for play in plays:
             _, slot = _clock(rules, play.t)
-            p = odds if remaining > 0 else 0.0  # out of stock, a play cannot win
             draw = self.rng()
-            if draw < p:
-                remaining -= 1
             out.append(Decision(play.play_id, play.t, slot, draw < p, NO_CAP, NO_CAP, self.rng(),
                                 _meta(p, draw)))  # fmt: skip
         return out
 
     def chance(self, rules: GameRules, state: PacingState, t: float) -> float:
-        """``1 / odds`` while stock remains, else 0: the ``p`` that ``plan`` records."""
+        """``1 / odds`` while stock remains, else 0. ``plan`` records ``1 / odds`` even out
+        of stock: it leaves the stock to the store, whose view may be a batch fresher than
+        ``state`` (a top-up), so a play it would not have let try may still win."""
         return 1 / rules.odds if state.remaining > 0 else 0.0
 
 
