@@ -210,10 +210,7 @@ class PacedStrategy:
                 slot, slot_plays, slot_awarded = k, 0, 0
             slot_plays += 1
             cap = odds.cap(t)
-            p = 0.0
-            if remaining > 0 and consumed < cap:
-                rate = odds.rate(t, k, slot_plays, forecast)
-                p = odds.p(t, consumed, rate, start + k * width, consumed - slot_awarded)
+            p = odds.p(t, k, slot_plays, forecast, consumed, consumed - slot_awarded, remaining)
             draw = rng()
             if draw < p and consumed < cap:  # as the store will judge it
                 consumed += 1
@@ -226,11 +223,7 @@ class PacedStrategy:
     def chance(self, rules: GameRules, state: PacingState, t: float) -> float:
         """The probability a play made at ``t`` would win with, from ``state`` (the
         dashboard's figure): as ``plan`` computes it for the next play."""
-        t = min(max(t, rules.start), rules.end)
-        odds = _Odds(rules, state, self.horizon)
-        if state.remaining <= 0 or state.consumed >= odds.cap(t):
-            return 0.0
-        k = min(rules.slot_of(t), math.ceil(rules.duration / rules.slot_seconds) - 1)
+        t, k = _clock(rules, t)
         forecast, seen = state.forecast, state.slot_plays + 1
         if state.slot is None or k > state.slot:
             if state.slot is not None:
@@ -239,8 +232,8 @@ class PacedStrategy:
                 )
             seen = 1
         held = state.consumed - (state.slot_awarded if seen > 1 else 0)
-        rate = odds.rate(t, k, seen, forecast)
-        return odds.p(t, state.consumed, rate, rules.slot_start(k), held)
+        odds = _Odds(rules, state, self.horizon)
+        return odds.p(t, k, seen, forecast, state.consumed, held, state.remaining)
 
 
 class _Odds:
@@ -280,10 +273,9 @@ class _Odds:
     def cap(self, t: float) -> float:
         return min(float(self.total), self.line(t) + self.lead)
 
-    def rate(self, t: float, slot: int, seen: int, forecast: float | None) -> float:
+    def rate(self, t: float, slot_start: float, seen: int, forecast: float | None) -> float:
         """Plays per second expected from ``t``: the forecast's, unless the ``seen - 1``
         plays before this one in its slot say the forecast is wrong (or there is none)."""
-        slot_start = self.start + slot * self.width
         if forecast is not None:
             expected = forecast * (t - slot_start) / self.width
             if abs(seen - 1 - expected) <= self.surprise * math.sqrt(expected + 1.0):
@@ -291,9 +283,19 @@ class _Odds:
         slot_end = min(self.end, slot_start + self.width)
         return expected_rate(t, slot_start, slot_end, self.width, seen, forecast)
 
-    def p(self, t: float, consumed: int, rate: float, slot_start: float, held: int) -> float:
+    def p(
+        self, t: float, slot: int, seen: int, forecast: float | None,
+        consumed: int, held: int, remaining: int,
+    ) -> float:  # fmt: skip
+        """The ``p`` of the ``seen``-th play of ``slot``, made at ``t`` with ``consumed``
+        awarded (``held`` of them at the slot's start): 0 where stock or the cap rules
+        it out."""
+        if remaining <= 0 or consumed >= self.cap(t):
+            return 0.0
         if self.slope <= 0:
             return 1.0  # the line is at its total: every coupon left is due
+        slot_start = self.start + slot * self.width
+        rate = self.rate(t, slot_start, seen, forecast)
         horizon = min(self.k, self.slope * (self.end - t))  # what the line has left to climb
         excess = self.line(t) - consumed
         if excess > horizon:
