@@ -1,17 +1,33 @@
-"""A real uvicorn server for an app, in a thread of the test process, on a free port."""
+"""An app served to a test: in process through ASGI (``app_client``), or by a real uvicorn
+server in a thread of the test process, on a free port (``serving``)."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 
+from frolic.app import create_app
+from frolic.config import Role, Settings
 from frolic.reveal.upgrade import HttpProtocol
 from frolic.stack.process import free_port
+
+
+@asynccontextmanager
+async def app_client(
+    settings: Settings, roles: tuple[Role, ...] = ("api",)
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of ``create_app(settings, roles)``, its lifespan run around it."""
+    app = create_app(settings, roles=roles)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://frolic") as client:
+            yield client
 
 
 @contextmanager

@@ -8,21 +8,13 @@ import httpx
 import pytest
 
 from frolic import topics
-from frolic.app import create_app
 from frolic.config import Settings
-
-
-async def client_for(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, roles=("api",))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://frolic") as client:
-            yield client
+from tests.serving import app_client
 
 
 @pytest.fixture
 async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async for c in client_for(settings):
+    async with app_client(settings) as c:
         yield c
 
 
@@ -45,7 +37,7 @@ async def test_readyz_names_what_is_missing(settings: Settings, empty_database: 
     unmigrated = settings.model_copy(
         update={"database_url": empty_database, "play_topic": "never-created"}
     )
-    async for client in client_for(unmigrated):
+    async with app_client(unmigrated) as client:
         response = await client.get("/readyz")
         assert response.status_code == 503
         body = response.json()
@@ -57,7 +49,7 @@ async def test_readyz_names_what_is_missing(settings: Settings, empty_database: 
 
 async def test_readyz_when_redis_is_gone(settings: Settings) -> None:
     gone = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
-    async for client in client_for(gone):
+    async with app_client(gone) as client:
         response = await client.get("/readyz")
         assert response.status_code == 503
         assert "ConnectionError" in response.json()["detail"]["redis"]

@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from frolic.app import create_app
 from frolic.auth.tokens import mint_player_token
 from frolic.config import Settings
 from frolic.dashboard import service
@@ -22,6 +21,7 @@ from frolic.db.session import create_engine
 from frolic.engine import keys
 from frolic.resources import open_resources
 from tests.play.factories import create_live_game, wait_decided, with_own_topics
+from tests.serving import app_client
 
 PLAYS = 16
 
@@ -33,11 +33,8 @@ def board_settings(settings: Settings) -> Settings:
 
 @pytest.fixture(scope="module")
 async def client(board_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(board_settings, roles=("api", "allocator", "recorder"))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://frolic") as c:
-            yield c
+    async with app_client(board_settings, ("api", "allocator", "recorder")) as c:
+        yield c
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from frolic.app import create_app
 from frolic.config import Settings
 from frolic.dashboard import service
 from frolic.db.session import create_engine
@@ -30,6 +29,7 @@ from frolic.redis_client import connect
 from frolic.resources import open_resources
 from frolic.stack.process import free_port
 from tests.play.factories import LiveGame, create_live_game, with_own_topics
+from tests.serving import app_client
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +39,8 @@ def chance_settings(settings: Settings) -> Settings:
 
 @pytest.fixture(scope="module")
 async def client(chance_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(chance_settings, roles=("api",))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://frolic") as c:
-            yield c
+    async with app_client(chance_settings) as c:
+        yield c
 
 
 async def _start_at(settings: Settings, game: LiveGame, start: datetime) -> None:

@@ -5,36 +5,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import httpx
 import pytest
 
-from frolic.app import create_app
 from frolic.auth.players import player_id
 from frolic.config import Settings
 from tests.demo.games import pause
 from tests.play.factories import create_live_game
-
-
-@asynccontextmanager
-async def client_of(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, roles=("api",))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://frolic") as c:
-            yield c
+from tests.serving import app_client
 
 
 @pytest.fixture(scope="module")
 async def demo(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async with client_of(settings.model_copy(update={"demo": True})) as c:
+    async with app_client(settings.model_copy(update={"demo": True})) as c:
         yield c
 
 
 async def test_off_by_default_both_are_404(settings: Settings) -> None:
     assert settings.demo is False
-    async with client_of(settings) as client:
+    async with app_client(settings) as client:
         for answer in (await client.post("/demo/session"), await client.get("/demo")):
             assert answer.status_code == 404
             assert answer.json() == {"error": "NotFound", "detail": "the demo is off (FROLIC_DEMO)"}
