@@ -29,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from frolic import topics
+from frolic.chaos import stuck
 from frolic.chaos.fault import Context, Fault, LoadProgress, Progress
 from frolic.chaos.history import check, read_ledger
 from frolic.chaos.load import Load
@@ -154,6 +155,8 @@ class Chaos:
             drained = time.monotonic() - started
             if left:
                 say(f"{fault.name}: {left} plays still undecided after {plan.drain_timeout:g} s")
+                ctx.evidence["stuck"] = await stuck.diagnose(settings, list(load.sent.owner))
+                say(f"{fault.name}: where they stopped: {ctx.evidence['stuck']}")
             say(f"{fault.name}: drained in {drained:.1f} s; gathering the evidence ...")
             await fault.after(ctx)
         say(f"{fault.name}: roles stopped; checking the history ...")

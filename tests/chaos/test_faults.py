@@ -26,7 +26,7 @@ async def run(name: str, state: Path, plan: Plan = PLAN) -> Row:
     async with Chaos(Settings(), state, plan, progress=lambda line: None) as chaos:
         row = await chaos.run(fault)
     assert row.counts["accepted"] >= 0.95 * row.counts["sent"], row.refused
-    assert row.counts["finalized"] == row.counts["accepted"]
+    assert row.counts["finalized"] == row.counts["accepted"], row.evidence.get("stuck")
     assert (row.counts["overspent"], row.counts["duplicated"], row.counts["lost"]) == (0, 0, 0)
     assert row.counts["violations"] == []
     assert row.missing == [], row.evidence
