@@ -156,6 +156,7 @@ class Chaos:
             if left:
                 say(f"{fault.name}: {left} plays still undecided after {plan.drain_timeout:g} s")
                 ctx.evidence["stuck"] = await stuck.diagnose(settings, list(load.sent.owner))
+                ctx.evidence["stuck"]["logged"] = stuck.logged(state)
                 say(f"{fault.name}: where they stopped: {ctx.evidence['stuck']}")
             say(f"{fault.name}: drained in {drained:.1f} s; gathering the evidence ...")
             await fault.after(ctx)

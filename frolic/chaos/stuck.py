@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
+from pathlib import Path
 from typing import Any, cast
 
 from confluent_kafka import Consumer, TopicPartition
@@ -59,6 +60,17 @@ async def diagnose(settings: Settings, play_ids: list[str]) -> dict[str, Any]:
         "recorders": await asyncio.to_thread(lag, settings, settings.result_topic, RECORDERS),
         "examples": sorted(open_)[:5],
     }
+
+
+def logged(state: Path, lines: int = 10) -> list[str]:
+    """The last ``lines`` lines each role process logged (at WARNING and above, as the
+    supervisor runs them), each prefixed with its process's log file name."""
+    out: list[str] = []
+    for log in sorted(state.glob("*.log")):
+        text_ = log.read_text(errors="replace")
+        out += [f"{log.stem}: {line[:300]}" for line in text_.splitlines()
+                if "GET /" not in line][-lines:]  # fmt: skip
+    return out
 
 
 def lag(settings: Settings, topic: str, group: str) -> dict[int, tuple[int, int]]:
