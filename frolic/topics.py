@@ -13,6 +13,11 @@ from confluent_kafka.cimpl import NewTopic
 from frolic.config import Settings
 from frolic.errors import NotReady
 
+ALLOCATORS = "frolic-allocators"
+"""The consumer group deciding plays from the play topic."""
+RECORDERS = "frolic-recorders"
+"""The consumer group recording decided plays from the results topic."""
+
 log = logging.getLogger(__name__)
 # librdkafka's own log lines, through Python logging rather than straight to stderr.
 _client_log = logging.getLogger("frolic.kafka")

@@ -35,9 +35,9 @@ from frolic.playlog.consumer import BatchConsumer
 from frolic.playlog.producer import PlayLog
 from frolic.reconcile.recovery import rebuild_lost
 from frolic.redis_client import AsyncRedis
+from frolic.topics import ALLOCATORS
 
 log = logging.getLogger(__name__)
-GROUP = "frolic-allocators"
 _decode = messages.decoder(messages.PlayEvent)
 
 
@@ -66,7 +66,7 @@ class Allocator:
         # each fetch that long. A batch wait would add to every play's time to decision:
         # the batch is what arrived while the one before was decided.
         consumer = BatchConsumer(
-            self.settings, self.settings.play_topic, GROUP, wait=0.1, fill=False,
+            self.settings, self.settings.play_topic, ALLOCATORS, wait=0.1, fill=False,
             **{"fetch.wait.max.ms": 10},
         )  # fmt: skip
         await consumer.drain(stop, _decode.decode, self.decide)

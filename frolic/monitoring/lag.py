@@ -23,10 +23,8 @@ from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.admin._listoffsets import OffsetSpec  # not re-exported for typing
 
-from frolic.allocator.worker import GROUP as ALLOCATORS
 from frolic.config import Settings
-from frolic.recorder.worker import GROUP as RECORDERS
-from frolic.topics import client_config
+from frolic.topics import ALLOCATORS, RECORDERS, client_config
 
 TIMEOUT_SECONDS = 2.0
 

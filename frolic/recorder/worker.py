@@ -20,9 +20,9 @@ from frolic.playlog import messages
 from frolic.playlog.consumer import BatchConsumer
 from frolic.playlog.producer import PlayLog
 from frolic.recorder.ledger import record
+from frolic.topics import RECORDERS
 
 log = logging.getLogger(__name__)
-GROUP = "frolic-recorders"
 _decode = messages.decoder(messages.Decided)
 
 
@@ -34,7 +34,7 @@ class Recorder:
         self.recorded = 0
 
     async def run(self, stop: asyncio.Event) -> None:
-        consumer = BatchConsumer(self.settings, self.settings.result_topic, GROUP, batch=500)
+        consumer = BatchConsumer(self.settings, self.settings.result_topic, RECORDERS, batch=500)
         await consumer.drain(stop, _decode.decode, self.record)
         log.info("recorder stopped after %d outcomes", self.recorded)
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 import pytest
 from confluent_kafka import KafkaException, Producer
 
-from frolic.allocator.worker import GROUP as ALLOCATORS
 from frolic.config import Settings
 from frolic.monitoring.lag import consumer_lag
 from frolic.playlog.consumer import BatchConsumer
-from frolic.recorder.worker import GROUP as RECORDERS
-from frolic.topics import client_config
+from frolic.topics import ALLOCATORS, RECORDERS, client_config
 from tests.play.factories import with_own_topics
 
 

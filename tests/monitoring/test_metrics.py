@@ -11,13 +11,12 @@ import pytest
 from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
-from frolic.allocator.worker import GROUP as ALLOCATORS
 from frolic.config import Settings
 from frolic.db.session import create_engine
 from frolic.monitoring.metrics import BatchHistogram
 from frolic.monitoring.scrape import ServerFigures
-from frolic.recorder.worker import GROUP as RECORDERS
 from frolic.redis_client import connect
+from frolic.topics import ALLOCATORS, RECORDERS
 from tests.monitoring.conftest import Played, Running, value
 
 
