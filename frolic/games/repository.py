@@ -37,8 +37,17 @@ class GameView:
     def game_id(self) -> int:
         return self.rules.game_id
 
-    def open_at(self, now: float) -> bool:
-        return self.status == LIVE and self.rules.start <= now < self.rules.end
+    def closed_because(self, now: float) -> str | None:
+        """Why a play at ``now`` is refused, in a player's words, or None if it is not. The
+        clock comes first: a game past its end has ended whatever its row says (the
+        scheduler marks it within its period), and one before its start has not begun."""
+        if now >= self.rules.end:
+            return f"game {self.game_id} has ended"
+        if now < self.rules.start:
+            return f"game {self.game_id} has not started yet"
+        if self.status != LIVE:
+            return f"game {self.game_id} is not open for play ({self.status})"
+        return None
 
 
 def epoch(moment: datetime) -> float:

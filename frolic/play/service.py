@@ -95,7 +95,7 @@ class PlayService:
             _check_key(key)
         now = time.time()
         game = await self.games.get(game_id)
-        if game is None or not game.open_at(now):
+        if game is None or (closed := game.closed_because(now)) is not None:
             await self.limits.rate("ip", ip, self.ip_rate)  # a refusal is counted too
             # A retry still gets its play back after the game has closed.
             if key is not None and (earlier := await self.limits.claimed(user, key)):
@@ -104,7 +104,7 @@ class PlayService:
                 return kept.play_id, kept.reveal_at
             if game is None:
                 raise NotFound(f"no game {game_id}")
-            raise ValidationFailed(f"game {game_id} is not open for play ({game.status})")
+            raise ValidationFailed(closed)
         play = Claim(str(uuid_utils.uuid7()), now + self.settings.reveal_seconds, now, game_id)
         earlier = await self.limits.gate(
             user, game, self.user_rate, ip=ip, ip_rate=self.ip_rate, key=key,

@@ -128,6 +128,29 @@ async def test_a_retry_gets_its_play_back_after_the_game_closed(
     assert fresh.status_code == 422
 
 
+async def test_a_game_past_its_end_refuses_plays_as_ended_whatever_its_row_says(
+    app: FastAPI, client: httpx.AsyncClient, api_settings: Settings
+) -> None:
+    s = api_settings
+    game = await create_live_game(s, budgets=(1,))
+    assert s.database_url
+    db = create_engine(s.database_url)
+    async with db.begin() as conn:  # its end passed; the scheduler has not marked it yet
+        await conn.execute(text(
+            "UPDATE games SET end_time = now() - interval '1 second', "
+            "start_time = now() - interval '1 hour' WHERE id = :g"), {"g": game.game_id},
+        )  # fmt: skip
+    await db.dispose()
+    app.state.plays.games = GameCache(app.state.plays.db)
+    answer = await client.post("/play", json={"gameId": game.game_id},
+                               headers=auth(s, f"late-{uuid.uuid4().hex[:6]}"))  # fmt: skip
+    assert answer.status_code == 422
+    assert answer.json() == {
+        "error": "ValidationFailed",
+        "detail": f"game {game.game_id} has ended",
+    }
+
+
 async def test_the_route_documents_the_play(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
     post = spec["paths"]["/play"]["post"]
