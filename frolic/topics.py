@@ -10,6 +10,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
+from frolic import periodic
 from frolic.config import Settings
 from frolic.errors import NotReady
 
@@ -74,16 +75,14 @@ async def keep_topics(admin: AdminClient, settings: Settings, stop: asyncio.Even
     consumer group could use no more members than that): their messages wait in the
     producer until this puts the topics back, within ``KEEP_SECONDS``."""
     wanted = (settings.play_topic, settings.result_topic, settings.final_topic)
-    while not stop.is_set():
-        try:
-            counts = await asyncio.to_thread(partition_counts, admin, KEEP_SECONDS)
-            missing = [name for name in wanted if name not in counts]
-            if missing:
-                log.warning("topics %s are gone (a broker restart?); creating them", missing)
-                await asyncio.to_thread(ensure_topics, admin, settings)
-        except Exception as exc:  # the broker is down: the next round tries again
-            log.debug("topic check failed: %s", exc)
-        try:
-            await asyncio.wait_for(stop.wait(), KEEP_SECONDS)
-        except TimeoutError:
-            pass
+
+    async def check() -> None:
+        counts = await asyncio.to_thread(partition_counts, admin, KEEP_SECONDS)
+        missing = [name for name in wanted if name not in counts]
+        if missing:
+            log.warning("topics %s are gone (a broker restart?); creating them", missing)
+            await asyncio.to_thread(ensure_topics, admin, settings)
+
+    # A failure is the broker being down (this watches for exactly that): quietly retried.
+    await periodic.every(KEEP_SECONDS, check, stop, name="topic check", log=log,
+                         away=lambda exc: "the broker away", level=logging.DEBUG)  # fmt: skip

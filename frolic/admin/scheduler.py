@@ -21,10 +21,11 @@ from datetime import UTC, datetime
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from frolic import periodic
 from frolic.admin import lifecycle
 from frolic.admin.lifecycle import ENDED, SCHEDULED, WARM, BudgetLoader
 from frolic.db.models import Game
-from frolic.db.outage import is_outage
+from frolic.db.outage import postgres_away
 from frolic.errors import FrolicError
 
 log = logging.getLogger(__name__)
@@ -96,15 +97,5 @@ class Scheduler:
         return None
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.tick()
-            except Exception as exc:
-                if not is_outage(exc):
-                    log.exception("the scheduler's sweep failed; trying again")
-                else:  # games wait for their sweep; no traceback every second of an outage
-                    log.warning("scheduler: PostgreSQL unavailable (%s); trying again", exc)
-            try:
-                await asyncio.wait_for(stop.wait(), self.every)
-            except TimeoutError:
-                pass
+        await periodic.every(self.every, self.tick, stop, name="scheduler", log=log,
+                             away=postgres_away)  # fmt: skip

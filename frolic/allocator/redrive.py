@@ -15,9 +15,10 @@ import logging
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from frolic import periodic
 from frolic.config import Settings
 from frolic.db.models import play_metadata
-from frolic.db.outage import is_outage
+from frolic.db.outage import postgres_away
 from frolic.playlog import messages
 from frolic.playlog.producer import PlayLog
 
@@ -60,15 +61,7 @@ async def redrive_once(settings: Settings, db: AsyncEngine, playlog: PlayLog) ->
 async def redrive_forever(
     settings: Settings, db: AsyncEngine, playlog: PlayLog, stop: asyncio.Event
 ) -> None:
-    while not stop.is_set():
-        try:
-            await redrive_once(settings, db, playlog)
-        except Exception as exc:
-            if not is_outage(exc):
-                log.exception("re-drive failed; trying again")
-            else:  # the plays wait in PostgreSQL; no traceback every few seconds of an outage
-                log.warning("re-drive: PostgreSQL unavailable (%s); trying again", exc)
-        try:
-            await asyncio.wait_for(stop.wait(), settings.redrive_after_seconds / 3)
-        except TimeoutError:
-            pass
+    await periodic.every(
+        settings.redrive_after_seconds / 3, lambda: redrive_once(settings, db, playlog), stop,
+        name="re-drive", log=log, away=postgres_away,
+    )  # fmt: skip

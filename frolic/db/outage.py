@@ -45,3 +45,8 @@ def is_refusal(exc: BaseException) -> bool:
         return False
     state = str(getattr(exc.orig, "sqlstate", None) or "")
     return state[:2] in ("22", "23")
+
+
+def postgres_away(exc: Exception) -> str | None:
+    """``frolic.periodic``'s ``away`` for a step that reads PostgreSQL."""
+    return "PostgreSQL unavailable" if is_outage(exc) else None

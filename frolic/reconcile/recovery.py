@@ -40,6 +40,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from frolic import periodic
 from frolic.db.models import Game
 from frolic.engine import keys
 from frolic.engine.redis_store import LuaStore, OptimisticStore
@@ -144,15 +145,13 @@ async def lost_games(db: AsyncEngine, store: Store) -> list[int]:
 
 async def watch(db: AsyncEngine, store: Store, stop: asyncio.Event, every: float = 1.0) -> None:
     """The warden: every ``every`` seconds, rebuild the warm games Redis lost."""
-    while not stop.is_set():
-        try:
-            for game_id in await lost_games(db, store):
-                await rebuild_lost(db, store, game_id)
-        except (RedisError, OSError) as exc:  # a server away: the next round tries again
-            log.warning("Redis warden: %s: %s", type(exc).__name__, exc)
-        except Exception:
-            log.exception("Redis warden failed; trying again")
-        try:
-            await asyncio.wait_for(stop.wait(), every)
-        except TimeoutError:
-            pass
+
+    async def sweep() -> None:
+        for game_id in await lost_games(db, store):
+            await rebuild_lost(db, store, game_id)
+
+    await periodic.every(every, sweep, stop, name="Redis warden", log=log, away=_server_away)
+
+
+def _server_away(exc: Exception) -> str | None:
+    return type(exc).__name__ if isinstance(exc, (RedisError, OSError)) else None
