@@ -49,7 +49,6 @@ _KEYED_PLAY = text(
     "p.metadata->>'revealAt' AS reveal_at FROM play_events p JOIN users u ON u.id = p.user_id "
     "WHERE u.external_id = :user AND p.idempotency_key = :key"
 )
-_LEGACY_REEL = 10.0  # the reel when claims held only "<playId> <revealAt>"
 
 
 class PlayService:
@@ -99,7 +98,7 @@ class PlayService:
             await self.limits.rate("ip", ip, self.ip_rate)  # a refusal is counted too
             # A retry still gets its play back after the game has closed.
             if key is not None and (earlier := await self.limits.claimed(user, key)):
-                return await self._record(user, key, Claim.parse(earlier, game_id), device)
+                return await self._record(user, key, Claim.parse(earlier), device)
             if key is not None and (kept := await self._keyed_play(user, key)):
                 return kept.play_id, kept.reveal_at
             if game is None:
@@ -111,7 +110,7 @@ class PlayService:
             claim=play.text(), now=now,
         )  # fmt: skip
         if earlier is not None:
-            play = Claim.parse(earlier, game_id)
+            play = Claim.parse(earlier)
         return await self._record(user, key, play, device)
 
     async def _record(
@@ -239,10 +238,6 @@ class Claim:
         return f"{self.play_id} {self.reveal_at!r} {self.t!r} {self.game_id}"
 
     @classmethod
-    def parse(cls, text: str, game_id: int) -> Claim:
-        """``game_id``: the request's, for a claim written before claims named their game."""
-        parts = text.split(" ")
-        reveal_at = float(parts[1])
-        if len(parts) < 4:
-            return cls(parts[0], reveal_at, reveal_at - _LEGACY_REEL, game_id)
-        return cls(parts[0], reveal_at, float(parts[2]), int(parts[3]))
+    def parse(cls, text: str) -> Claim:
+        play_id, reveal_at, t, game_id = text.split(" ")
+        return cls(play_id, float(reveal_at), float(t), int(game_id))
