@@ -47,7 +47,7 @@ from frolic.admin import promises
 from frolic.admin.schemas import GameRead
 from frolic.admin.service import DRAFT, budgets_of, read_game
 from frolic.db.models import Game, GameBrandBudget
-from frolic.engine import ledger
+from frolic.engine import step
 from frolic.engine.rules import GameRules
 from frolic.engine.store import GameLost
 from frolic.errors import Conflict, NotFound, NotReady
@@ -152,7 +152,7 @@ async def resume_game(
     session: AsyncSession, db: AsyncEngine, store: PacingAnchor, game_id: int
 ) -> GameRead:
     """Make a paused game live again, its pacing line re-anchored now at the coupons
-    awarded so far (``ledger.line_at_resume``), in Redis and then on the game's row, as a
+    awarded so far (``step.line_at_resume``), in Redis and then on the game's row, as a
     top-up's anchor is. A live game stays as it is, its line untouched.
 
     Should the commit fail after Redis took the anchor, the game is still paused and the
@@ -194,7 +194,7 @@ async def _warm(
     budgets: list[GameBrandBudget],
 ) -> None:
     """Load the budget into Redis now under a new epoch, and keep the epoch and the pacing
-    line's anchor that the load set (``ledger.line_at_load``) on the game's row, where a
+    line's anchor that the load set (``step.line_at_load``) on the game's row, where a
     rebuild finds them."""
     view = await load_game(db, game.id)
     if view is None:  # the row is locked by us, so this cannot happen
@@ -206,7 +206,7 @@ async def _warm(
         await store.load(rules, stock, t=now, epoch=epoch)
     except RedisError as e:
         raise NotReady(f"Redis did not take the budget ({type(e).__name__}); try again") from e
-    anchor = ledger.line_at_load(rules.start, rules.end, now)
+    anchor = step.line_at_load(rules.start, rules.end, now)
     game.pacing_line_t, game.pacing_line_from = (None, 0.0) if anchor is None else anchor
     game.redis_epoch = epoch
 

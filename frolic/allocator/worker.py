@@ -24,8 +24,8 @@ import orjson
 
 from frolic.config import Settings
 from frolic.engine.engine import Engine
-from frolic.engine.ledger import Decision, Outcome
 from frolic.engine.redis_store import store_for
+from frolic.engine.step import Decision, Outcome
 from frolic.engine.store import GameLost
 from frolic.engine.strategies import Play
 from frolic.games.repository import GameCache, GameView

@@ -21,9 +21,9 @@ from multiprocessing.synchronize import Barrier
 from typing import Literal
 
 from frolic.engine.engine import Engine
-from frolic.engine.ledger import Outcome
 from frolic.engine.redis_store import LuaStore, OptimisticStore
 from frolic.engine.rules import GameRules
+from frolic.engine.step import Outcome
 from frolic.engine.strategies import Play
 from frolic.redis_client import connect
 

@@ -150,7 +150,7 @@ def pace_line(
     budget: int, start: float, end: float, anchor: tuple[float, float] | None
 ) -> list[PacePoint]:
     """The pace line's corners: 0 at the start, the anchor the game's row keeps (the one
-    the paced strategy runs from: ``ledger.line_at_load``, ``line_after_top_up``,
+    the paced strategy runs from: ``step.line_at_load``, ``line_after_top_up``,
     ``line_at_resume``), the budget at the end. Without an anchor, the budget spread
     evenly over the window. Before the anchor the line is drawn straight from the start:
     its earlier course is not kept, and it no longer judges the pace."""

@@ -8,5 +8,5 @@ A batch of plays of one game is decided in two steps:
 2. A budget store (``store``) applies all intents in one atomic step: idempotency, the
    caps, the brand pick weighted by remaining stock, the decrement and the result write.
    The Redis store does it in one Lua call; the in-memory store (simulator) and the
-   optimistic store (WATCH/MULTI fallback) run the same rules in Python (``ledger``).
+   optimistic store (WATCH/MULTI fallback) run the same rules in Python (``step``).
 """

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from frolic.engine.ledger import Decision, Outcome
 from frolic.engine.rules import GameRules, PacingState
+from frolic.engine.step import Decision, Outcome
 from frolic.engine.store import BudgetStore, GameLost
 from frolic.engine.strategies import Play, RandomSource, Strategy, make_strategy
 

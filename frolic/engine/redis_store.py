@@ -14,9 +14,9 @@ import redis.asyncio.cluster
 from redis.exceptions import WatchError
 
 from frolic.config import Settings
-from frolic.engine import keys, ledger, scripts
-from frolic.engine.ledger import Decision, Outcome
+from frolic.engine import keys, scripts, step
 from frolic.engine.rules import NO_CAP, GameRules, PacingState
+from frolic.engine.step import Decision, Outcome
 from frolic.engine.store import GameLost
 from frolic.redis_client import AsyncRedis
 
@@ -169,7 +169,7 @@ class _RedisStore:
         g = rules.game_id
         await self._load(
             keys=[keys.pacing(g), *(keys.budget(g, b) for b in rules.brands)],
-            args=[*_anchor(ledger.line_at_load(rules.start, rules.end, t)), epoch,
+            args=[*_anchor(step.line_at_load(rules.start, rules.end, t)), epoch,
                   *(stock.get(b, 0) for b in rules.brands)],
         )  # fmt: skip
 
@@ -337,7 +337,7 @@ class LuaStore(_RedisStore):
 
 
 class OptimisticStore(_RedisStore):
-    """WATCH the game's keys, decide in Python (``ledger.apply``), MULTI/EXEC, retry on
+    """WATCH the game's keys, decide in Python (``step.apply``), MULTI/EXEC, retry on
     conflict. Single Redis only: a Cluster transaction cannot WATCH across a pipeline.
     Each attempt also asks the server its run (INFO, on the WATCHing connection, which a
     restart would have closed), as the scripts do."""
@@ -363,7 +363,7 @@ class OptimisticStore(_RedisStore):
                         decided.update((i, int(v)) for i, v in zip(ids, found, strict=True) if v)
                     before = parse_state(raw, sum(max(v, 0) for v in stock), g)
                     check_run(g, run, await this_run(pipe))
-                    state, outcomes, results = ledger.apply(
+                    state, outcomes, results = step.apply(
                         before, stock, rules.brands, decisions, decided,
                         void=rules.moments_void, alpha=rules.forecast_alpha,
                     )  # fmt: skip
@@ -382,7 +382,7 @@ class OptimisticStore(_RedisStore):
     async def top_up(
         self, rules: GameRules, brand_id: int, coupons: int, operation: str, t: float
     ) -> bool:
-        """``scripts.TOP_UP`` as a WATCH/MULTI transaction, with ``ledger``'s arithmetic."""
+        """``scripts.TOP_UP`` as a WATCH/MULTI transaction, with ``step``'s arithmetic."""
         if brand_id not in rules.brands:
             raise ValueError(f"brand {brand_id} is not among the game's {rules.brands}")
         g = rules.game_id
@@ -398,7 +398,7 @@ class OptimisticStore(_RedisStore):
                     stock = [int(v or 0) for v in await pipe.mget(budget_keys)]
                     before = parse_state(raw, sum(max(v, 0) for v in stock), g)
                     check_run(g, run, await this_run(pipe))
-                    line_t, line_from = ledger.line_after_top_up(before, rules.start, rules.end, t)
+                    line_t, line_from = step.line_after_top_up(before, rules.start, rules.end, t)
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.hset(pacing_key, mapping={"line_t": repr(line_t),
                                                    "line_from": repr(line_from)})  # fmt: skip
@@ -411,7 +411,7 @@ class OptimisticStore(_RedisStore):
         raise RuntimeError(f"game {g}: gave up topping up after {self.max_attempts} conflicts")
 
     async def resume(self, rules: GameRules, t: float) -> tuple[float, float]:
-        """``scripts.RESUME`` as a WATCH/MULTI transaction, with ``ledger``'s arithmetic."""
+        """``scripts.RESUME`` as a WATCH/MULTI transaction, with ``step``'s arithmetic."""
         pacing_key = keys.pacing(rules.game_id)
         for attempt in range(self.max_attempts):
             async with self.client.pipeline(transaction=True) as pipe:
@@ -420,7 +420,7 @@ class OptimisticStore(_RedisStore):
                     *raw, run = await pipe.hmget(pacing_key, [*STATE_FIELDS, "run"])
                     before = parse_state(raw, 0, rules.game_id)
                     check_run(rules.game_id, run, await this_run(pipe))
-                    line = ledger.line_at_resume(before, rules.start, rules.end, t)
+                    line = step.line_at_resume(before, rules.start, rules.end, t)
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.hset(pacing_key, mapping={"line_t": repr(line[0]),
                                                    "line_from": repr(line[1])})  # fmt: skip

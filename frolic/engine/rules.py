@@ -11,7 +11,7 @@ STRATEGIES: tuple[StrategyName, ...] = ("paced", "slot", "winning_moments", "fix
 
 # "No cap" crosses into Lua as a number; 1e300 parses there and compares as expected.
 NO_CAP = 1e300
-# The forecast of plays per slot is an EWMA over closed slots (``ledger.next_forecast``). It
+# The forecast of plays per slot is an EWMA over closed slots (``step.next_forecast``). It
 # remembers about the time the pacing line takes to climb FORECAST_COUPONS coupons, and
 # never less than a few slots: a game of 500 coupons over three days needs the last hour's
 # plays to judge its nights, a game of 1,000 over an hour the last few seconds'.

@@ -27,7 +27,7 @@ return 0
 # atomic with the step it guards; it costs one INFO (about 9 us of Redis time) per call.
 
 # Decide a batch of plays of one game in one atomic step: the rules of
-# frolic/engine/ledger.py, line for line (the contract test holds them equal).
+# frolic/engine/step.py, line for line (the contract test holds them equal).
 #   KEYS[1]                  pacing:game:{g}                            (hash)
 #   KEYS[1+j], j=1..nb       budget:game:{g}:brand:<brands[j]>          (integer)
 #   KEYS[1+nb+b], b=1..np    processed:game:{g}:<hour>                  (hash playId -> brand)
@@ -207,7 +207,7 @@ MAX_BATCH = 1000
 # The top-ups applied stay recorded (a retried top-up must still find its operation).
 #   KEYS[1]          pacing:game:{g}
 #   KEYS[1+j]        budget:game:{g}:brand:<brand j>
-#   ARGV[1], ARGV[2] the pacing line's anchor line_t, line_from (ledger.line_at_load),
+#   ARGV[1], ARGV[2] the pacing line's anchor line_t, line_from (step.line_at_load),
 #                    or '' and '' for none (loaded before the game's start)
 #   ARGV[3]          the epoch: the pacing hash's 'epoch' field marks the game loaded
 #                    (with its 'run': this Redis run, see above)
@@ -252,7 +252,7 @@ return total
 """
 
 # Top up one brand of a game, once per operation id: its stock grows by the coupons added,
-# and the pacing line is re-anchored at its value now (ledger.line_after_top_up, the same
+# and the pacing line is re-anchored at its value now (step.line_after_top_up, the same
 # arithmetic in the same order), all in one atomic step.
 #   KEYS[1]          pacing:game:{g}
 #   KEYS[2]          top_ups:game:{g}                        (hash operation id -> coupons)
@@ -291,7 +291,7 @@ return 1
 """
 
 # Resume a paused game: re-anchor the pacing line at the coupons awarded so far, at now
-# (ledger.line_at_resume: now clamped to the line's span), in one atomic step. Harmless
+# (step.line_at_resume: now clamped to the line's span), in one atomic step. Harmless
 # to repeat: a retry anchors again, at what is awarded by then.
 #   KEYS[1]          pacing:game:{g}
 #   ARGV[1..3]       the game's start and end, and now (epoch seconds)

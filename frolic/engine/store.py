@@ -11,9 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from frolic.engine import ledger
-from frolic.engine.ledger import Decision, Outcome
+from frolic.engine import step
 from frolic.engine.rules import GameRules, PacingState
+from frolic.engine.step import Decision, Outcome
 
 
 class GameLost(KeyError):
@@ -33,20 +33,20 @@ class BudgetStore(Protocol):
     ) -> None:
         """Set each brand's stock and start the game's pacing state afresh, under ``epoch``
         (``PacingState.epoch``). Loaded at ``t`` after the game's start, the pacing line is
-        anchored there at 0 (``ledger.line_at_load``); loaded before it (or with no ``t``),
+        anchored there at 0 (``step.line_at_load``); loaded before it (or with no ``t``),
         it has no anchor."""
 
     async def top_up(
         self, rules: GameRules, brand_id: int, coupons: int, operation: str, t: float
     ) -> bool:
         """Add coupons to one brand's stock (one of ``rules.brands``) and re-anchor the pacing
-        line at ``t`` (``ledger.line_after_top_up``), atomically and once per ``operation``;
+        line at ``t`` (``step.line_after_top_up``), atomically and once per ``operation``;
         False when the operation was applied before and nothing changed. ``GameLost`` if
         the game is not loaded."""
 
     async def resume(self, rules: GameRules, t: float) -> tuple[float, float]:
         """Re-anchor the pacing line at ``t`` at the coupons awarded so far
-        (``ledger.line_at_resume``), atomically: a paused game's line kept rising, and
+        (``step.line_at_resume``), atomically: a paused game's line kept rising, and
         this spreads what is left over the time left instead. The anchor written.
         ``GameLost`` if the game is not loaded."""
 
@@ -59,7 +59,7 @@ class BudgetStore(Protocol):
     async def decide(
         self, rules: GameRules, decisions: Sequence[Decision]
     ) -> tuple[PacingState, list[Outcome]]:
-        """Apply a batch atomically (see ``ledger``); the state after, and the outcomes.
+        """Apply a batch atomically (see ``step``); the state after, and the outcomes.
         ``GameLost`` (and nothing decided) if the game is not loaded."""
 
     async def result(self, rules: GameRules, play_id: str, t: float) -> str | None:
@@ -88,7 +88,7 @@ class MemoryStore:
         game = self._games.get(rules.game_id)
         top_ups = {} if game is None else game.top_ups  # Redis keeps them across a load too
         state = PacingState(remaining=sum(levels.values()), epoch=epoch)
-        anchor = ledger.line_at_load(rules.start, rules.end, t)
+        anchor = step.line_at_load(rules.start, rules.end, t)
         if anchor is not None:
             state = replace(state, line_t=anchor[0], line_from=anchor[1])
         self._games[rules.game_id] = _Game(state, levels, top_ups=top_ups)
@@ -102,7 +102,7 @@ class MemoryStore:
         if operation in game.top_ups:
             return False
         state = replace(game.state, remaining=self._remaining(game, rules))
-        line_t, line_from = ledger.line_after_top_up(state, rules.start, rules.end, t)
+        line_t, line_from = step.line_after_top_up(state, rules.start, rules.end, t)
         game.stock[brand_id] = game.stock.get(brand_id, 0) + coupons
         game.top_ups[operation] = coupons
         game.state = replace(
@@ -112,7 +112,7 @@ class MemoryStore:
 
     async def resume(self, rules: GameRules, t: float) -> tuple[float, float]:
         game = self._game(rules)
-        line_t, line_from = ledger.line_at_resume(game.state, rules.start, rules.end, t)
+        line_t, line_from = step.line_at_resume(game.state, rules.start, rules.end, t)
         game.state = replace(game.state, line_t=line_t, line_from=line_from)
         return line_t, line_from
 
@@ -135,7 +135,7 @@ class MemoryStore:
         """``decide`` without the event loop, for the simulator's hot path."""
         game = self._game(rules)
         levels = [game.stock.get(b, 0) for b in rules.brands]
-        game.state, outcomes, results = ledger.apply(
+        game.state, outcomes, results = step.apply(
             game.state, levels, rules.brands, decisions, game.decided,
             void=rules.moments_void, alpha=rules.forecast_alpha,
         )  # fmt: skip

@@ -1,6 +1,6 @@
 """The probability strategies (DESIGN.md §5). Pure: an injected random source, no I/O.
 
-Each turns a batch of plays into ``ledger.Decision`` intents from the last known state.
+Each turns a batch of plays into ``step.Decision`` intents from the last known state.
 The state may be a batch old, or shared with other allocators; the caps in each intent
 are enforced atomically by the store, so a stale view can cost precision, never budget.
 """
@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from frolic.engine.ledger import Decision, next_forecast
 from frolic.engine.rules import NO_CAP, GameRules, PacingState
+from frolic.engine.step import Decision, next_forecast
 
 RandomSource = Callable[[], float]
 

@@ -1,6 +1,6 @@
 """This process's reveal sockets, and the clock that sends each final result at its ``revealAt``.
 
-Every ws process hears every final result (``FinalListener``); the hub sends those of the
+Every ws process hears every final result (``BroadcastListener``); the hub sends those of the
 players connected *here* and ignores the rest. A player may hold several sockets (tabs,
 devices): each gets each result once.
 

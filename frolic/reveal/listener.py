@@ -1,4 +1,5 @@
-"""Every final result, heard by every ws process: a consumer group of one per process.
+"""A whole topic heard by every ws process (each final result, each accepted play): a
+consumer group of one per process.
 
 A player may be connected to any ws process, so each process reads the whole final topic
 (its own group, ``frolic-ws-<uuid>``) from the moment it joins, and its hub keeps what
@@ -32,12 +33,11 @@ POLL_SECONDS = 0.1
 OFFSETS_TIMEOUT = 5.0
 
 
-class FinalListener:
-    """Reads ``settings.final_topic`` on a thread; hands each batch to ``deliver`` on ``loop``.
-
-    Given ``topic`` and ``kind``, another topic: the hub hears accepted plays this way too
-    (``PlayEvent`` on the play topic), to tell a player whose result is late that it is
-    pending."""
+class BroadcastListener:
+    """Reads a topic on a thread, every partition of it; hands each batch to ``deliver`` on
+    ``loop``. The final topic by default; given ``topic`` and ``kind``, another: the hub
+    hears accepted plays this way too (``PlayEvent`` on the play topic), to tell a player
+    whose result is late that it is pending."""
 
     def __init__(
         self,

@@ -23,7 +23,7 @@ from frolic.resources import Resources
 from frolic.reveal.freezer import Freezer
 from frolic.reveal.history import decided
 from frolic.reveal.hub import Hub
-from frolic.reveal.listener import FinalListener
+from frolic.reveal.listener import BroadcastListener
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,8 @@ class Reveal:
     settings: Settings
     db: AsyncEngine
     hub: Hub
-    listener: FinalListener  # final results
-    plays: FinalListener  # accepted plays, so that a late result is told pending
+    listener: BroadcastListener  # final results
+    plays: BroadcastListener  # accepted plays, so that a late result is told pending
     overdue: asyncio.Task[None]
 
     @property
@@ -58,9 +58,9 @@ async def start_reveal(resources: Resources) -> Reveal:
     hub = Hub(freezer)
     loop = asyncio.get_running_loop()
     s = resources.settings
-    listener = FinalListener(s, hub.schedule_many, loop)
+    listener = BroadcastListener(s, hub.schedule_many, loop)
     listener.start()
-    plays = FinalListener(s, hub.expect_many, loop, topic=s.play_topic, kind=PlayEvent)
+    plays = BroadcastListener(s, hub.expect_many, loop, topic=s.play_topic, kind=PlayEvent)
     plays.start()
     overdue = asyncio.create_task(settle_overdue(hub, resources.db, s), name="reveal-overdue")
     # Reveals are timed to the millisecond; a full collection over everything loaded at

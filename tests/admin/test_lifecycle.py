@@ -9,9 +9,9 @@ import httpx
 from frolic.app import create_app
 from frolic.auth.tokens import mint_player_token
 from frolic.config import Settings
-from frolic.engine.ledger import Decision
 from frolic.engine.redis_store import store_for
 from frolic.engine.rules import NO_CAP
+from frolic.engine.step import Decision
 from frolic.games.repository import load_game
 from frolic.resources import Resources
 from tests.admin.conftest import codes, csv_of, import_csv, new_brand, new_game, ok

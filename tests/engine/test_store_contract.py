@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from frolic.engine import keys
-from frolic.engine.ledger import Decision, Outcome
 from frolic.engine.redis_store import LuaStore, OptimisticStore
 from frolic.engine.rules import NO_CAP, PacingState
+from frolic.engine.step import Decision, Outcome
 from frolic.engine.store import BudgetStore, GameLost, MemoryStore
 from frolic.redis_client import connect
 from frolic.stack import Endpoints

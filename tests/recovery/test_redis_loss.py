@@ -18,8 +18,8 @@ from frolic.auth.tokens import mint_player_token
 from frolic.config import Settings
 from frolic.db.session import create_engine
 from frolic.engine.engine import Engine
-from frolic.engine.ledger import Outcome
 from frolic.engine.redis_store import LuaStore, store_for
+from frolic.engine.step import Outcome
 from frolic.engine.strategies import Play
 from frolic.games.repository import load_game
 from frolic.playlog.messages import Decided
