@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaException, Message
@@ -41,6 +42,22 @@ publishes it again (a decided play gets its decision back). Without this, one ba
 held up every play behind it for good."""
 
 
+@dataclass
+class Tally:
+    """What a consumer did, logged when it stops: messages handled and committed (``done``),
+    failed attempts at a batch (``failed``), batches handled only on a later attempt
+    (``retried``) and messages skipped as poison (``skipped``)."""
+
+    done: int = 0
+    failed: int = 0
+    retried: int = 0
+    skipped: int = 0
+
+    def __str__(self) -> str:
+        return (f"{self.done} done, {self.failed} failed, {self.retried} retried, "
+                f"{self.skipped} skipped")  # fmt: skip
+
+
 class BatchConsumer:
     def __init__(
         self, settings: Settings, topic: str, group: str, *, batch: int = 1000,
@@ -54,6 +71,7 @@ class BatchConsumer:
         self.group = group
         self.wait = wait
         self.fill = fill
+        self.tally = Tally()
         config = client_config(
             settings,
             **{
@@ -109,10 +127,12 @@ class BatchConsumer:
                 if not await self._handle(stop, handle, decoded):
                     return  # stopped mid-retry: the batch stays uncommitted, for the next owner
                 await self.commit(wait=False)
+                self.tally.done += len(batch)
                 in_hand.set(0)
             await self.commit()
         finally:
             await self.close()
+            log.info("%s stopped: %s", self.group, self.tally)
 
     async def _handle(
         self, stop: asyncio.Event, handle: Callable[[list[T]], Awaitable[None]], batch: list[T]
@@ -127,6 +147,7 @@ class BatchConsumer:
             try:
                 await handle(batch)
             except Exception as exc:
+                self.tally.failed += 1
                 if not _unavailable(exc) and (attempt >= POISON_ATTEMPTS or is_refusal(exc)):
                     return await self._isolate(stop, handle, batch, exc)
                 if attempt == 1:
@@ -138,6 +159,7 @@ class BatchConsumer:
                     )  # fmt: skip
             else:
                 if attempt > 1:
+                    self.tally.retried += 1
                     log.warning("a batch of %d handled at attempt %d", len(batch), attempt)
                 return True
             try:
@@ -156,6 +178,7 @@ class BatchConsumer:
             log.error("skipping a message that fails on its own: %.300r; the re-driver "
                       "brings its play round again", batch[0], exc_info=exc)  # fmt: skip
             metrics.SKIPPED.labels(self.group).inc()
+            self.tally.skipped += 1
             return True
         half = len(batch) // 2
         for part in (batch[:half], batch[half:]):

@@ -40,6 +40,8 @@ async def test_a_message_that_fails_alone_is_skipped_and_the_rest_handled(
     assert await member._handle(asyncio.Event(), handle, batch)
     assert sorted(handled) == ["a", "b", "c", "d", "e"]  # each once: good halves succeed
     assert skipped._value.get() == before + 1
+    assert member.tally.skipped == 1
+    assert member.tally.failed >= consumer_module.POISON_ATTEMPTS
 
 
 async def test_an_outage_is_waited_out_not_split(member: BatchConsumer) -> None:
@@ -54,3 +56,20 @@ async def test_an_outage_is_waited_out_not_split(member: BatchConsumer) -> None:
     assert not await member._handle(stop, handle, ["a", "b", "c", "d"])
     assert len(calls) > consumer_module.POISON_ATTEMPTS
     assert set(calls) == {4}  # the whole batch every time: nothing set aside
+    assert (member.tally.failed, member.tally.retried, member.tally.skipped) == (len(calls), 0, 0)
+
+
+async def test_a_batch_handled_at_a_later_attempt_counts_as_retried(
+    member: BatchConsumer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(consumer_module, "RETRY_FIRST_SECONDS", 0.01)
+    calls: list[int] = []
+
+    async def handle(batch: list[str]) -> None:
+        calls.append(len(batch))
+        if len(calls) == 1:
+            raise RedisConnectionError("Connection refused")
+
+    assert await member._handle(asyncio.Event(), handle, ["a", "b"])
+    assert (member.tally.failed, member.tally.retried, member.tally.skipped) == (1, 1, 0)
+    assert str(member.tally) == "0 done, 1 failed, 1 retried, 0 skipped"
