@@ -14,22 +14,31 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from frolic.errors import FrolicError, RateLimited
+from frolic.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    FrolicError,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    NotReady,
+    PayloadTooLarge,
+    RateLimited,
+    Unauthorized,
+    UnsupportedMediaType,
+    ValidationFailed,
+    render,
+)
 from frolic.resources import Resources
 
 log = logging.getLogger(__name__)
 
-_HTTP_NAMES = {
-    400: "BadRequest",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "NotFound",
-    405: "MethodNotAllowed",
-    409: "Conflict",
-    413: "PayloadTooLarge",
-    415: "UnsupportedMediaType",
-    429: "RateLimited",
-}
+_BY_STATUS: dict[int, type[FrolicError]] = {
+    cls.status_code: cls
+    for cls in (BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed, Conflict,
+                PayloadTooLarge, UnsupportedMediaType, RateLimited, NotReady)
+}  # fmt: skip
 
 
 def resources(request: Request) -> Resources:
@@ -37,10 +46,10 @@ def resources(request: Request) -> Resources:
     return res
 
 
-def error_response(
-    status: int, name: str, detail: Any, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    return JSONResponse({"error": name, "detail": detail}, status_code=status, headers=headers)
+def error_response(exc: FrolicError) -> JSONResponse:
+    """``exc`` answered as ``frolic.errors.render`` says."""
+    status, body, headers = render(exc)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 class ErrorBody(BaseModel):
@@ -57,10 +66,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(FrolicError)
     async def frolic_error(request: Request, exc: FrolicError) -> JSONResponse:
-        headers = None
-        if isinstance(exc, RateLimited):
-            headers = {"Retry-After": str(max(1, round(exc.retry_after)))}
-        return error_response(exc.status_code, type(exc).__name__, exc.detail, headers)
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -68,21 +74,26 @@ def install_error_handlers(app: FastAPI) -> None:
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
             for e in exc.errors()
         ]
-        return error_response(422, "ValidationFailed", detail)
+        return error_response(ValidationFailed(detail))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
             # FastAPI's answer to a JSON body that is not UTF-8; not JSON, like any other.
             detail = [{"loc": ["body"], "msg": "the body is not UTF-8", "type": "json_invalid"}]
-            return error_response(422, "ValidationFailed", detail)
-        name = _HTTP_NAMES.get(exc.status_code, "HTTPError")
-        return error_response(exc.status_code, name, exc.detail, dict(exc.headers or {}))
+            return error_response(ValidationFailed(detail))
+        error = _BY_STATUS.get(exc.status_code)
+        if error is None:  # a status nothing of ours raises: rendered alike, under its own
+            return JSONResponse({"error": "HTTPError", "detail": exc.detail},
+                                status_code=exc.status_code, headers=exc.headers)  # fmt: skip
+        response = error_response(error(exc.detail))
+        response.headers.update(exc.headers or {})  # e.g. a 405's Allow
+        return response
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(500, "InternalError", "unexpected error; it has been logged")
+        return error_response(InternalError())
 
 
 def _document_errors(app: FastAPI) -> None:
@@ -136,7 +147,7 @@ class BodyLimit:
         too_big = f"the body is larger than {self.limit} bytes"
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                await error_response(413, "PayloadTooLarge", too_big)(scope, receive, send)
+                await error_response(PayloadTooLarge(too_big))(scope, receive, send)
                 return
         size = 0
 

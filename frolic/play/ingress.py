@@ -4,8 +4,8 @@ A play is the one request that comes by the thousand a second, and FastAPI's sta
 (exception and exit-stack middleware, routing, request objects, dependency solving) cost
 more CPU per request than the play's own gateway work (``docs/performance.md``, Ingest).
 This middleware answers ``POST /play`` itself with the same code the documented route runs
-(``endpoints.accept_play``) and renders errors as ``frolic.web`` does; every other request
-goes on to FastAPI. It sits inside Starlette's ServerErrorMiddleware, so an unexpected
+(``endpoints.accept_play``) and renders errors with ``frolic.errors.render``, as the app
+does; every other request goes on to FastAPI. It sits inside Starlette's ServerErrorMiddleware, so an unexpected
 error still becomes the usual 500.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from frolic.errors import FrolicError, NotReady, PayloadTooLarge, RateLimited
+from frolic.errors import FrolicError, PayloadTooLarge
 from frolic.play.endpoints import MAX_BODY_BYTES, accept_play
 from frolic.web import error_response
 
@@ -43,11 +43,7 @@ class PlayIngress:
                 client[0] if client else "unknown",
             )  # fmt: skip
         except FrolicError as exc:
-            headers = None
-            if isinstance(exc, RateLimited | NotReady):
-                headers = {"Retry-After": str(max(1, round(exc.retry_after)))}
-            response = error_response(exc.status_code, type(exc).__name__, exc.detail, headers)
-            await response(scope, receive, send)
+            await error_response(exc)(scope, receive, send)
             return
         length = (b"content-length", str(len(answer)).encode())
         await send({"type": "http.response.start", "status": 202, "headers": [*_JSON, length]})
