@@ -21,6 +21,7 @@ from frolic.db.models import play_metadata
 from frolic.db.outage import postgres_away
 from frolic.playlog import messages
 from frolic.playlog.producer import PlayLog
+from frolic.plays.row import reveal_at
 
 log = logging.getLogger(__name__)
 LOCK = 0x52454452  # "REDR"
@@ -50,7 +51,7 @@ async def redrive_once(settings: Settings, db: AsyncEngine, playlog: PlayLog) ->
         t = float(row.requested)
         event = messages.PlayEvent(
             str(row.play_id), row.game_id, row.user_id, row.external_id, t,
-            float(meta.get("revealAt") or t + settings.reveal_seconds), meta.get("device"),
+            reveal_at(meta.get("revealAt"), t, settings.reveal_seconds), meta.get("device"),
         )  # fmt: skip
         playlog.publish(settings.play_topic, row.external_id, messages.encode(event))
     if rows:

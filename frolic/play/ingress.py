@@ -5,8 +5,8 @@ A play is the one request that comes by the thousand a second, and FastAPI's sta
 more CPU per request than the play's own gateway work (``docs/performance.md``, Ingest).
 This middleware answers ``POST /play`` itself with the same code the documented route runs
 (``endpoints.accept_play``) and renders errors with ``frolic.errors.render``, as the app
-does; every other request goes on to FastAPI. It sits inside Starlette's ServerErrorMiddleware, so an unexpected
-error still becomes the usual 500.
+does; every other request goes on to FastAPI. It sits inside Starlette's
+ServerErrorMiddleware, so an unexpected error still becomes the usual 500.
 """
 
 from __future__ import annotations

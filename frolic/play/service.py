@@ -40,6 +40,7 @@ from frolic.play.schemas import PlayView
 from frolic.play.writer import NewPlay, PlayWriter
 from frolic.playlog import messages
 from frolic.playlog.producer import PlayLog
+from frolic.plays.row import reveal_at
 from frolic.redis_client import AsyncRedis
 
 RECORD_RETRY_SECONDS = 2.0
@@ -163,8 +164,8 @@ class PlayService:
         if row is None:
             return None
         t = float(row.requested)
-        reveal_at = float(row.reveal_at or t + self.settings.reveal_seconds)
-        return Claim(str(row.play_id), reveal_at, t, row.game_id)
+        revealed = reveal_at(row.reveal_at, t, self.settings.reveal_seconds)
+        return Claim(str(row.play_id), revealed, t, row.game_id)
 
     async def view(self, user: str, play_id: str) -> PlayView:
         """A play of ``user``'s; someone else's is as unknown as a play that never was."""
@@ -181,21 +182,21 @@ class PlayService:
         if row is None:
             raise NotFound(f"no play {play_id}")
         meta = play_metadata(row.meta)
-        reveal_at = float(
-            meta.get("revealAt") or row.request_time.timestamp() + self.settings.reveal_seconds
+        revealed = reveal_at(
+            meta.get("revealAt"), row.request_time.timestamp(), self.settings.reveal_seconds
         )
         decided = row.processed_time is not None and row.status in ("WIN", "LOSE")
-        if time.time() < reveal_at:
+        if time.time() < revealed:
             # Not yet revealed: say so, and nothing more.
             return PlayView(playId=play_id, gameId=row.game_id, status="QUEUED",
-                            revealAt=reveal_at)  # fmt: skip
+                            revealAt=revealed)  # fmt: skip
         if not decided:
             # Due, but its outcome is not recorded yet (PostgreSQL was away, the pipeline is
             # behind): pending, never a guess.
             return PlayView(playId=play_id, gameId=row.game_id, status="PENDING",
-                            revealAt=reveal_at)  # fmt: skip
+                            revealAt=revealed)  # fmt: skip
         return PlayView(
-            playId=play_id, gameId=row.game_id, status="REVEALED", revealAt=reveal_at,
+            playId=play_id, gameId=row.game_id, status="REVEALED", revealAt=revealed,
             outcome=row.status, brand=row.brand_id if row.status == "WIN" else None,
             couponCode=row.code, probability=messages.probability(meta.get("p")),
         )  # fmt: skip

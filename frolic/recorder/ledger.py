@@ -39,7 +39,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from frolic.db.models import PlayEvent, play_metadata
-from frolic.playlog.messages import Decided, Final, probability
+from frolic.playlog.messages import Decided, Final
+from frolic.plays.row import final_of
 
 log = logging.getLogger(__name__)
 
@@ -239,13 +240,9 @@ def _audit(d: Decided, *, has_code: bool) -> dict[str, Any]:
 
 
 def _final(row: Any, reveal_seconds: float) -> Final:
-    meta = play_metadata(row.metadata)
-    reveal_at = float(meta.get("revealAt") or row.request_time.timestamp() + reveal_seconds)
-    won = row.status == "WIN"
-    return Final(
-        str(row.play_id), row.game_id, row.external_id, reveal_at,
-        "WIN" if won else "LOSE", (row.brand_id or meta.get("brand")) if won else None,
-        row.code, probability(meta.get("p")),
+    return final_of(
+        row.play_id, row.game_id, row.external_id, row.status, row.request_time.timestamp(),
+        play_metadata(row.metadata), row.brand_id, row.code, reveal_seconds,
     )  # fmt: skip
 
 

@@ -20,7 +20,8 @@ from sqlalchemy.dialects.postgresql import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from frolic.db import models
-from frolic.playlog.messages import Final, probability
+from frolic.playlog.messages import Final
+from frolic.plays.row import final_of, reveal_at
 
 RECENT_SECONDS = 600.0
 """How far back a (re)connecting socket is sent its player's results."""
@@ -85,7 +86,9 @@ async def recent(db: AsyncEngine, user: str, since: float, reveal_seconds: float
     history = History()
     for row in reversed(rows):
         if row.processed_time is None:
-            history.pending[str(row.play_id)] = _reveal_at(row, reveal_seconds)
+            requested = row.request_time.timestamp()
+            history.pending[str(row.play_id)] = reveal_at(row.meta_reveal_at, requested,
+                                                          reveal_seconds)  # fmt: skip
         elif row.status in OUTCOMES:  # else processed, with no outcome a player could see
             history.decided.append(_final(row, reveal_seconds))
     return history
@@ -104,33 +107,12 @@ async def decided(db: AsyncEngine, play_ids: Sequence[str], reveal_seconds: floa
     return [_final(row, reveal_seconds) for row in rows]
 
 
-def _reveal_at(row: Any, reveal_seconds: float) -> float:
-    return _float(row.meta_reveal_at) or row.request_time.timestamp() + reveal_seconds
+def _meta(row: Any) -> dict[str, Any]:
+    return {"revealAt": row.meta_reveal_at, "brand": row.meta_brand, "p": row.meta_p}
 
 
 def _final(row: Any, reveal_seconds: float) -> Final:
-    win = row.status == "WIN"
-    return Final(
-        play_id=str(row.play_id),
-        game_id=row.game_id,
-        user=row.external_id,
-        reveal_at=_reveal_at(row, reveal_seconds),
-        outcome=row.status,
-        brand=(row.brand_id or _int(row.meta_brand)) if win else None,
-        coupon_code=row.code if win else None,
-        probability=probability(_float(row.meta_p)),
-    )
-
-
-def _float(text: str | None) -> float | None:
-    try:
-        return float(text) if text is not None else None
-    except ValueError:
-        return None
-
-
-def _int(text: str | None) -> int | None:
-    try:
-        return int(text) if text is not None else None
-    except ValueError:
-        return None
+    return final_of(
+        row.play_id, row.game_id, row.external_id, row.status, row.request_time.timestamp(),
+        _meta(row), row.brand_id, row.code, reveal_seconds,
+    )  # fmt: skip

@@ -1,0 +1,1 @@
+"""The play: what its row in ``play_events`` means, read the same way by every role."""
