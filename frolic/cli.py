@@ -124,10 +124,11 @@ def demo(
 ) -> None:
     """Run Frolic with a demo game, simulated players, the dashboard and a playable page."""
     from frolic.demo.runner import DemoPlan, run
+    from frolic.serve import serve
 
     settings = load_settings(port=port)
     try:
-        run(settings, DemoPlan(players_per_second, minutes, budget), echo=typer.echo)
+        run(settings, DemoPlan(players_per_second, minutes, budget), serve, echo=typer.echo)
     except FrolicError as exc:
         raise fail(exc) from exc
     except KeyboardInterrupt:

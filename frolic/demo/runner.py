@@ -14,13 +14,12 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from frolic.config import ALL_ROLES, Settings
+from frolic.config import ALL_ROLES, Role, Settings
 from frolic.demo.campaign import Admin, AdminError, DemoGame, find_or_seed, seed
 from frolic.demo.players import Players
-from frolic.serve import serve
 from frolic.stack.process import free_port
 
 log = logging.getLogger(__name__)
@@ -35,7 +34,13 @@ class DemoPlan:
     budget: int
 
 
-def run(settings: Settings, plan: DemoPlan, echo: Callable[[str], None] = print) -> None:
+def run(
+    settings: Settings, plan: DemoPlan, serve: Callable[[Settings, Sequence[Role]], None],
+    echo: Callable[[str], None] = print,
+) -> None:  # fmt: skip
+    """``serve`` (``frolic.serve.serve``, given by the CLI: the demo sits below the app that
+    mounts its page) runs on this thread until it is stopped; the players drive it from
+    another."""
     settings = settings.model_copy(update={"demo": True})
     if settings.port == 0:  # the URLs must be printed, so the port must be known
         settings = settings.model_copy(update={"port": free_port()})

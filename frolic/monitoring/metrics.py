@@ -21,8 +21,6 @@ from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from frolic.playlog.messages import Final
-
 # A ``_created`` series per counter doubles what a scrape carries and no query of ours uses it.
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
@@ -122,12 +120,11 @@ def count_decisions(game_id: int, wins: int, losses: int) -> None:
         DECISIONS.labels(game, "lose").inc(losses)
 
 
-def count_winners(finals: Iterable[Final]) -> None:
-    """Count a batch's wins, one counter step per game and brand."""
+def count_winners(wins: Iterable[tuple[int, int | None]]) -> None:
+    """Count a batch's wins, each a (game, brand), one counter step per game and brand."""
     won: dict[tuple[str, str], int] = {}
-    for final in finals:
-        if final.outcome == "WIN":
-            key = (str(final.game_id), str(final.brand))
-            won[key] = won.get(key, 0) + 1
+    for game_id, brand in wins:
+        key = (str(game_id), str(brand))
+        won[key] = won.get(key, 0) + 1
     for (game_label, brand_label), n in won.items():
         WINNERS.labels(game_label, brand_label).inc(n)

@@ -52,4 +52,6 @@ class Recorder:
         now = time.time()
         metrics.END_TO_END_LATENCY.observe_all([now - d.t for d in recorded.new])
         new = {d.play_id for d in recorded.new}
-        metrics.count_winners(f for f in recorded.finals if f.play_id in new)
+        metrics.count_winners(
+            (f.game_id, f.brand) for f in recorded.finals if f.outcome == "WIN" and f.play_id in new
+        )
