@@ -40,7 +40,7 @@ from frolic.admin.schemas import (
     Page,
     Rejection,
 )
-from frolic.db.models import Base, Brand, Campaign, Coupon, Game, GameBrandBudget, PlayEvent
+from frolic.db.models import Base, Brand, Campaign, Coupon, Game, GameBrandBudget, PlayRow
 from frolic.errors import BadRequest, Conflict, NotFound, ValidationFailed
 
 DRAFT = "draft"
@@ -351,7 +351,7 @@ async def delete_game(session: AsyncSession, game_id: int, *, release_codes: boo
         raise Conflict(
             f"game {game_id} is {game.status}; only a draft game can be deleted (end it instead)"
         )
-    if await session.scalar(select(PlayEvent.id).where(PlayEvent.game_id == game_id).limit(1)):
+    if await session.scalar(select(PlayRow.id).where(PlayRow.game_id == game_id).limit(1)):
         raise Conflict(f"game {game_id} has plays; they are its audit trail")
     reserved = await _count(session, select(Coupon.id).where(Coupon.game_id == game_id))
     if reserved and not release_codes:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frolic.admin.schemas import Page, UserRead
 from frolic.admin.service import found, page_of
-from frolic.db.models import PlayEvent, User
+from frolic.db.models import PlayRow, User
 
 
 async def _counts(session: AsyncSession, users: Sequence[int]) -> dict[int, tuple[int, int]]:
@@ -23,12 +23,12 @@ async def _counts(session: AsyncSession, users: Sequence[int]) -> dict[int, tupl
         return {}
     rows = await session.execute(
         select(
-            PlayEvent.user_id,
+            PlayRow.user_id,
             func.count(),
-            func.count().filter(PlayEvent.status == "WIN"),
+            func.count().filter(PlayRow.status == "WIN"),
         )
-        .where(PlayEvent.user_id.in_(users))
-        .group_by(PlayEvent.user_id)
+        .where(PlayRow.user_id.in_(users))
+        .group_by(PlayRow.user_id)
     )
     return {user: (plays, wins) for user, plays, wins in rows}
 

@@ -17,7 +17,7 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from frolic.coupons.schemas import CouponState
-from frolic.db.models import Coupon, PlayEvent, User
+from frolic.db.models import Coupon, PlayRow, User
 from frolic.errors import Conflict, NotFound
 
 EXPORT_COLUMNS = [
@@ -32,14 +32,14 @@ def _described(*columns: Any) -> Select[Any]:
     return (
         select(*columns)
         .select_from(Coupon)
-        .outerjoin(PlayEvent, PlayEvent.reward_coupon_id == Coupon.id)
+        .outerjoin(PlayRow, PlayRow.reward_coupon_id == Coupon.id)
         .outerjoin(User, User.id == Coupon.issued_to)
     )
 
 
 _STATE = _described(
     Coupon.code, Coupon.brand_id, Coupon.game_id, Coupon.issued_at, Coupon.is_used,
-    Coupon.used_at, PlayEvent.play_id, User.external_id,
+    Coupon.used_at, PlayRow.play_id, User.external_id,
 )  # fmt: skip
 
 
@@ -91,7 +91,7 @@ async def redeem(session: AsyncSession, code: str) -> CouponState:
 def export_query(*, game_id: int | None = None, brand_id: int | None = None) -> Select[Any]:
     """The issued codes of a game or of a brand, by issue order."""
     query = _described(
-        Coupon.code, Coupon.brand_id, Coupon.game_id, User.external_id, PlayEvent.play_id,
+        Coupon.code, Coupon.brand_id, Coupon.game_id, User.external_id, PlayRow.play_id,
         Coupon.issued_at, Coupon.is_used, Coupon.used_at,
     ).where(Coupon.issued_at.is_not(None))  # fmt: skip
     if game_id is not None:

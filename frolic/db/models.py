@@ -163,7 +163,11 @@ class Coupon(Base):
     updated_at: Mapped[datetime | None] = _created()
 
 
-class PlayEvent(Base):
+class PlayRow(Base):
+    """A play in the ledger (table ``play_events``). The play topic's message is
+    ``frolic.playlog.messages.PlayEvent``; the row has its own name so neither reads as
+    the other."""
+
     __tablename__ = "play_events"
     __table_args__ = (
         Index("ix_play_events_user_id_request_time", "user_id", "request_time"),

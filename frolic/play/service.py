@@ -30,7 +30,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import select, text
 
 from frolic.config import Settings
-from frolic.db.models import Coupon, PlayEvent, User, play_metadata
+from frolic.db.models import Coupon, PlayRow, User, play_metadata
 from frolic.db.outage import is_outage
 from frolic.errors import Forbidden, FrolicError, NotFound, NotReady, ValidationFailed
 from frolic.games.repository import GameCache
@@ -206,17 +206,17 @@ class PlayService:
             return (
                 await conn.execute(
                     select(
-                        PlayEvent.game_id,
-                        PlayEvent.status,
-                        PlayEvent.request_time,
-                        PlayEvent.processed_time,
-                        PlayEvent.metadata_.label("meta"),
+                        PlayRow.game_id,
+                        PlayRow.status,
+                        PlayRow.request_time,
+                        PlayRow.processed_time,
+                        PlayRow.metadata_.label("meta"),
                         Coupon.code,
                         Coupon.brand_id,
                     )
-                    .join(User, User.id == PlayEvent.user_id)
-                    .outerjoin(Coupon, Coupon.id == PlayEvent.reward_coupon_id)
-                    .where(PlayEvent.play_id == play_id, User.external_id == user)
+                    .join(User, User.id == PlayRow.user_id)
+                    .outerjoin(Coupon, Coupon.id == PlayRow.reward_coupon_id)
+                    .where(PlayRow.play_id == play_id, User.external_id == user)
                 )
             ).one_or_none()
 

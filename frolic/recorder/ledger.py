@@ -38,7 +38,7 @@ from sqlalchemy import bindparam, case, cast, func, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from frolic.db.models import PlayEvent, play_metadata
+from frolic.db.models import PlayRow, play_metadata
 from frolic.playlog.messages import Decided, Final
 from frolic.plays.row import final_of
 
@@ -78,8 +78,8 @@ _FINALS = text(
     "AND p.processed_time IS NOT NULL"
 )
 _RECORD = (
-    update(PlayEvent)
-    .where(PlayEvent.play_id == bindparam("pid"))
+    update(PlayRow)
+    .where(PlayRow.play_id == bindparam("pid"))
     .values(
         status=bindparam("status"),
         processed_time=bindparam("processed"),
@@ -89,7 +89,7 @@ _RECORD = (
         # A row whose metadata is not an object (JSON null in a row written by hand) would
         # make ``||`` build an array; the audit then starts from an empty object.
         metadata_=case(
-            (func.jsonb_typeof(PlayEvent.metadata_) == "object", PlayEvent.metadata_),
+            (func.jsonb_typeof(PlayRow.metadata_) == "object", PlayRow.metadata_),
             else_=cast({}, JSONB),
         ).op("||")(bindparam("meta", type_=JSONB)),
     )

@@ -37,7 +37,7 @@ class History:
 
 
 def _plays() -> Select[Any]:
-    play, coupon = models.PlayEvent, models.Coupon
+    play, coupon = models.PlayRow, models.Coupon
     return (
         select(
             play.play_id,
@@ -61,9 +61,9 @@ _RECENT = (
     _plays()
     .where(
         models.User.external_id == bindparam("user"),
-        models.PlayEvent.request_time >= bindparam("since"),
+        models.PlayRow.request_time >= bindparam("since"),
     )
-    .order_by(models.PlayEvent.request_time.desc(), models.PlayEvent.id.desc())
+    .order_by(models.PlayRow.request_time.desc(), models.PlayRow.id.desc())
     .limit(MAX_RECENT)
     .compile(dialect=asyncpg.dialect())  # type: ignore[no-untyped-call]
 )
@@ -98,9 +98,9 @@ async def decided(db: AsyncEngine, play_ids: Sequence[str], reveal_seconds: floa
     """The plays of ``play_ids`` that have an outcome recorded, as their finals: what an
     overdue play's socket is sent when its final did not come from the topic."""
     query = _plays().where(
-        models.PlayEvent.play_id.in_([uuid.UUID(p) for p in play_ids]),
-        models.PlayEvent.processed_time.is_not(None),
-        models.PlayEvent.status.in_(OUTCOMES),
+        models.PlayRow.play_id.in_([uuid.UUID(p) for p in play_ids]),
+        models.PlayRow.processed_time.is_not(None),
+        models.PlayRow.status.in_(OUTCOMES),
     )
     async with db.connect() as conn:
         rows = (await conn.execute(query)).all()

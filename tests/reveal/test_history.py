@@ -54,7 +54,7 @@ class Seeded:
                     )
                 ).scalar_one()
             await conn.execute(
-                insert(models.PlayEvent).values(
+                insert(models.PlayRow).values(
                     play_id=play_id, user_id=user_id or self.user_id, game_id=self.game,
                     status=status, request_time=at(requested), reward_coupon_id=coupon,
                     processed_time=at(requested + 0.5) if decided else None, metadata_=meta,
