@@ -40,8 +40,9 @@ from frolic.admin.schemas import (
     Page,
     Rejection,
 )
-from frolic.db.models import Base, Brand, Campaign, Coupon, Game, GameBrandBudget, PlayRow
+from frolic.db.models import Base, Brand, Campaign, Coupon, Game, GameBrandBudget
 from frolic.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from frolic.plays.repository import game_has_plays
 
 DRAFT = "draft"
 REPORT_LIMIT = 100  # duplicates and rejections listed in an import's answer
@@ -351,7 +352,7 @@ async def delete_game(session: AsyncSession, game_id: int, *, release_codes: boo
         raise Conflict(
             f"game {game_id} is {game.status}; only a draft game can be deleted (end it instead)"
         )
-    if await session.scalar(select(PlayRow.id).where(PlayRow.game_id == game_id).limit(1)):
+    if await game_has_plays(session, game_id):
         raise Conflict(f"game {game_id} has plays; they are its audit trail")
     reserved = await _count(session, select(Coupon.id).where(Coupon.game_id == game_id))
     if reserved and not release_codes:

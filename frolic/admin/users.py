@@ -6,31 +6,15 @@ the block in the statement that records it, so a block holds from the moment it 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frolic.admin.schemas import Page, UserRead
 from frolic.admin.service import found, page_of
-from frolic.db.models import PlayRow, User
-
-
-async def _counts(session: AsyncSession, users: Sequence[int]) -> dict[int, tuple[int, int]]:
-    """user id -> (plays, wins)."""
-    if not users:
-        return {}
-    rows = await session.execute(
-        select(
-            PlayRow.user_id,
-            func.count(),
-            func.count().filter(PlayRow.status == "WIN"),
-        )
-        .where(PlayRow.user_id.in_(users))
-        .group_by(PlayRow.user_id)
-    )
-    return {user: (plays, wins) for user, plays, wins in rows}
+from frolic.db.models import User
+from frolic.plays.repository import counts_by_user
 
 
 def _read(user: User, counts: dict[int, tuple[int, int]]) -> UserRead:
@@ -56,13 +40,13 @@ async def list_users(
     if blocked is not None:
         query = query.where(User.blocked == blocked)
     users, next_after = await page_of(session, query, User.id, limit=limit, after=after)
-    counts = await _counts(session, [u.id for u in users])
+    counts = await counts_by_user(session, [u.id for u in users])
     return Page[UserRead](items=[_read(u, counts) for u in users], next_after=next_after)
 
 
 async def get_user(session: AsyncSession, user_id: int) -> UserRead:
     user = await found(session, User, user_id)
-    return _read(user, await _counts(session, [user.id]))
+    return _read(user, await counts_by_user(session, [user.id]))
 
 
 async def set_blocked(session: AsyncSession, user_id: int, blocked: bool) -> UserRead:
@@ -71,4 +55,4 @@ async def set_blocked(session: AsyncSession, user_id: int, blocked: bool) -> Use
         user.blocked = blocked
         user.updated_at = datetime.now(UTC)
         await session.flush()
-    return _read(user, await _counts(session, [user.id]))
+    return _read(user, await counts_by_user(session, [user.id]))

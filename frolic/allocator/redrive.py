@@ -21,19 +21,12 @@ from frolic.db.models import play_metadata
 from frolic.db.outage import postgres_away
 from frolic.playlog import messages
 from frolic.playlog.producer import PlayLog
+from frolic.plays import repository as play_rows
 from frolic.plays.row import reveal_at
 
 log = logging.getLogger(__name__)
 LOCK = 0x52454452  # "REDR"
 LIMIT = 5000
-
-_UNDECIDED = text(
-    "SELECT p.play_id, p.game_id, p.user_id, u.external_id, "
-    "extract(epoch FROM p.request_time) AS requested, p.metadata "
-    "FROM play_events p JOIN users u ON u.id = p.user_id "
-    "WHERE p.processed_time IS NULL AND p.request_time < now() - make_interval(secs => :age) "
-    "ORDER BY p.request_time LIMIT :limit"
-)
 
 
 async def redrive_once(settings: Settings, db: AsyncEngine, playlog: PlayLog) -> int:
@@ -43,9 +36,7 @@ async def redrive_once(settings: Settings, db: AsyncEngine, playlog: PlayLog) ->
                                      {"k": LOCK})).scalar_one()  # fmt: skip
         if not locked:
             return 0
-        rows = (
-            await conn.execute(_UNDECIDED, {"age": settings.redrive_after_seconds, "limit": LIMIT})
-        ).all()
+        rows = await play_rows.undecided(conn, age=settings.redrive_after_seconds, limit=LIMIT)
     for row in rows:
         meta = play_metadata(row.metadata)
         t = float(row.requested)

@@ -50,6 +50,7 @@ from frolic.engine.strategies import Strategy, make_strategy
 from frolic.errors import NotReady
 from frolic.games.repository import load_game
 from frolic.monitoring.lag import consumer_lag
+from frolic.plays import repository as play_rows
 from frolic.resources import Resources
 
 log = logging.getLogger(__name__)
@@ -80,18 +81,6 @@ _BRANDS = text(
     "FROM game_brand_budgets b JOIN brands br ON br.id = b.brand_id "
     "WHERE b.game_id = ANY(:ids) ORDER BY b.game_id, b.brand_id"
 )
-_BUCKETS = text(
-    "SELECT floor(extract(epoch FROM request_time - :start) / :width)::bigint AS i, "
-    "count(*) FILTER (WHERE status = 'WIN') AS wins "
-    "FROM play_events WHERE game_id = :game AND request_time >= :since "
-    "AND request_time < :until GROUP BY i"
-)
-_MINUTES = text(
-    "SELECT game_id, floor(extract(epoch FROM request_time) / 60)::bigint AS m, "
-    "count(*) AS plays, count(*) FILTER (WHERE status = 'WIN') AS wins "
-    "FROM play_events WHERE game_id = ANY(:ids) "
-    "AND request_time >= to_timestamp(:since) GROUP BY game_id, m"
-)
 
 
 @dataclass
@@ -117,11 +106,10 @@ class Series:
         if upto <= start:
             return []
         last = math.ceil((upto - start) / width)  # buckets 0 .. last-1 hold plays so far
-        rows = await conn.execute(_BUCKETS, {
-            "start": game.start_time, "width": width, "game": game.id,
-            "since": _moment(start + settled.until * width), "until": game.end_time,
-        })  # fmt: skip
-        fresh = {int(r.i): int(r.wins) for r in rows}
+        fresh = await play_rows.wins_by_bucket(
+            conn, game.id, start=game.start_time, width=width,
+            since=_moment(start + settled.until * width), until=game.end_time,
+        )  # fmt: skip
         done = max(settled.until, math.floor((now - SETTLED_SECONDS - start) / width))
         for i in range(settled.until, min(done, last)):
             settled.wins[i] = fresh.get(i, 0)
@@ -269,8 +257,7 @@ async def _minutes(
     conn: AsyncConnection, ids: Sequence[int], now: float
 ) -> dict[int, list[Minute]]:
     first = math.floor(now / 60) - MINUTES_SHOWN + 1
-    rows = await conn.execute(_MINUTES, {"ids": list(ids), "since": first * 60.0})
-    counts = {(r.game_id, int(r.m)): (int(r.plays), int(r.wins)) for r in rows}
+    counts = await play_rows.per_minute(conn, ids, first * 60.0)
     return {
         game: [
             Minute(t=m * 60.0, plays=counts.get((game, m), (0, 0))[0],

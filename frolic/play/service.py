@@ -27,29 +27,25 @@ from typing import Any
 import orjson
 import uuid_utils
 from redis.exceptions import RedisError
-from sqlalchemy import select, text
 
 from frolic.config import Settings
-from frolic.db.models import Coupon, PlayRow, User, play_metadata
+from frolic.db.models import play_metadata
 from frolic.db.outage import is_outage
 from frolic.errors import Forbidden, FrolicError, NotFound, NotReady, ValidationFailed
 from frolic.games.repository import GameCache
 from frolic.monitoring import metrics
 from frolic.play.limits import Limits, Rate
 from frolic.play.schemas import PlayView
-from frolic.play.writer import NewPlay, PlayWriter
+from frolic.play.writer import PlayWriter
 from frolic.playlog import messages
 from frolic.playlog.producer import PlayLog
+from frolic.plays import repository as play_rows
+from frolic.plays.repository import NewPlay
 from frolic.plays.row import reveal_at
 from frolic.redis_client import AsyncRedis
 
 RECORD_RETRY_SECONDS = 2.0
 """Retry-After of a play that could not be recorded (PostgreSQL unavailable)."""
-_KEYED_PLAY = text(
-    "SELECT p.play_id, extract(epoch FROM p.request_time) AS requested, p.game_id, "
-    "p.metadata->>'revealAt' AS reveal_at FROM play_events p JOIN users u ON u.id = p.user_id "
-    "WHERE u.external_id = :user AND p.idempotency_key = :key"
-)
 
 
 class PlayService:
@@ -156,7 +152,7 @@ class PlayService:
         """The ledger's play of ``user``'s ``key``, if it has one."""
         try:
             async with self.db.connect() as conn:
-                row = (await conn.execute(_KEYED_PLAY, {"user": user, "key": key})).one_or_none()
+                row = await play_rows.keyed(conn, user, key)
         except Exception as exc:
             if not is_outage(exc):
                 raise
@@ -174,7 +170,8 @@ class PlayService:
         except ValueError:
             raise NotFound(f"no play {play_id}") from None
         try:
-            row = await self._read(wanted, user)
+            async with self.db.connect() as conn:
+                row = await play_rows.of_player(conn, wanted, user)
         except Exception as exc:
             if not is_outage(exc):
                 raise
@@ -200,25 +197,6 @@ class PlayService:
             outcome=row.status, brand=row.brand_id if row.status == "WIN" else None,
             couponCode=row.code, probability=messages.probability(meta.get("p")),
         )  # fmt: skip
-
-    async def _read(self, play_id: uuid.UUID, user: str) -> Any:
-        async with self.db.connect() as conn:
-            return (
-                await conn.execute(
-                    select(
-                        PlayRow.game_id,
-                        PlayRow.status,
-                        PlayRow.request_time,
-                        PlayRow.processed_time,
-                        PlayRow.metadata_.label("meta"),
-                        Coupon.code,
-                        Coupon.brand_id,
-                    )
-                    .join(User, User.id == PlayRow.user_id)
-                    .outerjoin(Coupon, Coupon.id == PlayRow.reward_coupon_id)
-                    .where(PlayRow.play_id == play_id, User.external_id == user)
-                )
-            ).one_or_none()
 
 
 def _check_key(key: str) -> None:

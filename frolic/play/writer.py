@@ -5,10 +5,10 @@ answer. One round trip per request would cap ingestion at the database's commit 
 writer task gathers whatever arrives within ``max_wait`` (up to ``max_batch`` rows) and
 commits them together, and each request waits only for its own batch.
 
-The same statement finds (or creates) each play's player and reads whether they are
-blocked: a blocked player's play is not written. So a gateway needs no other query per
-request, no cache of players that a block would have to invalidate, and a block holds on
-every gateway from the moment it commits.
+The same statement (``plays.repository.insert_queued``) finds (or creates) each play's
+player and reads whether they are blocked: a blocked player's play is not written. So a
+gateway needs no other query per request, no cache of players that a block would have to
+invalidate, and a block holds on every gateway from the moment it commits.
 """
 
 from __future__ import annotations
@@ -16,29 +16,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from frolic.plays import repository as play_rows
+from frolic.plays.repository import NewPlay
 
 log = logging.getLogger(__name__)
 WRITE_TIMEOUT_SECONDS = 5.0
 """A PostgreSQL that hangs rather than refuses fails a batch after this long (each play
 answered 503), inside a client's patience; a retry with the same key records the same
 play whether or not the statement got through (``PlayService._record``)."""
-
-
-@dataclass(frozen=True)
-class NewPlay:
-    play_id: uuid.UUID
-    user: str  # the player's external id
-    game_id: int
-    request_time: datetime
-    metadata: str  # JSON
-    key: str | None = None  # its Idempotency-Key, unique per player in the ledger
 
 
 @dataclass(frozen=True)
@@ -54,34 +45,6 @@ class Written:
     # its id (an earlier attempt's) or with its Idempotency-Key (``PlayService._record``).
     new: bool
 
-
-# Arrays in, one row a player out. Players are locked in one order (the DISTINCT ... ORDER
-# BY), so two gateways' batches cannot deadlock on them; DO UPDATE (a no-op) rather than DO
-# NOTHING so that a player another batch is creating right now is waited for and returned.
-_RECORD = """
-WITH input AS (
-    SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::timestamptz[], $5::text[],
-                         $6::text[])
-        AS t(play_id, external_id, game_id, request_time, metadata, idempotency_key)
-), players AS (
-    INSERT INTO users (external_id)
-    SELECT DISTINCT external_id FROM input ORDER BY external_id
-    ON CONFLICT (external_id) DO UPDATE SET external_id = EXCLUDED.external_id
-    RETURNING id, external_id, blocked
-), recorded AS (
-    INSERT INTO play_events (play_id, user_id, game_id, status, request_time, metadata,
-                             idempotency_key)
-    SELECT i.play_id, p.id, i.game_id, 'QUEUED', i.request_time, i.metadata::jsonb,
-           i.idempotency_key
-    FROM input i JOIN players p USING (external_id)
-    WHERE NOT p.blocked
-    -- a retried key records its play again; a key whose claim Redis lost has its play here
-    ON CONFLICT DO NOTHING
-    RETURNING play_id
-)
-SELECT i.play_id, p.id, p.blocked, r.play_id IS NOT NULL AS new
-FROM input i JOIN players p USING (external_id) LEFT JOIN recorded r USING (play_id)
-"""
 
 _Pending = tuple[NewPlay, asyncio.Future[Written]]
 
@@ -133,13 +96,7 @@ class PlayWriter:
         try:
             if driver is None:
                 driver = await self._connect()
-            # One statement commits on its own; asyncpg takes the arrays as they are.
-            rows = await driver.fetch(
-                _RECORD, [p.play_id for p in plays], [p.user for p in plays],
-                [p.game_id for p in plays], [p.request_time for p in plays],
-                [p.metadata for p in plays], [p.key for p in plays],
-                timeout=WRITE_TIMEOUT_SECONDS,
-            )  # fmt: skip
+            rows = await play_rows.insert_queued(driver, plays, timeout=WRITE_TIMEOUT_SECONDS)
         except Exception as exc:
             log.warning("could not record %d plays: %s", len(batch), exc)
             for _, future in batch:

@@ -45,6 +45,7 @@ from frolic.db.models import Game
 from frolic.engine import keys
 from frolic.engine.redis_store import LuaStore, OptimisticStore
 from frolic.games.repository import load_game
+from frolic.plays import repository as play_rows
 
 log = logging.getLogger(__name__)
 Store = LuaStore | OptimisticStore
@@ -60,12 +61,6 @@ _STOCK = text(
     "(SELECT count(*) FROM coupons c WHERE c.game_id = b.game_id AND c.brand_id = b.brand_id "
     " AND c.issued_at IS NOT NULL) AS issued "
     "FROM game_brand_budgets b WHERE b.game_id = :game"
-)
-_DECIDED = text(
-    "SELECT p.play_id, extract(epoch FROM p.request_time) AS requested, p.status, "
-    "c.brand_id FROM play_events p LEFT JOIN coupons c ON c.id = p.reward_coupon_id "
-    "WHERE p.game_id = :game AND p.processed_time IS NOT NULL "
-    "AND p.request_time >= to_timestamp(:since)"
 )
 _WARM = text(
     "SELECT id, redis_epoch FROM games WHERE status IN ('scheduled', 'live', 'paused') ORDER BY id"
@@ -114,7 +109,7 @@ async def rebuild_lost(
         decided = {
             (keys.processed_bucket(float(r.requested)), str(r.play_id)):
                 (r.brand_id or 0) if r.status == "WIN" else 0
-            for r in await conn.execute(_DECIDED, {"game": game_id, "since": since})
+            for r in await play_rows.decided_since(conn, game_id, since)
         }  # fmt: skip
         line_t, line_from = (
             await conn.execute(

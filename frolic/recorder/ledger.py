@@ -33,14 +33,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-import orjson
-from sqlalchemy import bindparam, case, cast, func, text, update
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from frolic.db.models import PlayRow, play_metadata
 from frolic.playlog.messages import Decided, Final
-from frolic.plays.row import final_of
+from frolic.plays import repository as play_rows
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +45,6 @@ log = logging.getLogger(__name__)
 # bumps the epoch and restores Redis, so a batch records either before its snapshot (and is
 # counted in it) or after the new epoch is committed (and keeps only the new epoch's).
 _EPOCHS = text("SELECT id, redis_epoch FROM games WHERE id = ANY(:ids) ORDER BY id FOR SHARE")
-_LOCK = text(
-    "SELECT play_id, processed_time FROM play_events WHERE play_id = ANY(:ids) "
-    "ORDER BY play_id FOR UPDATE"
-)
 _CODES = text(
     "SELECT id, code FROM coupons WHERE brand_id = :brand AND issued_at IS NULL "
     "AND (game_id = :game OR game_id IS NULL) "
@@ -70,29 +63,6 @@ _SPEND = text(
 _RETIRE = text(
     "UPDATE games SET redis_epoch = nextval('redis_epochs') "
     "WHERE id = :game AND redis_epoch = :epoch"
-)
-_FINALS = text(
-    "SELECT p.play_id, p.game_id, p.status, p.request_time, p.metadata, u.external_id, "
-    "c.code, c.brand_id FROM play_events p JOIN users u ON u.id = p.user_id "
-    "LEFT JOIN coupons c ON c.id = p.reward_coupon_id WHERE p.play_id = ANY(:ids) "
-    "AND p.processed_time IS NOT NULL"
-)
-_RECORD = (
-    update(PlayRow)
-    .where(PlayRow.play_id == bindparam("pid"))
-    .values(
-        status=bindparam("status"),
-        processed_time=bindparam("processed"),
-        latency_ms=bindparam("latency"),
-        reward_coupon_id=bindparam("coupon"),
-        # Merged into what ingestion recorded (revealAt, device), not in place of it.
-        # A row whose metadata is not an object (JSON null in a row written by hand) would
-        # make ``||`` build an array; the audit then starts from an empty object.
-        metadata_=case(
-            (func.jsonb_typeof(PlayRow.metadata_) == "object", PlayRow.metadata_),
-            else_=cast({}, JSONB),
-        ).op("||")(bindparam("meta", type_=JSONB)),
-    )
 )
 
 
@@ -135,8 +105,10 @@ async def _record(db: AsyncEngine, batch: Sequence[Decided], reveal_seconds: flo
         if not batch:
             return Recorded([], [])
         ids = [uuid.UUID(d.play_id) for d in batch]
-        await _ensure_rows(conn, batch)
-        locked = (await conn.execute(_LOCK, {"ids": ids})).all()
+        # Ingestion writes every play before publishing it; this only covers a row that was
+        # lost anyway (a restored database), so that an outcome is never dropped.
+        await play_rows.insert_missing(conn, batch)
+        locked = await play_rows.lock(conn, ids)
         done = {str(row.play_id) for row in locked if row.processed_time is not None}
         fresh = {d.play_id: d for d in batch if d.play_id not in done}
         codes = await _issue_codes(conn, list(fresh.values()))
@@ -153,9 +125,9 @@ async def _record(db: AsyncEngine, batch: Sequence[Decided], reveal_seconds: flo
             for d in fresh.values()
         ]
         if rows:
-            await conn.execute(_RECORD, rows)
-        finals = (await conn.execute(_FINALS, {"ids": ids})).all()
-    return Recorded([_final(row, reveal_seconds) for row in finals], list(fresh.values()))
+            await play_rows.record_outcomes(conn, rows)
+        finals = await play_rows.finals(conn, ids, reveal_seconds)
+    return Recorded(finals, list(fresh.values()))
 
 
 async def _current(conn: AsyncConnection, batch: Sequence[Decided]) -> list[Decided]:
@@ -171,28 +143,6 @@ async def _current(conn: AsyncConnection, batch: Sequence[Decided]) -> list[Deci
         log.warning("dropped %d decisions of an older Redis epoch; their plays are decided "
                     "again", len(batch) - len(current))  # fmt: skip
     return current
-
-
-async def _ensure_rows(conn: AsyncConnection, batch: Sequence[Decided]) -> None:
-    """Ingestion writes every play before publishing it; this only covers a row that was
-    lost anyway (a restored database), so that an outcome is never dropped."""
-    await conn.execute(
-        text(
-            "INSERT INTO play_events (play_id, user_id, game_id, status, request_time, metadata) "
-            "SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:users AS bigint[]), "
-            "CAST(:games AS bigint[]), CAST(:statuses AS varchar[]), "
-            "CAST(:times AS timestamptz[]), CAST(:metas AS jsonb[])) "
-            "ON CONFLICT (play_id) DO NOTHING"
-        ),
-        {
-            "ids": [uuid.UUID(d.play_id) for d in batch],
-            "users": [d.user_id for d in batch],
-            "games": [d.game_id for d in batch],
-            "statuses": ["QUEUED"] * len(batch),
-            "times": [datetime.fromtimestamp(d.t, UTC) for d in batch],
-            "metas": [_json({"revealAt": d.reveal_at}) for d in batch],
-        },
-    )
 
 
 async def _issue_codes(conn: AsyncConnection, wins: Sequence[Decided]) -> dict[str, int]:
@@ -237,14 +187,3 @@ def _audit(d: Decided, *, has_code: bool) -> dict[str, Any]:
     if d.brand is not None and not has_code:
         audit["error"] = "no code left"
     return audit
-
-
-def _final(row: Any, reveal_seconds: float) -> Final:
-    return final_of(
-        row.play_id, row.game_id, row.external_id, row.status, row.request_time.timestamp(),
-        play_metadata(row.metadata), row.brand_id, row.code, reveal_seconds,
-    )  # fmt: skip
-
-
-def _json(value: dict[str, Any]) -> str:
-    return orjson.dumps(value).decode()
