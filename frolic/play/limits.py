@@ -57,7 +57,7 @@ return gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
 #   ARGV[1]  now, ms;  ARGV[2], ARGV[3]  the player's emission interval (ms) and burst
 #   ARGV[4]  1 if the request has an Idempotency-Key, else 0
 #   ARGV[5]  max plays a day (0: none);  ARGV[6]  cooldown ms (0: none)
-#   ARGV[7]  what the key's claim holds ("<playId> <revealAt>");  ARGV[8]  its life, s
+#   ARGV[7]  what the key's claim holds (``Claim.text``);  ARGV[8]  its life, s
 #   ARGV[9], ARGV[10]  the address's emission interval (ms) and burst
 #   returns  {0, ''} go ahead (counted, and the key claimed);  {1, ms} over the player's
 #            rate;  {2, claim} the key's earlier play;  {3, ms} cooling down;  {4, ms} the
