@@ -1,0 +1,80 @@
+"""The play rows' statements, on the real PostgreSQL: what the recorder and the reveal read
+back, and the recorder's cover for a row ingestion never wrote."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from frolic.config import Settings
+from frolic.db.models import PlayRow
+from frolic.db.session import create_engine
+from frolic.playlog.messages import Decided
+from frolic.plays import repository as play_rows
+from tests.reveal.test_history import seed
+
+REVEAL = 10.0
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    assert settings.database_url
+    engine = create_engine(settings.database_url)
+    yield engine
+    await engine.dispose()
+
+
+async def test_the_recorder_and_the_reveal_read_one_final_of_a_row(db: AsyncEngine) -> None:
+    s = await seed(db)
+    now = time.time()
+    won = await s.play(db, now - 60, status="WIN", decided=True, code="C-" + s.user,
+                       meta={"revealAt": now - 50, "brand": s.brand, "p": 0.25})  # fmt: skip
+    odd = await s.play(db, now - 40, status="VOID", decided=True, meta={"p": 0.5})
+    queued = await s.play(db, now - 30)
+    ids = [uuid.UUID(p) for p in (won, odd, queued)]
+    async with db.connect() as conn:
+        recorded = {f.play_id: f for f in await play_rows.finals(conn, ids, REVEAL)}
+        shown = await play_rows.finals(conn, ids, REVEAL, outcomes_only=True)
+        recent = await play_rows.recent(conn, s.user, datetime.fromtimestamp(now - 600, UTC), 10)
+    # A processed play is final to the recorder whatever its status; a player is shown only
+    # an outcome. An undecided play is neither.
+    assert set(recorded) == {won, odd}
+    assert recorded[odd].outcome == "LOSE"
+    assert shown == [recorded[won]]
+    final = recorded[won]
+    assert (final.reveal_at, final.brand, final.coupon_code, final.probability) == (
+        now - 50, s.brand, "C-" + s.user, 0.25,
+    )  # fmt: skip
+    assert [play_rows.final(r, REVEAL) for r in recent if str(r.play_id) == won] == [final]
+
+
+async def test_a_row_ingestion_never_wrote_is_written_queued_and_others_are_left(
+    db: AsyncEngine,
+) -> None:
+    s = await seed(db)
+    now = time.time()
+    kept = await s.play(db, now - 5, status="LOSE", decided=True, meta={"revealAt": now + 1})
+    lost = str(uuid.uuid4())
+    batch = [
+        Decided(p, s.game, s.user_id, s.user, now - 5, now + 5, None, now, epoch=1)
+        for p in (kept, lost)
+    ]
+    async with db.begin() as conn:
+        await play_rows.insert_missing(conn, batch)
+    async with db.connect() as conn:
+        rows = {
+            str(r.play_id): r
+            for r in await conn.execute(
+                select(PlayRow.play_id, PlayRow.status, PlayRow.metadata_.label("meta")).where(
+                    PlayRow.play_id.in_([uuid.UUID(kept), uuid.UUID(lost)])
+                )
+            )
+        }
+    assert (rows[kept].status, rows[kept].meta) == ("LOSE", {"revealAt": now + 1})
+    assert (rows[lost].status, rows[lost].meta) == ("QUEUED", {"revealAt": now + 5})
