@@ -13,6 +13,7 @@
     ├── UnsupportedMediaType        415
     ├── RateLimited                 429, carries ``retry_after`` seconds
     ├── NotReady                    503, a dependency is down; carries ``retry_after`` seconds
+    ├── HTTPError                   any other status the web framework refuses a request with
     └── StackError                  a server of the embedded stack would not start (CLI only)
 
 ``render(exc)`` gives the status, the body ``{"error": "<ClassName>", "detail": ...}`` and the
@@ -127,6 +128,14 @@ class NotReady(FrolicError):
     def __init__(self, detail: Any = None, *, retry_after: float = 1.0) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class HTTPError(FrolicError):
+    """The web framework refused the request with a status the tree has no class for."""
+
+    def __init__(self, status_code: int, detail: Any = None) -> None:
+        super().__init__(detail)
+        self.status_code = status_code  # type: ignore[misc]
 
 
 class StackError(FrolicError):

@@ -19,12 +19,12 @@ from frolic.errors import (
     Conflict,
     Forbidden,
     FrolicError,
+    HTTPError,
     InternalError,
     MethodNotAllowed,
     NotFound,
     NotReady,
     PayloadTooLarge,
-    RateLimited,
     Unauthorized,
     UnsupportedMediaType,
     ValidationFailed,
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 _BY_STATUS: dict[int, type[FrolicError]] = {
     cls.status_code: cls
     for cls in (BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed, Conflict,
-                PayloadTooLarge, UnsupportedMediaType, RateLimited, NotReady)
+                PayloadTooLarge, UnsupportedMediaType, NotReady)
 }  # fmt: skip
 
 
@@ -78,15 +78,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
-            # FastAPI's answer to a JSON body that is not UTF-8; not JSON, like any other.
-            detail = [{"loc": ["body"], "msg": "the body is not UTF-8", "type": "json_invalid"}]
-            return error_response(ValidationFailed(detail))
-        error = _BY_STATUS.get(exc.status_code)
-        if error is None:  # a status nothing of ours raises: rendered alike, under its own
-            return JSONResponse({"error": "HTTPError", "detail": exc.detail},
-                                status_code=exc.status_code, headers=exc.headers)  # fmt: skip
-        response = error_response(error(exc.detail))
+        response = error_response(refused(exc))
         response.headers.update(exc.headers or {})  # e.g. a 405's Allow
         return response
 
@@ -94,6 +86,17 @@ def install_error_handlers(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(InternalError())
+
+
+def refused(exc: StarletteHTTPException) -> FrolicError:
+    """The framework's own refusal (unknown route, method, unparsable body, ``BodyLimit``'s
+    413) as the tree's error of the same status, or ``HTTPError`` under its own status."""
+    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+        # FastAPI's answer to a JSON body that is not UTF-8; not JSON, like any other.
+        detail = [{"loc": ["body"], "msg": "the body is not UTF-8", "type": "json_invalid"}]
+        return ValidationFailed(detail)
+    known = _BY_STATUS.get(exc.status_code)
+    return known(exc.detail) if known is not None else HTTPError(exc.status_code, exc.detail)
 
 
 def _document_errors(app: FastAPI) -> None:

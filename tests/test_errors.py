@@ -7,6 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from fastapi import FastAPI
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from frolic import errors
 from frolic.errors import FrolicError, NotReady, RateLimited, render
@@ -23,6 +24,7 @@ CASES = [
     (errors.PayloadTooLarge("p"), 413),
     (errors.UnsupportedMediaType("t"), 415),
     (errors.InternalError(), 500),
+    (errors.HTTPError(418, "h"), 418),
 ]
 
 
@@ -60,6 +62,10 @@ def client() -> httpx.AsyncClient:
     @app.get("/slow")
     async def slow() -> None:
         raise RateLimited("too many", retry_after=5)
+
+    @app.get("/teapot")
+    async def teapot() -> None:
+        raise StarletteHTTPException(418, "short and stout", headers={"X-Pot": "tea"})
 
     @app.get("/boom")
     async def boom() -> None:
@@ -101,3 +107,12 @@ async def test_an_unexpected_error_is_a_500_that_shows_nothing(client: httpx.Asy
         "error": "InternalError",
         "detail": "unexpected error; it has been logged",
     }
+
+
+async def test_a_framework_status_outside_the_tree_is_rendered_alike(
+    client: httpx.AsyncClient,
+) -> None:
+    teapot = await client.get("/teapot")
+    assert teapot.status_code == 418
+    assert teapot.json() == {"error": "HTTPError", "detail": "short and stout"}
+    assert teapot.headers["X-Pot"] == "tea"

@@ -12,7 +12,7 @@ import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -42,12 +42,16 @@ class GameView:
         clock comes first: a game past its end has ended whatever its row says (the
         scheduler marks it within its period), and one before its start has not begun."""
         if now >= self.rules.end:
-            return f"game {self.game_id} has ended"
+            return f"game {self.game_id} ended at {_iso(self.rules.end)}; it takes no more plays"
         if now < self.rules.start:
-            return f"game {self.game_id} has not started yet"
+            return f"game {self.game_id} has not started; it opens at {_iso(self.rules.start)}"
         if self.status != LIVE:
             return f"game {self.game_id} is not open for play ({self.status})"
         return None
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
 
 
 def epoch(moment: datetime) -> float:

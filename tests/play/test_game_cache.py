@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from frolic.config import Settings
 from frolic.db.session import create_engine
+from frolic.engine.rules import GameRules
 from frolic.games import repository
 from frolic.games.repository import GameCache, GameView
 from tests.play.factories import create_live_game
@@ -175,3 +176,22 @@ async def test_a_game_that_was_not_there_is_waited_for_not_served_stale(
     views = await asyncio.gather(cache.get(game.game_id), cache.get(game.game_id))
     assert [v is not None and v.game_id for v in views] == [game.game_id] * 2
     assert answers == ["none", "game"]  # one read for the two: the second waited for it
+
+
+@pytest.mark.parametrize(
+    ("status", "now", "because"),
+    [
+        ("live", 2000.0, "game 7 ended at 1970-01-01T00:33:20+00:00; it takes no more plays"),
+        ("paused", 2500.0, "game 7 ended at 1970-01-01T00:33:20+00:00; it takes no more plays"),
+        ("live", 999.0, "game 7 has not started; it opens at 1970-01-01T00:16:40+00:00"),
+        ("scheduled", 999.0, "game 7 has not started; it opens at 1970-01-01T00:16:40+00:00"),
+        ("paused", 1500.0, "game 7 is not open for play (paused)"),
+        ("ended", 1500.0, "game 7 is not open for play (ended)"),
+        ("live", 1500.0, None),
+    ],
+)
+def test_a_closed_game_says_why_its_times_first(
+    status: str, now: float, because: str | None
+) -> None:
+    rules = GameRules(game_id=7, start=1000, end=2000, budget=1, brands=(1,))
+    assert GameView(rules, status, None, 0).closed_because(now) == because
