@@ -84,9 +84,6 @@ class Settings(BaseSettings):
     reveal_seconds: float = Field(
         10.0, gt=0, description="Reel length: a result is revealed this long after the play."
     )
-    result_ttl_seconds: int = Field(
-        20, ge=1, description="How long a decided result stays in Redis."
-    )
     processed_ttl_seconds: int = Field(
         2 * 86_400,
         ge=60,

@@ -4,10 +4,10 @@
 A separate producer process publishes ``PlayEvent``s to the play topic at ``rate`` a second
 for ``seconds``, each stamped with the moment it is handed to the producer. A consumer in
 this process reads ``Decided`` from the results topic and notes its arrival. The allocator
-writes a play's result into Redis in its one Lua call *before* it publishes ``Decided``, so
-arrival minus publish is an upper bound of publish-to-stored; polling the results hashes
-instead would add the polling period and load Redis with reads. At the end every play's
-result is looked up in Redis: a play counts as decided only if it is stored there.
+records a play's outcome in Redis in its one Lua call *before* it publishes ``Decided``, so
+arrival minus publish is an upper bound of publish-to-stored; polling Redis instead would
+add the polling period and load Redis with reads. At the end every play's outcome is looked
+up in Redis's processed hashes: a play counts as decided only if it is recorded there.
 
 The baseline is the broker floor: the same messages at the same rate through a topic with
 no allocator, produce to consume, measured the same way in the same run.
@@ -226,17 +226,17 @@ def _produce(
 
 
 async def _stored(settings: Settings, rules: GameRules, plays: dict[str, float]) -> tuple[int, int]:
-    """How many of ``plays`` have their result in Redis, and how many coupons the game
-    has awarded."""
+    """How many of ``plays`` have their outcome recorded in Redis, and how many coupons the
+    game has awarded."""
     assert settings.redis_url
     redis = connect(settings.redis_url)
     try:
         by_bucket: dict[int, list[str]] = defaultdict(list)
         for play_id, t in plays.items():
-            by_bucket[keys.result_bucket(t)].append(play_id)
+            by_bucket[keys.processed_bucket(t)].append(play_id)
         stored = 0
         for bucket, ids in by_bucket.items():
-            found = await redis.hmget(keys.results(rules.game_id, bucket), ids)
+            found = await redis.hmget(keys.processed(rules.game_id, bucket), ids)
             stored += sum(value is not None for value in found)
         awarded = (await store_for(settings, redis).state(rules)).awarded
     finally:

@@ -1,11 +1,11 @@
 """Every Redis key the engine uses. Each carries the game's hash tag ``{<gameId>}``, so one
 Lua call may touch all of a game's keys on Redis Cluster (they share one hash slot).
 
-Outcomes and result documents live in hashes bucketed by the play's request time, not in
-a key per play (the seed's ``play_processed:{playId}`` and ``result:{playId}``): a key per
-play costs Redis a key and an expiry entry each, three calls a play, which made it the
-bottleneck (figures in docs/decisions.md). A replay is the same event with the same
-request time, so it finds its bucket; the reveal knows the request time of the play.
+Outcomes live in hashes bucketed by the play's request time, not in a key per play (the
+seed's ``play_processed:{playId}``): a key per play costs Redis a key and an expiry entry
+each, which made it the bottleneck (figures in docs/decisions.md). A replay is the same
+event with the same request time, so it finds its bucket. The seed's ``result:{playId}``
+is not kept at all: nothing read it (docs/decisions.md, "No result documents in Redis").
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 
 PROCESSED_BUCKET_SECONDS = 3600
-RESULT_BUCKET_SECONDS = 10
 
 
 def budget(game_id: int, brand_id: int) -> str:
@@ -33,15 +32,6 @@ def processed_bucket(t: float) -> int:
 def processed(game_id: int, bucket: int) -> str:
     """The seed's idempotency record, one hash an hour: playId -> brand won (0: a loss)."""
     return f"processed:game:{{{game_id}}}:{bucket}"
-
-
-def result_bucket(t: float) -> int:
-    return math.floor(t / RESULT_BUCKET_SECONDS)
-
-
-def results(game_id: int, bucket: int) -> str:
-    """The seed's result store, one hash per 10 s of plays: playId -> result JSON."""
-    return f"results:game:{{{game_id}}}:{bucket}"
 
 
 def top_ups(game_id: int) -> str:

@@ -106,42 +106,34 @@ def _anchor(line: tuple[float, float] | None) -> tuple[float | bytes, float | by
 
 
 class _Buckets:
-    """The processed and results hashes a batch touches, each with its 1-based index."""
+    """The processed hashes a batch touches, each with its 1-based index."""
 
     def __init__(self, game_id: int, decisions: Sequence[Decision]) -> None:
         self.processed: dict[int, int] = {}
-        self.results: dict[int, int] = {}
-        self.of: list[tuple[int, int]] = []
-        # A batch's plays are close in time: the previous play's buckets are a fast path.
-        lo, hi, pair = 0.0, -1.0, (0, 0)
+        self.of: list[int] = []
+        # A batch's plays are close in time: the previous play's hour is a fast path.
+        lo, hi, index = 0.0, -1.0, 0
         for d in decisions:
             if not lo <= d.t < hi:
-                hour, tens = keys.processed_bucket(d.t), keys.result_bucket(d.t)
-                pair = (
-                    self.processed.setdefault(hour, len(self.processed) + 1),
-                    self.results.setdefault(tens, len(self.results) + 1),
-                )
-                lo = tens * keys.RESULT_BUCKET_SECONDS
-                hi = lo + keys.RESULT_BUCKET_SECONDS
-            self.of.append(pair)
+                hour = keys.processed_bucket(d.t)
+                index = self.processed.setdefault(hour, len(self.processed) + 1)
+                lo = hour * keys.PROCESSED_BUCKET_SECONDS
+                hi = lo + keys.PROCESSED_BUCKET_SECONDS
+            self.of.append(index)
         self.processed_keys = [keys.processed(game_id, h) for h in self.processed]
-        self.result_keys = [keys.results(game_id, t) for t in self.results]
 
     def play_ids(self, decisions: Sequence[Decision]) -> dict[str, list[str]]:
         """The play ids to look up in each processed hash."""
         ids: dict[str, list[str]] = {key: [] for key in self.processed_keys}
-        for d, (b, _) in zip(decisions, self.of, strict=True):
+        for d, b in zip(decisions, self.of, strict=True):
             ids[self.processed_keys[b - 1]].append(d.play_id)
         return ids
 
-    def ttls(self, now: float, processed_ttl: int, result_ttl: int) -> list[int]:
-        """Seconds each hash lives: its window's end from now (plays of a game on a virtual
+    def ttls(self, now: float, processed_ttl: int) -> list[int]:
+        """Seconds each hash lives: its hour's end from now (plays of a game on a virtual
         clock have ended long ago), plus how long its records must outlive it."""
-        hour, tens = keys.PROCESSED_BUCKET_SECONDS, keys.RESULT_BUCKET_SECONDS
-        return [
-            *(max(0, math.ceil((h + 1) * hour - now)) + processed_ttl for h in self.processed),
-            *(max(0, math.ceil((t + 1) * tens - now)) + result_ttl for t in self.results),
-        ]
+        hour = keys.PROCESSED_BUCKET_SECONDS
+        return [max(0, math.ceil((h + 1) * hour - now)) + processed_ttl for h in self.processed]
 
 
 class _RedisStore:
@@ -149,12 +141,10 @@ class _RedisStore:
         self,
         client: AsyncRedis,
         *,
-        result_ttl: int = 20,
         processed_ttl: int = 2 * DAY,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.client = client
-        self.result_ttl = result_ttl
         self.processed_ttl = processed_ttl
         self.clock = clock
         self._load = client.register_script(scripts.LOAD_GAME)
@@ -277,11 +267,6 @@ class _RedisStore:
         values = await self.client.mget([keys.budget(g, b) for b in rules.brands])
         return {b: int(v or 0) for b, v in zip(rules.brands, values, strict=True)}
 
-    async def result(self, rules: GameRules, play_id: str, t: float) -> str | None:
-        key = keys.results(rules.game_id, keys.result_bucket(t))
-        raw = await self.client.hget(key, play_id)
-        return None if raw is None else raw.decode() if isinstance(raw, bytes) else str(raw)
-
 
 class LuaStore(_RedisStore):
     """One EVALSHA decides a whole batch of one game (``scripts.DECIDE_BATCH``)."""
@@ -309,21 +294,19 @@ class LuaStore(_RedisStore):
         g = rules.game_id
         buckets = _Buckets(g, decisions)
         batch_keys = [keys.pacing(g), *(keys.budget(g, b) for b in rules.brands),
-                      *buckets.processed_keys, *buckets.result_keys]  # fmt: skip
+                      *buckets.processed_keys]  # fmt: skip
         args: list[Any] = [
-            len(rules.brands), *rules.brands, len(buckets.processed), len(buckets.results),
-            rules.forecast_alpha, 1 if rules.moments_void else 0, len(decisions),
-            *buckets.ttls(self.clock(), self.processed_ttl, self.result_ttl),
+            len(rules.brands), *rules.brands, len(buckets.processed), rules.forecast_alpha,
+            1 if rules.moments_void else 0, len(decisions),
+            *buckets.ttls(self.clock(), self.processed_ttl),
         ]  # fmt: skip
-        for d, (b, r) in zip(decisions, buckets.of, strict=True):
+        for d, b in zip(decisions, buckets.of, strict=True):
             # Every argument costs packing here and a Lua string there: "no cap" and the
             # brand draw of a play that does not want to win go as empty strings.
             if d.want:
-                args += (d.play_id, b, r, d.slot, b"1", _cap(d.cap), _cap(d.slot_cap),
-                         d.brand_draw, d.meta)  # fmt: skip
+                args += (d.play_id, b, d.slot, b"1", _cap(d.cap), _cap(d.slot_cap), d.brand_draw)
             else:
-                args += (d.play_id, b, r, d.slot, b"0", _cap(d.cap), _cap(d.slot_cap), b"",
-                         d.meta)  # fmt: skip
+                args += (d.play_id, b, d.slot, b"0", _cap(d.cap), _cap(d.slot_cap), b"")
         answer = await self._decide(keys=batch_keys, args=args)
         if not answer:
             raise GameLost(g)
@@ -363,7 +346,7 @@ class OptimisticStore(_RedisStore):
                         decided.update((i, int(v)) for i, v in zip(ids, found, strict=True) if v)
                     before = parse_state(raw, sum(max(v, 0) for v in stock), g)
                     check_run(g, run, await this_run(pipe))
-                    state, outcomes, results = step.apply(
+                    state, outcomes = step.apply(
                         before, stock, rules.brands, decisions, decided,
                         void=rules.moments_void, alpha=rules.forecast_alpha,
                     )  # fmt: skip
@@ -371,7 +354,7 @@ class OptimisticStore(_RedisStore):
                     pipe.hset(pacing_key, mapping=state_fields(state))  # type: ignore[arg-type]
                     for key, left in zip(budget_keys, stock, strict=True):
                         pipe.set(key, left)
-                    self._write(pipe, decisions, buckets, decided, results)
+                    self._write(pipe, decisions, buckets, outcomes)
                     await pipe.execute()
                     return state, outcomes
                 except WatchError:
@@ -434,21 +417,18 @@ class OptimisticStore(_RedisStore):
 
     def _write(
         self, pipe: Any, decisions: Sequence[Decision], buckets: _Buckets,
-        decided: Mapping[str, int], results: Mapping[str, str],
+        outcomes: Sequence[Outcome],
     ) -> None:  # fmt: skip
+        """Record each new play's outcome in its hour's processed hash (a replay has one)."""
         processed: dict[str, dict[str, int]] = {}
-        documents: dict[str, dict[str, str]] = {}
-        for d, (b, r) in zip(decisions, buckets.of, strict=True):
-            if d.play_id in results:
-                processed.setdefault(buckets.processed_keys[b - 1], {})[d.play_id] = decided[
-                    d.play_id
-                ]
-                documents.setdefault(buckets.result_keys[r - 1], {})[d.play_id] = results[d.play_id]
-        ttls = dict(zip(
-            [*buckets.processed_keys, *buckets.result_keys],
-            buckets.ttls(self.clock(), self.processed_ttl, self.result_ttl), strict=True,
-        ))  # fmt: skip
-        for key, mapping in (*processed.items(), *documents.items()):
+        for d, b, outcome in zip(decisions, buckets.of, outcomes, strict=True):
+            if not outcome.replay:
+                processed.setdefault(buckets.processed_keys[b - 1], {})[d.play_id] = (
+                    outcome.brand or 0
+                )
+        ttls = dict(zip(buckets.processed_keys, buckets.ttls(self.clock(), self.processed_ttl),
+                        strict=True))  # fmt: skip
+        for key, mapping in processed.items():
             pipe.hset(key, mapping=mapping)
             pipe.expire(key, ttls[key])
 
@@ -456,8 +436,4 @@ class OptimisticStore(_RedisStore):
 def store_for(settings: Settings, client: AsyncRedis) -> LuaStore | OptimisticStore:
     """The budget store the settings ask for."""
     kind = LuaStore if settings.budget_store == "lua" else OptimisticStore
-    return kind(
-        client,
-        result_ttl=settings.result_ttl_seconds,
-        processed_ttl=settings.processed_ttl_seconds,
-    )
+    return kind(client, processed_ttl=settings.processed_ttl_seconds)

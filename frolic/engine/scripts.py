@@ -31,13 +31,12 @@ return 0
 #   KEYS[1]                  pacing:game:{g}                            (hash)
 #   KEYS[1+j], j=1..nb       budget:game:{g}:brand:<brands[j]>          (integer)
 #   KEYS[1+nb+b], b=1..np    processed:game:{g}:<hour>                  (hash playId -> brand)
-#   KEYS[1+nb+np+r], r=1..nr results:game:{g}:<10 s bucket>             (hash playId -> JSON)
 #   ARGV[1]                  nb, the number of brands
 #   ARGV[1+j]                brands[j], the brand ids in KEYS order
-#   ARGV[nb+2..nb+6]         np, nr, forecast alpha, void (0|1), n plays
-#   ARGV[nb+7..]             np TTLs of the processed hashes, then nr TTLs of the results
-#   then per play, 9 each:   playId, processed index b, results index r, slot, want (0|1),
-#                            cap, slot_cap ('' for none), brand_draw ('' unless want), meta
+#   ARGV[nb+2..nb+5]         np, forecast alpha, void (0|1), n plays
+#   ARGV[nb+6..]             np TTLs of the processed hashes
+#   then per play, 7 each:   playId, processed index b, slot, want (0|1), cap,
+#                            slot_cap ('' for none), brand_draw ('' unless want)
 #   returns {state, outcomes, replays}:
 #     state    {consumed, awarded, slot, slot_awarded, slot_cap, slot_plays, forecast,
 #               plays, line_t, line_from, remaining, epoch} as strings ('' for none); the
@@ -54,14 +53,12 @@ local brands = {}
 for j = 1, nb do brands[j] = ARGV[1 + j] end
 local base = 1 + nb
 local np = tonumber(ARGV[base + 1])
-local nr = tonumber(ARGV[base + 2])
-local alpha = tonumber(ARGV[base + 3])
-local void = ARGV[base + 4] == '1'
-local n = tonumber(ARGV[base + 5])
-local ttl = base + 5
-local first = ttl + np + nr + 1
+local alpha = tonumber(ARGV[base + 2])
+local void = ARGV[base + 3] == '1'
+local n = tonumber(ARGV[base + 4])
+local ttl = base + 4
+local first = ttl + np + 1
 local pkey = 1 + nb
-local rkey = 1 + nb + np
 
 local st = redis.call('HMGET', KEYS[1], 'consumed', 'awarded', 'slot', 'slot_awarded',
                       'slot_cap', 'slot_plays', 'forecast', 'plays', 'line_t', 'line_from',
@@ -88,7 +85,7 @@ end
 local asked = {}
 for b = 1, np do asked[b] = {} end
 for i = 1, n do
-    local a = first + (i - 1) * 9
+    local a = first + (i - 1) * 7
     local list = asked[tonumber(ARGV[a + 1])]
     list[#list + 1] = ARGV[a]
 end
@@ -103,19 +100,18 @@ for b = 1, np do
     end
 end
 
-local new_processed, new_results = {}, {}
+local new_processed = {}
 for b = 1, np do new_processed[b] = {} end
-for r = 1, nr do new_results[r] = {} end
 local outcomes, replays = {}, {}
 for i = 1, n do
-    local a = first + (i - 1) * 9
+    local a = first + (i - 1) * 7
     local id = ARGV[a]
     local prior = known[id]
     if prior then
         outcomes[i] = prior
         replays[i] = 1
     else
-        local k = tonumber(ARGV[a + 3])
+        local k = tonumber(ARGV[a + 2])
         if slot == nil or k > slot then
             if slot ~= nil then
                 if forecast == nil then
@@ -126,14 +122,14 @@ for i = 1, n do
                 forecast = forecast * (1 - alpha) ^ (k - slot - 1)
             end
             slot, slot_awarded, slot_plays = k, 0, 0
-            slot_cap = tonumber(ARGV[a + 6]) or 1e300
+            slot_cap = tonumber(ARGV[a + 5]) or 1e300
         end
         slot_plays = slot_plays + 1
         plays = plays + 1
         local brand = 0
-        local cap = tonumber(ARGV[a + 5]) or 1e300
-        if ARGV[a + 4] == '1' and consumed < cap and slot_awarded < slot_cap and total > 0 then
-            local target = math.min(math.floor(tonumber(ARGV[a + 7]) * total), total - 1)
+        local cap = tonumber(ARGV[a + 4]) or 1e300
+        if ARGV[a + 3] == '1' and consumed < cap and slot_awarded < slot_cap and total > 0 then
+            local target = math.min(math.floor(tonumber(ARGV[a + 6]) * total), total - 1)
             for j = 1, nb do
                 if stock[j] > 0 then
                     if target < stock[j] then
@@ -158,20 +154,9 @@ for i = 1, n do
         outcomes[i] = brand
         replays[i] = 0
         known[id] = brand
-        local doc = '{"playId":"' .. id .. '","outcome":'
-        if brand > 0 then
-            doc = doc .. '"WIN","brand":' .. brand
-        else
-            doc = doc .. '"LOSE","brand":null'
-        end
-        local meta = ARGV[a + 8]
-        if meta ~= '' then doc = doc .. ',' .. meta end
         local p = new_processed[tonumber(ARGV[a + 1])]
         p[#p + 1] = id
         p[#p + 1] = brand
-        local r = new_results[tonumber(ARGV[a + 2])]
-        r[#r + 1] = id
-        r[#r + 1] = doc .. '}'
     end
 end
 
@@ -179,12 +164,6 @@ for b = 1, np do
     if #new_processed[b] > 0 then
         redis.call('HSET', KEYS[pkey + b], unpack(new_processed[b]))
         redis.call('EXPIRE', KEYS[pkey + b], ARGV[ttl + b])
-    end
-end
-for r = 1, nr do
-    if #new_results[r] > 0 then
-        redis.call('HSET', KEYS[rkey + r], unpack(new_results[r]))
-        redis.call('EXPIRE', KEYS[rkey + r], ARGV[ttl + np + r])
     end
 end
 

@@ -33,13 +33,14 @@ class Decision(NamedTuple):
     """
 
     play_id: str
-    t: float  # the play's request time: which hour and 10 s bucket it is stored under
+    t: float  # the play's request time: which hour's processed hash it is stored in
     slot: int
     want: bool
     cap: float
     slot_cap: float
     brand_draw: float  # in [0, 1)
-    meta: str = ""  # a JSON fragment for the audit trail, e.g. '"p":0.1,"draw":0.05'
+    meta: str = ""  # a JSON fragment for the audit trail, e.g. '"p":0.1,"draw":0.05';
+    # the allocator publishes it with the outcome, and it never goes to Redis
 
 
 class Outcome(NamedTuple):
@@ -50,18 +51,6 @@ class Outcome(NamedTuple):
     @property
     def win(self) -> bool:
         return self.brand is not None
-
-
-def result_json(play_id: str, brand: int | None, meta: str) -> str:
-    """The result document stored for the reveal (see ``keys.results``).
-
-    It names its play, which the reveal needs, and that also keeps it longer than 64
-    bytes: Redis stores a hash of short values as a ziplist, where every insert scans and
-    moves the whole list; at a few hundred plays per bucket that cost Redis 2.5 µs a play.
-    """
-    head = f'{{"playId":"{play_id}","outcome":'
-    head += f'"WIN","brand":{brand}' if brand else '"LOSE","brand":null'
-    return f"{head},{meta}}}" if meta else f"{head}}}"
 
 
 def pick_brand(stock: Sequence[int], draw: float) -> int:
@@ -93,11 +82,11 @@ def apply(
     *,
     void: bool = False,
     alpha: float,
-) -> tuple[PacingState, list[Outcome], dict[str, str]]:
+) -> tuple[PacingState, list[Outcome]]:
     """Decide ``decisions`` against ``state``; ``stock`` and ``decided`` change in place.
 
-    ``decided`` maps play ids to the brand won (0 for a loss). Returns the new state, one
-    outcome per decision, and the result documents written for the new (non-replay) plays.
+    ``decided`` maps play ids to the brand won (0 for a loss); a new play is added to it.
+    Returns the new state and one outcome per decision.
     """
     s = state
     consumed, awarded, slot = s.consumed, s.awarded, s.slot
@@ -105,7 +94,6 @@ def apply(
     forecast, plays = s.forecast, s.plays
     total = sum(max(v, 0) for v in stock)
     outcomes: list[Outcome] = []
-    results: dict[str, str] = {}
     for d in decisions:
         prior = decided.get(d.play_id)
         if prior is not None:
@@ -128,14 +116,13 @@ def apply(
             consumed = max(consumed + 1, math.floor(d.cap)) if void else consumed + 1
         decided[d.play_id] = brand
         outcomes.append(Outcome(d.play_id, brand or None))
-        results[d.play_id] = result_json(d.play_id, brand or None, d.meta)
     after = replace(
         s,
         consumed=consumed, awarded=awarded, slot=slot, slot_awarded=slot_awarded,
         slot_cap=slot_cap, slot_plays=slot_plays, forecast=forecast, plays=plays,
         remaining=total,
     )  # fmt: skip
-    return after, outcomes, results
+    return after, outcomes
 
 
 def line_after_top_up(

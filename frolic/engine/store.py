@@ -62,16 +62,12 @@ class BudgetStore(Protocol):
         """Apply a batch atomically (see ``step``); the state after, and the outcomes.
         ``GameLost`` (and nothing decided) if the game is not loaded."""
 
-    async def result(self, rules: GameRules, play_id: str, t: float) -> str | None:
-        """The stored result document of the play made at ``t``, while it lives."""
-
 
 @dataclass
 class _Game:
     state: PacingState
     stock: dict[int, int]
     decided: dict[str, int] = field(default_factory=dict)
-    results: dict[str, str] = field(default_factory=dict)
     top_ups: dict[str, int] = field(default_factory=dict)
 
 
@@ -135,21 +131,17 @@ class MemoryStore:
         """``decide`` without the event loop, for the simulator's hot path."""
         game = self._game(rules)
         levels = [game.stock.get(b, 0) for b in rules.brands]
-        game.state, outcomes, results = step.apply(
+        game.state, outcomes = step.apply(
             game.state, levels, rules.brands, decisions, game.decided,
             void=rules.moments_void, alpha=rules.forecast_alpha,
         )  # fmt: skip
         game.stock.update(zip(rules.brands, levels, strict=True))
-        game.results.update(results)
         return game.state, outcomes
 
     @staticmethod
     def _remaining(game: _Game, rules: GameRules) -> int:
         """The stock the game's brands hold, as Redis counts it: over ``rules.brands``."""
         return sum(max(game.stock.get(b, 0), 0) for b in rules.brands)
-
-    async def result(self, rules: GameRules, play_id: str, t: float) -> str | None:
-        return self._game(rules).results.get(play_id)
 
     def _game(self, rules: GameRules) -> _Game:
         try:

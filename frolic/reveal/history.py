@@ -1,9 +1,10 @@
 """A reconnecting player's recent plays, from PostgreSQL (the durable ledger).
 
-Redis keeps a result for 20 s only; PostgreSQL keeps every outcome with its coupon code, so
-a socket that (re)connects reads its player's recent plays there. A decided play becomes the
-``Final`` the recorder published; an undecided one is pending, and its ``Final`` will come
-from the topic like any other (or from here, ``decided``, if the hub still owes it once due).
+A play's final (its outcome with its coupon code) exists only once the recorder has written
+it to PostgreSQL, so a socket that (re)connects reads its player's recent plays there. A
+decided play becomes the ``Final`` the recorder published; an undecided one is pending, and
+its ``Final`` will come from the topic like any other (or from here, ``decided``, if the hub
+still owes it once due).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from tests.bench.run import bench
 def test_bench_e2e_decides_every_play_it_publishes(endpoints: Endpoints, tmp_path: Path) -> None:
     result = bench(endpoints, tmp_path, "e2e", "--rate", "300", "--seconds", "1").result
     assert result["e2e_plays"] == 300
-    assert result["e2e_stored"] == 300  # every play's result is in Redis
+    assert result["e2e_stored"] == 300  # every play's outcome is recorded in Redis
     assert result["e2e_undecided"] == 0
     assert result["e2e_overspent"] == 0
     assert 0 < result["e2e_rate_per_s"] <= 300

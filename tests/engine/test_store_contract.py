@@ -7,11 +7,12 @@ optimistic WATCH/MULTI store must give the same outcomes and states for the same
 from __future__ import annotations
 
 import dataclasses
-import json
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from redis.asyncio.cluster import RedisCluster
 
 from frolic.engine import keys
 from frolic.engine.redis_store import LuaStore, OptimisticStore
@@ -232,17 +233,37 @@ async def test_void_mode_consumes_every_passed_moment(store: BudgetStore) -> Non
     assert (state.awarded, state.consumed) == (1, 3)
 
 
-async def test_result_document_is_stored(store: BudgetStore) -> None:
+async def game_keys(client: Any, game_id: int) -> set[bytes]:
+    """Every key of the game's hash tag, on the one node that holds them in a Cluster."""
+    pattern = f"*{{{game_id}}}*"
+    if isinstance(client, RedisCluster):
+        node = client.get_node_from_key(keys.pacing(game_id))
+        return set(await client.keys(pattern, target_nodes=node))
+    return set(await client.keys(pattern))
+
+
+async def test_a_decided_play_leaves_its_outcome_and_nothing_else_in_redis(
+    store: BudgetStore,
+) -> None:
+    """Each new play's outcome goes into its hour's processed hash, which lives to the
+    hour's end plus ``processed_ttl``; no result document is written (nothing reads one),
+    and a replay writes nothing."""
+    if not isinstance(store, LuaStore | OptimisticStore):
+        pytest.skip("the in-memory store has no keys")
+    store.clock = lambda: 5_000.0
     rules = new_rules()
     await store.load(rules, {7: 1, 8: 0})
-    await store.decide(rules, [want("w"), want("l")])
-    won = await store.result(rules, "w", request_time("w"))
-    assert json.loads(won or "") == {
-        "playId": "w", "outcome": "WIN", "brand": 7, "p": 1, "id": "w"
-    }  # fmt: skip
-    lost = await store.result(rules, "l", request_time("l"))
-    assert json.loads(lost or "")["outcome"] == "LOSE"
-    assert await store.result(rules, "never", request_time("never")) is None
+    before = await game_keys(store.client, rules.game_id)
+    await store.decide(rules, [want("w"), want("l"), want("w")])
+    hours = {keys.processed_bucket(request_time(p)) for p in ("w", "l")}
+    written = await game_keys(store.client, rules.game_id) - before
+    assert written == {keys.processed(rules.game_id, h).encode() for h in hours}
+    for p, brand in (("w", b"7"), ("l", b"0")):
+        hour = keys.processed_bucket(request_time(p))
+        key = keys.processed(rules.game_id, hour)
+        assert await store.client.hget(key, p) == brand
+        lives = (hour + 1) * keys.PROCESSED_BUCKET_SECONDS - 5_000 + store.processed_ttl
+        assert lives - 2 <= await store.client.ttl(key) <= max(lives, store.processed_ttl)
 
 
 batches = st.lists(
@@ -400,6 +421,6 @@ def test_settings_select_the_store(endpoints: Endpoints) -> None:
 
     client = connect(endpoints.redis_url)
     assert isinstance(store_for(Settings(), client), LuaStore)
-    chosen = store_for(Settings(budget_store="optimistic", result_ttl_seconds=5), client)
+    chosen = store_for(Settings(budget_store="optimistic", processed_ttl_seconds=600), client)
     assert isinstance(chosen, OptimisticStore)
-    assert chosen.result_ttl == 5
+    assert chosen.processed_ttl == 600
