@@ -274,11 +274,6 @@ class LuaStore(_RedisStore):
     def __init__(self, client: AsyncRedis, **options: Any) -> None:
         super().__init__(client, **options)
         self._decide = client.register_script(scripts.DECIDE_BATCH)
-        self._decrement = client.register_script(scripts.SEED_DECREMENT)
-
-    async def decrement(self, game_id: int, brand_id: int, n: int = 1) -> bool:
-        """The seed's one-call-per-play decrement, kept for comparison and tooling."""
-        return bool(await self._decrement(keys=[keys.budget(game_id, brand_id)], args=[n]))
 
     async def decide(
         self, rules: GameRules, decisions: Sequence[Decision]

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-# The seed's atomic decrement (seed-design.md §4.3), verbatim.
+# The seed's atomic decrement (seed-design.md §4.3), verbatim: the baseline `frolic bench
+# allocate` measures against. The engine never runs it (DECIDE_BATCH does its work).
 #   KEYS[1]  budget:game:{g}:brand:{b}
 #   ARGV[1]  n, how many coupons to take
 #   returns  1 if taken, 0 if fewer than n were left (nothing changes)

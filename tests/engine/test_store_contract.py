@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio.cluster import RedisCluster
 
-from frolic.engine import keys
+from frolic.engine import keys, scripts
 from frolic.engine.redis_store import LuaStore, OptimisticStore
 from frolic.engine.rules import NO_CAP, PacingState
 from frolic.engine.step import Decision, Outcome
@@ -404,13 +404,15 @@ async def test_top_ups_and_resumes_between_batches_match_the_reference(
 
 
 async def test_seed_decrement_script(endpoints: Endpoints) -> None:
+    """The seed's one-call-per-play decrement, the allocate benchmark's baseline."""
     client = connect(endpoints.redis_url)
     store = LuaStore(client)
     rules = new_rules()
     await store.load(rules, {7: 2, 8: 0})
-    assert await store.decrement(rules.game_id, 7, 2)
-    assert not await store.decrement(rules.game_id, 7, 1)
-    assert not await store.decrement(rules.game_id, 8, 1)
+    decrement = client.register_script(scripts.SEED_DECREMENT)
+    assert await decrement(keys=[keys.budget(rules.game_id, 7)], args=[2])
+    assert not await decrement(keys=[keys.budget(rules.game_id, 7)], args=[1])
+    assert not await decrement(keys=[keys.budget(rules.game_id, 8)], args=[1])
     assert await store.stock(rules) == {7: 0, 8: 0}
     await client.aclose()
 
