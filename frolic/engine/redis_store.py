@@ -15,125 +15,28 @@ from redis.exceptions import WatchError
 
 from frolic.config import Settings
 from frolic.engine import keys, scripts, step
-from frolic.engine.rules import NO_CAP, GameRules, PacingState
+from frolic.engine.redis_state import (
+    STATE_FIELDS,
+    Buckets,
+    anchor_arg,
+    cap_arg,
+    check_run,
+    parse_state,
+    state_fields,
+)
+from frolic.engine.rules import GameRules, PacingState
 from frolic.engine.step import Decision, Outcome
 from frolic.engine.store import GameLost
 from frolic.redis_client import AsyncRedis
 
-# "epoch" last: a pacing hash without it is a game Redis lost (scripts.DECIDE_BATCH).
-STATE_FIELDS = (
-    "consumed", "awarded", "slot", "slot_awarded", "slot_cap", "slot_plays", "forecast", "plays",
-    "line_t", "line_from", "epoch",
-)  # fmt: skip
 DAY = 86_400
 RESTORE_CHUNK = 2000  # outcomes per HSET when restoring a game's processed hashes
-
-
-def _num(raw: bytes | str | None) -> float | None:
-    if raw is None or raw in (b"", ""):
-        return None
-    return float(raw)
-
-
-def parse_state(
-    values: Sequence[bytes | str | None], remaining: int, game_id: int = 0
-) -> PacingState:
-    """A ``PacingState`` from the hash fields in ``STATE_FIELDS`` order; ``GameLost`` if the
-    epoch is missing."""
-    consumed, awarded, slot, slot_awarded, slot_cap, slot_plays, forecast, plays, *rest = map(
-        _num, values
-    )
-    line_t, line_from, epoch = rest
-    if epoch is None:
-        raise GameLost(game_id)
-    return PacingState(
-        consumed=int(consumed or 0),
-        awarded=int(awarded or 0),
-        slot=None if slot is None else int(slot),
-        slot_awarded=int(slot_awarded or 0),
-        slot_cap=PacingState.slot_cap if slot_cap is None else slot_cap,
-        slot_plays=int(slot_plays or 0),
-        forecast=forecast,
-        plays=int(plays or 0),
-        line_t=line_t,
-        line_from=line_from or 0.0,
-        remaining=remaining,
-        epoch=int(epoch),
-    )
 
 
 async def this_run(client: Any) -> str:
     """The run_id of the Redis server behind ``client`` (a WATCHing pipeline: its
     connection's), which ``scripts._THIS_RUN`` records with a game's epoch."""
     return str((await client.info("server"))["run_id"])
-
-
-def check_run(game_id: int, recorded: bytes | str | None, run: str) -> None:
-    """``GameLost`` unless the game's state was loaded under ``run``: a Redis that
-    restarted may have come back with an older state of it (``scripts._THIS_RUN``)."""
-    if recorded not in (run, run.encode()):
-        raise GameLost(game_id)
-
-
-def state_fields(state: PacingState) -> dict[str, str]:
-    """The hash fields the Lua script would write for ``state``."""
-    fields = {
-        "consumed": str(state.consumed),
-        "awarded": str(state.awarded),
-        "slot_awarded": str(state.slot_awarded),
-        "slot_cap": repr(state.slot_cap),
-        "slot_plays": str(state.slot_plays),
-        "plays": str(state.plays),
-    }
-    if state.slot is not None:
-        fields["slot"] = str(state.slot)
-    if state.forecast is not None:
-        fields["forecast"] = repr(state.forecast)
-    if state.line_t is not None:
-        fields["line_t"] = repr(state.line_t)
-        fields["line_from"] = repr(state.line_from)
-    return fields
-
-
-def _cap(cap: float) -> float | bytes:
-    return b"" if cap >= NO_CAP else cap
-
-
-def _anchor(line: tuple[float, float] | None) -> tuple[float | bytes, float | bytes]:
-    """The line's anchor as script arguments; a float goes as its repr, which reads back
-    to the same bits."""
-    return (b"", b"") if line is None else line
-
-
-class _Buckets:
-    """The processed hashes a batch touches, each with its 1-based index."""
-
-    def __init__(self, game_id: int, decisions: Sequence[Decision]) -> None:
-        self.processed: dict[int, int] = {}
-        self.of: list[int] = []
-        # A batch's plays are close in time: the previous play's hour is a fast path.
-        lo, hi, index = 0.0, -1.0, 0
-        for d in decisions:
-            if not lo <= d.t < hi:
-                hour = keys.processed_bucket(d.t)
-                index = self.processed.setdefault(hour, len(self.processed) + 1)
-                lo = hour * keys.PROCESSED_BUCKET_SECONDS
-                hi = lo + keys.PROCESSED_BUCKET_SECONDS
-            self.of.append(index)
-        self.processed_keys = [keys.processed(game_id, h) for h in self.processed]
-
-    def play_ids(self, decisions: Sequence[Decision]) -> dict[str, list[str]]:
-        """The play ids to look up in each processed hash."""
-        ids: dict[str, list[str]] = {key: [] for key in self.processed_keys}
-        for d, b in zip(decisions, self.of, strict=True):
-            ids[self.processed_keys[b - 1]].append(d.play_id)
-        return ids
-
-    def ttls(self, now: float, processed_ttl: int) -> list[int]:
-        """Seconds each hash lives: its hour's end from now (plays of a game on a virtual
-        clock have ended long ago), plus how long its records must outlive it."""
-        hour = keys.PROCESSED_BUCKET_SECONDS
-        return [max(0, math.ceil((h + 1) * hour - now)) + processed_ttl for h in self.processed]
 
 
 class _RedisStore:
@@ -159,7 +62,7 @@ class _RedisStore:
         g = rules.game_id
         await self._load(
             keys=[keys.pacing(g), *(keys.budget(g, b) for b in rules.brands)],
-            args=[*_anchor(step.line_at_load(rules.start, rules.end, t)), epoch,
+            args=[*anchor_arg(step.line_at_load(rules.start, rules.end, t)), epoch,
                   *(stock.get(b, 0) for b in rules.brands)],
         )  # fmt: skip
 
@@ -227,7 +130,7 @@ class _RedisStore:
             await pipe.execute()
         await self._restore(
             keys=[keys.pacing(g), *(keys.budget(g, b) for b in rules.brands)],
-            args=[awarded, *_anchor(line), epoch, *(stock.get(b, 0) for b in rules.brands)],
+            args=[awarded, *anchor_arg(line), epoch, *(stock.get(b, 0) for b in rules.brands)],
         )
         return len(decided)
 
@@ -287,7 +190,7 @@ class LuaStore(_RedisStore):
             assert state is not None
             return state, outcomes
         g = rules.game_id
-        buckets = _Buckets(g, decisions)
+        buckets = Buckets(g, decisions)
         batch_keys = [keys.pacing(g), *(keys.budget(g, b) for b in rules.brands),
                       *buckets.processed_keys]  # fmt: skip
         args: list[Any] = [
@@ -299,9 +202,10 @@ class LuaStore(_RedisStore):
             # Every argument costs packing here and a Lua string there: "no cap" and the
             # brand draw of a play that does not want to win go as empty strings.
             if d.want:
-                args += (d.play_id, b, d.slot, b"1", _cap(d.cap), _cap(d.slot_cap), d.brand_draw)
+                args += (d.play_id, b, d.slot, b"1", cap_arg(d.cap), cap_arg(d.slot_cap),
+                         d.brand_draw)  # fmt: skip
             else:
-                args += (d.play_id, b, d.slot, b"0", _cap(d.cap), _cap(d.slot_cap), b"")
+                args += (d.play_id, b, d.slot, b"0", cap_arg(d.cap), cap_arg(d.slot_cap), b"")
         answer = await self._decide(keys=batch_keys, args=args)
         if not answer:
             raise GameLost(g)
@@ -328,7 +232,7 @@ class OptimisticStore(_RedisStore):
         g = rules.game_id
         pacing_key = keys.pacing(g)
         budget_keys = [keys.budget(g, b) for b in rules.brands]
-        buckets = _Buckets(g, decisions)
+        buckets = Buckets(g, decisions)
         for attempt in range(self.max_attempts):
             async with self.client.pipeline(transaction=True) as pipe:
                 try:
@@ -411,7 +315,7 @@ class OptimisticStore(_RedisStore):
         )
 
     def _write(
-        self, pipe: Any, decisions: Sequence[Decision], buckets: _Buckets,
+        self, pipe: Any, decisions: Sequence[Decision], buckets: Buckets,
         outcomes: Sequence[Outcome],
     ) -> None:  # fmt: skip
         """Record each new play's outcome in its hour's processed hash (a replay has one)."""
