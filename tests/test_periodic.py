@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 
 import pytest
 
@@ -52,3 +53,26 @@ async def test_stop_ends_the_wait_at_once() -> None:
         stop.set()
 
     await asyncio.wait_for(periodic.every(3600, step, stop, name="hourly", log=log), 1)
+
+
+async def test_a_failing_step_backs_off_up_to_its_limit_and_a_success_resets_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stop = asyncio.Event()
+    outcomes = iter([False, False, False, False, True, False, True])
+    waits: list[float] = []
+
+    async def step() -> None:
+        if not next(outcomes, True):
+            raise ConnectionError("server away")
+
+    async def waited(awaitable: Coroutine[object, object, object], timeout: float) -> None:
+        awaitable.close()  # the stop event's wait, never awaited: no time passes
+        waits.append(timeout)
+        if len(waits) == 7:
+            stop.set()
+        raise TimeoutError
+
+    monkeypatch.setattr(periodic.asyncio, "wait_for", waited)
+    await periodic.every(1.0, step, stop, name="poll", log=log, away=server_away, back_off_to=5)
+    assert waits == [2.0, 4.0, 5.0, 5.0, 1.0, 2.0, 1.0]

@@ -10,14 +10,15 @@ Wire it into an app's lifespan, after the resources are open::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import resource
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from frolic import periodic
 from frolic.config import Settings
+from frolic.db.outage import postgres_away
 from frolic.playlog.messages import PlayEvent
 from frolic.resources import Resources
 from frolic.reveal.freezer import Freezer
@@ -43,6 +44,7 @@ class Reveal:
     listener: BroadcastListener  # final results
     plays: BroadcastListener  # accepted plays, so that a late result is told pending
     overdue: asyncio.Task[None]
+    stop: asyncio.Event  # ends the overdue poll
 
     @property
     def ready_timeout(self) -> float:
@@ -62,31 +64,28 @@ async def start_reveal(resources: Resources) -> Reveal:
     listener.start()
     plays = BroadcastListener(s, hub.expect_many, loop, topic=s.play_topic, kind=PlayEvent)
     plays.start()
-    overdue = asyncio.create_task(settle_overdue(hub, resources.db, s), name="reveal-overdue")
+    stop = asyncio.Event()
+    overdue = asyncio.create_task(settle_overdue(hub, resources.db, s, stop),
+                                  name="reveal-overdue")  # fmt: skip
     # Reveals are timed to the millisecond; a full collection over everything loaded at
     # start would stall them. Objects alive now are never garbage: keep them out of it.
     freezer.start()
-    return Reveal(s, resources.db, hub, listener, plays, overdue)
+    return Reveal(s, resources.db, hub, listener, plays, overdue, stop)
 
 
-async def settle_overdue(hub: Hub, db: AsyncEngine, settings: Settings) -> None:
+async def settle_overdue(
+    hub: Hub, db: AsyncEngine, settings: Settings, stop: asyncio.Event
+) -> None:
     """Send overdue plays their results from PostgreSQL as soon as they are recorded there:
     a final the broker lost (a restart) would otherwise never come. While PostgreSQL is
     away their sockets were told pending, and are still waiting: nothing is guessed."""
-    delay = OVERDUE_POLL_SECONDS
-    while True:
-        await asyncio.sleep(delay)
-        owed = hub.overdue()
-        if not owed:
-            continue
-        try:
-            finals = await decided(db, owed[:OVERDUE_BATCH], settings.reveal_seconds)
-        except Exception as exc:
-            log.warning("overdue results: PostgreSQL unavailable (%s: %s)", type(exc).__name__, exc)
-            delay = min(2 * delay, OVERDUE_POLL_MAX_SECONDS)
-            continue
-        delay = OVERDUE_POLL_SECONDS
-        hub.schedule_many(finals)
+
+    async def settle() -> None:
+        if owed := hub.overdue():
+            hub.schedule_many(await decided(db, owed[:OVERDUE_BATCH], settings.reveal_seconds))
+
+    await periodic.every(OVERDUE_POLL_SECONDS, settle, stop, name="overdue results", log=log,
+                         away=postgres_away, back_off_to=OVERDUE_POLL_MAX_SECONDS)  # fmt: skip
 
 
 def open_files_up_to_the_hard_limit() -> None:
@@ -105,9 +104,8 @@ def open_files_up_to_the_hard_limit() -> None:
 
 async def stop_reveal(reveal: Reveal) -> None:
     """Leave the group, then drop every pending reveal and writer."""
-    reveal.overdue.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await reveal.overdue
+    reveal.stop.set()
+    await reveal.overdue
     await asyncio.gather(
         asyncio.to_thread(reveal.listener.stop), asyncio.to_thread(reveal.plays.stop)
     )
