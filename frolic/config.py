@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     reveal_seconds: float = Field(
         10.0, gt=0, description="Reel length: a result is revealed this long after the play."
     )
+    clock_offset_seconds: float = Field(
+        0.0,
+        description="Seconds added to this process's wall clock, for drills of clock skew "
+        "between processes (the chaos harness). Leave 0.",
+    )
     processed_ttl_seconds: int = Field(
         2 * 86_400,
         ge=60,

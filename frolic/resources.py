@@ -12,6 +12,7 @@ from confluent_kafka.admin import AdminClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from frolic import topics
+from frolic.clock import Clock, wall_clock
 from frolic.config import Settings
 from frolic.db.session import create_engine
 
@@ -22,6 +23,7 @@ class Resources:
     db: AsyncEngine
     redis: aioredis.Redis
     kafka_admin: AdminClient
+    clock: Clock
 
 
 @asynccontextmanager
@@ -31,6 +33,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
     db = create_engine(settings.database_url)
     client = aioredis.from_url(settings.redis_url, decode_responses=False)
     try:
-        yield Resources(settings, db, client, topics.admin_client(settings))
+        clock = wall_clock(settings.clock_offset_seconds)
+        yield Resources(settings, db, client, topics.admin_client(settings), clock)
     finally:
         await asyncio.gather(db.dispose(), client.aclose())

@@ -95,7 +95,7 @@ class Api(RoleBase):
         self.writer = PlayWriter(res.db)
         self.writer.start()
         self.shared.app.state.plays = PlayService(
-            s, res.redis, self.shared.games, self.writer, self.playlog
+            s, res.redis, self.shared.games, self.writer, self.playlog, res.clock
         )
         scheduler = Scheduler(res.db, store_for(s, res.redis))
         self.loops.spawn(scheduler.run(self.shared.stop), "scheduler")
@@ -118,7 +118,7 @@ class AllocatorRole(RoleBase):
 
     async def start(self) -> None:
         s, res, stop = self.shared.settings, self.shared.resources, self.shared.stop
-        allocator = Allocator(s, res.redis, self.shared.games, self.playlog)
+        allocator = Allocator(s, res.redis, self.shared.games, self.playlog, clock=res.clock)
         self.loops.spawn(allocator.run(stop), "allocator")
         self.loops.spawn(redrive_forever(s, res.db, self.playlog, stop), "redrive")
         # Games Redis lost are rebuilt from the ledger, paused ones included.
@@ -131,7 +131,8 @@ class RecorderRole(RoleBase):
     name: Role = "recorder"
 
     async def start(self) -> None:
-        recorder = Recorder(self.shared.settings, self.shared.resources.db, self.playlog)
+        res = self.shared.resources
+        recorder = Recorder(self.shared.settings, res.db, self.playlog, res.clock)
         self.loops.spawn(recorder.run(self.shared.stop), "recorder")
 
 

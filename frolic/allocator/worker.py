@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 
 import orjson
 
+from frolic.clock import Clock
 from frolic.config import Settings
 from frolic.engine.engine import Engine
 from frolic.engine.redis_store import store_for
@@ -50,8 +51,10 @@ class Allocator:
         playlog: PlayLog,
         *,
         rng: Callable[[], float] | None = None,
+        clock: Clock = time.time,
     ) -> None:
         self.settings = settings
+        self.clock = clock
         self.games = games
         self.playlog = playlog
         self.store = store_for(settings, redis)
@@ -87,7 +90,7 @@ class Allocator:
         self, game_id: int, events: list[messages.PlayEvent]
     ) -> list[asyncio.Future[None]]:
         game = await self.games.get(game_id)
-        now = time.time()
+        now = self.clock()
         topic = self.settings.result_topic
         audited: list[tuple[int | None, dict[str, object]]]
         epoch = 0
@@ -102,7 +105,7 @@ class Allocator:
                 for outcome, decision in decided
             ]
             replays = [outcome.replay for outcome, _ in decided]
-        done = time.time()
+        done = self.clock()
         # A replay (a redelivery, a re-driven play) is no new decision: not counted again.
         new = [(e.t, brand) for e, (brand, _), replay in zip(events, audited, replays, strict=True)
                if not replay]  # fmt: skip

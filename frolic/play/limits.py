@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import cluster as redis_cluster
 
+from frolic.clock import Clock
 from frolic.errors import RateLimited
 from frolic.games.repository import GameView
 from frolic.redis_client import AsyncRedis
@@ -101,8 +102,9 @@ class Rate:
 
 
 class Limits:
-    def __init__(self, redis: AsyncRedis) -> None:
+    def __init__(self, redis: AsyncRedis, clock: Clock = time.time) -> None:
         self._redis = redis
+        self._clock = clock
         self._cluster = isinstance(redis, redis_cluster.RedisCluster)
         self._gcra = redis.register_script(GCRA)
         self._gate = redis.register_script(GATE)
@@ -111,7 +113,7 @@ class Limits:
         """Raise ``RateLimited`` if ``ident`` is over ``rate``."""
         wait_ms = await self._gcra(
             keys=[f"rate:{who}:{{{ident}}}"],
-            args=[int(time.time() * 1000), 1000 / rate.per_second, rate.burst],
+            args=[int(self._clock() * 1000), 1000 / rate.per_second, rate.burst],
         )
         if int(wait_ms) > 0:
             raise RateLimited(

@@ -28,6 +28,7 @@ import orjson
 import uuid_utils
 from redis.exceptions import RedisError
 
+from frolic.clock import Clock
 from frolic.config import Settings
 from frolic.db.models import play_metadata
 from frolic.db.outage import is_outage
@@ -56,14 +57,16 @@ class PlayService:
         games: GameCache,
         writer: PlayWriter,
         playlog: PlayLog,
+        clock: Clock = time.time,
     ) -> None:
         self.settings = settings
+        self.clock = clock
         self.redis = redis
         self.games = games
         self.db = games.db
         self.writer = writer
         self.playlog = playlog
-        self.limits = Limits(redis)
+        self.limits = Limits(redis, clock)
         self.user_rate = Rate(settings.rate_user_per_second, settings.rate_user_burst)
         self.ip_rate = Rate(settings.rate_ip_per_second, settings.rate_ip_burst)
 
@@ -89,7 +92,7 @@ class PlayService:
     ) -> tuple[str, float]:
         if key is not None:
             _check_key(key)
-        now = time.time()
+        now = self.clock()
         game = await self.games.get(game_id)
         if game is None or (closed := game.closed_because(now)) is not None:
             await self.limits.rate("ip", ip, self.ip_rate)  # a refusal is counted too
@@ -183,7 +186,7 @@ class PlayService:
             meta.get("revealAt"), row.request_time.timestamp(), self.settings.reveal_seconds
         )
         decided = row.processed_time is not None and row.status in ("WIN", "LOSE")
-        if time.time() < revealed:
+        if self.clock() < revealed:
             # Not yet revealed: say so, and nothing more.
             return PlayView(playId=play_id, gameId=row.game_id, status="QUEUED",
                             revealAt=revealed)  # fmt: skip

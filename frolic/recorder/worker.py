@@ -14,6 +14,7 @@ import time
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from frolic.clock import Clock
 from frolic.config import Settings
 from frolic.monitoring import metrics
 from frolic.playlog import messages
@@ -27,8 +28,11 @@ _decode = messages.decoder(messages.Decided)
 
 
 class Recorder:
-    def __init__(self, settings: Settings, db: AsyncEngine, playlog: PlayLog) -> None:
+    def __init__(
+        self, settings: Settings, db: AsyncEngine, playlog: PlayLog, clock: Clock = time.time
+    ) -> None:
         self.settings = settings
+        self.clock = clock
         self.db = db
         self.playlog = playlog
         self.recorded = 0
@@ -49,7 +53,7 @@ class Recorder:
         # A redelivered outcome is revealed again (its socket may have missed it) but was
         # recorded before: counted once.
         self.recorded += len(recorded.new)
-        now = time.time()
+        now = self.clock()
         metrics.END_TO_END_LATENCY.observe_all([now - d.t for d in recorded.new])
         new = {d.play_id for d in recorded.new}
         metrics.count_winners(

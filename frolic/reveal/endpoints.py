@@ -18,7 +18,6 @@ an HTTP 403 (browsers not even that), while a close code and reason reach every 
 from __future__ import annotations
 
 import logging
-import time
 
 import orjson
 from fastapi import APIRouter, WebSocket
@@ -85,7 +84,7 @@ async def _send_recent(reveal: Reveal, user: str, outbox: Outbox) -> None:
         log.warning("the final listener has no partitions yet; results may be missed")
     try:
         history = await recent(
-            reveal.db, user, time.time() - RECENT_SECONDS, reveal.settings.reveal_seconds
+            reveal.db, user, reveal.hub.clock() - RECENT_SECONDS, reveal.settings.reveal_seconds
         )
     except Exception:
         # Live results still flow; the player gets the rest on their next connect.

@@ -30,6 +30,7 @@ from typing import Protocol
 
 import orjson
 
+from frolic.clock import Clock
 from frolic.monitoring import metrics
 from frolic.playlog.messages import Final, PlayEvent
 from frolic.reveal.freezer import Freezer
@@ -144,7 +145,7 @@ class Outbox:
                 return
             self._hub.sent += 1
             if reveal_at is not None:
-                late = time.time() - reveal_at
+                late = self._hub.clock() - reveal_at
                 self._hub.lateness.record(late * 1000)
                 metrics.REVEAL_LATENESS.observe(late)
 
@@ -152,7 +153,8 @@ class Outbox:
 class Hub:
     """This process's sockets by player external id, and the reveals scheduled for them."""
 
-    def __init__(self, freezer: Freezer | None = None) -> None:
+    def __init__(self, freezer: Freezer | None = None, clock: Clock = time.time) -> None:
+        self.clock = clock
         self.lateness = Lateness()
         self.sent = 0  # messages written to sockets, pongs included
         self.held = 0  # sockets, all players together
@@ -216,7 +218,7 @@ class Hub:
         if all(outbox.has(play_id) for outbox in held.values()):
             return  # its result is here already
         owed = self._owed[play_id] = _Owed(user, reveal_at)
-        delay = reveal_at - time.time()
+        delay = reveal_at - self.clock()
         if delay <= 0:
             self._due(play_id)
             return
@@ -229,7 +231,7 @@ class Hub:
 
     def overdue(self) -> list[str]:
         """Plays told pending whose player is still connected here; forgets the rest."""
-        now = time.time()
+        now = self.clock()
         for play_id, owed in list(self._owed.items()):
             gone = owed.user not in self._sockets
             if owed.pending and (gone or now - owed.reveal_at > OVERDUE_FORGET_SECONDS):
@@ -267,14 +269,14 @@ class Hub:
         targets = [outbox for outbox in candidates if outbox.claim(final.play_id)]
         if not targets:
             return
-        delay = final.reveal_at - time.time()
+        delay = final.reveal_at - self.clock()
         if delay <= 0:
             self._send(final, targets, measure=not replay)
             return
         self._call_later(delay + TIMER_SLACK, lambda: self._fire(final, targets))
 
     def _fire(self, final: Final, targets: list[Outbox]) -> None:
-        early = final.reveal_at - time.time()
+        early = final.reveal_at - self.clock()
         if early > 0:  # a coarse timer may still fire a hair early: never reveal early
             self._call_later(early + TIMER_SLACK, lambda: self._fire(final, targets))
             return

@@ -57,7 +57,7 @@ async def start_reveal(resources: Resources) -> Reveal:
     """Start listening to the final topic; sockets may connect at once (see ``ready``)."""
     open_files_up_to_the_hard_limit()
     freezer = Freezer()
-    hub = Hub(freezer)
+    hub = Hub(freezer, resources.clock)
     loop = asyncio.get_running_loop()
     s = resources.settings
     listener = BroadcastListener(s, hub.schedule_many, loop)

@@ -159,3 +159,23 @@ async def test_the_route_documents_the_play(client: httpx.AsyncClient) -> None:
     assert body["required"] == ["gameId"]
     assert "202" in post["responses"]
     assert {"401", "403", "429"} <= set(post["responses"])
+
+
+async def test_the_api_judges_a_play_by_its_own_clock(api_settings: Settings) -> None:
+    """The clock is the process's, built once from its settings: an api whose clock runs two
+    hours ahead finds an hour-long game already ended, and says when it ended."""
+    game = await create_live_game(api_settings, budgets=(1,), minutes=60)
+    ahead = api_settings.model_copy(update={"clock_offset_seconds": 7200.0})
+    app = create_app(ahead, roles=("api",))
+    # Its own client address: the skewed clock counts it in the IP's rate two hours ahead,
+    # which would refuse the other tests' plays from the shared address.
+    transport = httpx.ASGITransport(app=app, client=("198.51.100.7", 40_000))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://frolic") as client,
+    ):
+        answer = await client.post("/play", json={"gameId": game.game_id},
+                                   headers=auth(ahead, f"skew-{uuid.uuid4().hex[:6]}"))  # fmt: skip
+    assert answer.status_code == 422
+    assert re.fullmatch(rf"game {game.game_id} ended at \S+; it takes no more plays",
+                        answer.json()["detail"])  # fmt: skip

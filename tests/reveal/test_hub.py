@@ -217,3 +217,19 @@ async def test_an_overdue_play_is_forgotten_once_its_player_leaves() -> None:
     hub.disconnect("ann", ann)
     assert hub.overdue() == []
     await hub.close()
+
+
+async def test_the_hub_reveals_by_the_clock_it_is_given() -> None:
+    """A ws process whose clock runs 60 s ahead reveals a result due in 30 s at once (early,
+    as clock_skew's chaos run shows); one 60 s behind holds a result 30 s past due."""
+    ahead, behind = Hub(clock=lambda: time.time() + 60), Hub(clock=lambda: time.time() - 60)
+    early, held = FakeSocket(), FakeSocket()
+    ahead.connect("ann", early)
+    behind.connect("ann", held)
+    ahead.schedule(final_for("ann", time.time() + 30))
+    behind.schedule(final_for("ann", time.time() - 30))
+    await settle(0.05)
+    assert len(early.sent) == 1
+    assert held.sent == []
+    await ahead.close()
+    await behind.close()
