@@ -9,8 +9,13 @@ wraps some of these in ``DBAPIError`` and re-raises others as they are.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import asyncpg
 from sqlalchemy import exc as sa
+
+from frolic.errors import NotReady
 
 _OUTAGES = (
     OSError,  # TimeoutError and ConnectionError included
@@ -45,6 +50,18 @@ def is_refusal(exc: BaseException) -> bool:
         return False
     state = str(getattr(exc.orig, "sqlstate", None) or "")
     return state[:2] in ("22", "23")
+
+
+@contextmanager
+def not_ready_while_away(detail: str, retry_after: float = 2) -> Iterator[None]:
+    """PostgreSQL away inside the block is answered ``NotReady(detail)`` (503, try again
+    in ``retry_after`` seconds); any other error passes as it is."""
+    try:
+        yield
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        raise NotReady(detail, retry_after=retry_after) from exc
 
 
 def postgres_away(exc: Exception) -> str | None:

@@ -31,7 +31,7 @@ from redis.exceptions import RedisError
 from frolic.clock import Clock
 from frolic.config import Settings
 from frolic.db.models import play_metadata
-from frolic.db.outage import is_outage
+from frolic.db.outage import not_ready_while_away
 from frolic.errors import Forbidden, FrolicError, NotFound, NotReady, ValidationFailed
 from frolic.games.repository import GameCache
 from frolic.monitoring import metrics
@@ -153,13 +153,9 @@ class PlayService:
 
     async def _keyed_play(self, user: str, key: str) -> Claim | None:
         """The ledger's play of ``user``'s ``key``, if it has one."""
-        try:
+        with not_ready_while_away("the play could not be looked up; try again"):
             async with self.db.connect() as conn:
                 row = await play_rows.keyed(conn, user, key)
-        except Exception as exc:
-            if not is_outage(exc):
-                raise
-            raise NotReady("the play could not be looked up; try again", retry_after=2) from exc
         if row is None:
             return None
         t = float(row.requested)
@@ -172,13 +168,9 @@ class PlayService:
             wanted = uuid.UUID(play_id)
         except ValueError:
             raise NotFound(f"no play {play_id}") from None
-        try:
+        with not_ready_while_away("plays cannot be read right now; try again"):
             async with self.db.connect() as conn:
                 row = await play_rows.of_player(conn, wanted, user)
-        except Exception as exc:
-            if not is_outage(exc):
-                raise
-            raise NotReady("plays cannot be read right now; try again", retry_after=2) from exc
         if row is None:
             raise NotFound(f"no play {play_id}")
         meta = play_metadata(row.meta)
