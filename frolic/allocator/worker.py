@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 
 import orjson
 
+from frolic import metrics
 from frolic.clock import Clock
 from frolic.config import Settings
 from frolic.engine.engine import Engine
@@ -30,7 +31,6 @@ from frolic.engine.step import Decision, Outcome
 from frolic.engine.store import GameLost
 from frolic.engine.strategies import Play
 from frolic.games.repository import GameCache, GameView
-from frolic.monitoring import metrics
 from frolic.playlog import messages
 from frolic.playlog.consumer import BatchConsumer
 from frolic.playlog.producer import PlayLog

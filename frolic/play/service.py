@@ -28,13 +28,13 @@ import orjson
 import uuid_utils
 from redis.exceptions import RedisError
 
+from frolic import metrics
 from frolic.clock import Clock
 from frolic.config import Settings
 from frolic.db.models import play_metadata
 from frolic.db.outage import not_ready_while_away
 from frolic.errors import Forbidden, FrolicError, NotFound, NotReady, ValidationFailed
 from frolic.games.repository import GameCache
-from frolic.monitoring import metrics
 from frolic.play.limits import Limits, Rate
 from frolic.play.schemas import PlayView
 from frolic.play.writer import PlayWriter

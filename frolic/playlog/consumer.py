@@ -21,10 +21,10 @@ from confluent_kafka import Consumer, KafkaException, Message
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from frolic import metrics
 from frolic.config import Settings
 from frolic.db.outage import is_outage, is_refusal
 from frolic.errors import NotReady
-from frolic.monitoring import metrics
 from frolic.topics import client_config
 
 log = logging.getLogger(__name__)

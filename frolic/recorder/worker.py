@@ -14,9 +14,9 @@ import time
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from frolic import metrics
 from frolic.clock import Clock
 from frolic.config import Settings
-from frolic.monitoring import metrics
 from frolic.playlog import messages
 from frolic.playlog.consumer import BatchConsumer
 from frolic.playlog.producer import PlayLog

@@ -30,8 +30,8 @@ from typing import Protocol
 
 import orjson
 
+from frolic import metrics
 from frolic.clock import Clock
-from frolic.monitoring import metrics
 from frolic.playlog.messages import Final, PlayEvent
 from frolic.reveal.freezer import Freezer
 

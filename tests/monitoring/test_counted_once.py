@@ -8,13 +8,13 @@ import asyncio
 import time
 import uuid
 
+from frolic import metrics
 from frolic.allocator.worker import Allocator
 from frolic.chaos.topic_log import read_all
 from frolic.config import Settings
 from frolic.db.session import create_engine
 from frolic.games.repository import GameCache
-from frolic.monitoring import metrics
-from frolic.monitoring.metrics import BatchHistogram
+from frolic.metrics import BatchHistogram
 from frolic.playlog import messages
 from frolic.playlog.producer import PlayLog
 from frolic.recorder.worker import Recorder

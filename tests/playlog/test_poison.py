@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from frolic import metrics
 from frolic.config import Settings
-from frolic.monitoring import metrics
 from frolic.playlog import consumer as consumer_module
 from frolic.playlog.consumer import BatchConsumer
 

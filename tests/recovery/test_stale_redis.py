@@ -22,6 +22,7 @@ import httpx
 import pytest
 import redis.asyncio
 
+from frolic import metrics
 from frolic.chaos.topic_log import read_all
 from frolic.config import Settings
 from frolic.db.session import create_engine
@@ -31,7 +32,6 @@ from frolic.engine.redis_store import LuaStore
 from frolic.engine.store import GameLost
 from frolic.engine.strategies import Play
 from frolic.games.repository import load_game
-from frolic.monitoring import metrics
 from frolic.playlog import messages
 from frolic.playlog.consumer import BatchConsumer
 from frolic.reconcile.recovery import lost_games, rebuild_lost

@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from frolic.config import Settings
 from frolic.db.session import create_engine
-from frolic.monitoring.metrics import BatchHistogram
+from frolic.metrics import BatchHistogram
 from frolic.monitoring.scrape import ServerFigures
 from frolic.redis_client import connect
 from frolic.topics import ALLOCATORS, RECORDERS
