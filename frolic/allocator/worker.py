@@ -29,7 +29,7 @@ from frolic.engine.engine import Engine
 from frolic.engine.redis_store import store_for
 from frolic.engine.step import Decision, Outcome
 from frolic.engine.store import GameLost
-from frolic.engine.strategies import Play
+from frolic.engine.strategy import Play
 from frolic.games.repository import GameCache, GameView
 from frolic.playlog import messages
 from frolic.playlog.consumer import BatchConsumer

@@ -24,7 +24,7 @@ from frolic.engine.engine import Engine
 from frolic.engine.redis_store import LuaStore, OptimisticStore
 from frolic.engine.rules import GameRules
 from frolic.engine.step import Outcome
-from frolic.engine.strategies import Play
+from frolic.engine.strategy import Play
 from frolic.redis_client import connect
 
 StoreKind = Literal["lua", "optimistic"]

@@ -46,7 +46,8 @@ from frolic.engine import keys
 from frolic.engine.redis_store import store_for
 from frolic.engine.rules import GameRules
 from frolic.engine.store import BudgetStore, GameLost
-from frolic.engine.strategies import Strategy, make_strategy
+from frolic.engine.strategies import make_strategy
+from frolic.engine.strategy import Strategy
 from frolic.errors import NotReady
 from frolic.games.repository import load_game
 from frolic.monitoring.lag import consumer_lag

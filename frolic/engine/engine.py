@@ -7,7 +7,8 @@ from collections.abc import Callable, Sequence
 from frolic.engine.rules import GameRules, PacingState
 from frolic.engine.step import Decision, Outcome
 from frolic.engine.store import BudgetStore, GameLost
-from frolic.engine.strategies import Play, RandomSource, Strategy, make_strategy
+from frolic.engine.strategies import make_strategy
+from frolic.engine.strategy import Play, RandomSource, Strategy
 
 
 class Engine:

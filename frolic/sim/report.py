@@ -26,8 +26,8 @@ import typer
 from numpy.typing import NDArray
 from rich.console import Console
 
+from frolic.engine.paced import DEFAULT_HORIZON, Horizon
 from frolic.engine.rules import STRATEGIES, StrategyName
-from frolic.engine.strategies import DEFAULT_HORIZON, Horizon
 from frolic.sim import runner
 from frolic.sim.fairness import Fairness, Ratio, ratios
 from frolic.sim.metrics import DEFAULT_GRID_POINTS, Metrics, evaluate, oracle_wins

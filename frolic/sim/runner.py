@@ -17,9 +17,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from frolic.engine.engine import Engine
+from frolic.engine.paced import DEFAULT_HORIZON, Horizon
 from frolic.engine.rules import GameRules, StrategyName
 from frolic.engine.store import MemoryStore
-from frolic.engine.strategies import DEFAULT_HORIZON, Horizon, Play, make_strategy
+from frolic.engine.strategies import make_strategy
+from frolic.engine.strategy import Play
 
 Progress = Callable[[int], None]  # called with the number of plays just decided
 

@@ -22,8 +22,8 @@ from frolic.config import Settings
 from frolic.dashboard import service
 from frolic.db.session import create_engine
 from frolic.engine import keys
+from frolic.engine.paced import PacedStrategy
 from frolic.engine.redis_store import store_for
-from frolic.engine.strategies import PacedStrategy
 from frolic.games.repository import load_game
 from frolic.redis_client import connect
 from frolic.resources import open_resources

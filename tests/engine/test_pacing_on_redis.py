@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 
 from frolic.engine.engine import Engine
 from frolic.engine.store import BudgetStore, MemoryStore
-from frolic.engine.strategies import Play
+from frolic.engine.strategy import Play
 from frolic.sim import runner
 from frolic.sim.fairness import Fairness, ratios
 from frolic.sim.metrics import evaluate

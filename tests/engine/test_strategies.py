@@ -14,20 +14,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from frolic.engine.engine import Engine
+from frolic.engine.paced import Horizon, PacedStrategy, expected_rate
 from frolic.engine.rules import STRATEGIES, GameRules, PacingState, StrategyName
 from frolic.engine.store import MemoryStore
 from frolic.engine.strategies import (
     FixedOddsStrategy,
-    Horizon,
-    PacedStrategy,
-    Play,
     SlotStrategy,
-    Strategy,
     WinningMomentsStrategy,
-    expected_rate,
     make_strategy,
     winning_moments,
 )
+from frolic.engine.strategy import Play, Strategy
 from tests.engine.conftest import new_rules
 
 

@@ -8,8 +8,8 @@ from collections import Counter, defaultdict
 import pytest
 
 from frolic.bench.hammer import Hammer, HammerReport, StoreKind, run
+from frolic.engine.paced import Horizon
 from frolic.engine.rules import GameRules
-from frolic.engine.strategies import Horizon
 from frolic.stack import Endpoints
 from tests.engine.conftest import new_rules
 

@@ -19,7 +19,7 @@ from frolic.engine.engine import Engine
 from frolic.engine.redis_store import LuaStore
 from frolic.engine.rules import PacingState
 from frolic.engine.store import GameLost
-from frolic.engine.strategies import Play
+from frolic.engine.strategy import Play
 from frolic.games.repository import load_game
 from frolic.playlog.messages import Decided
 from frolic.reconcile.service import balances, rebuild

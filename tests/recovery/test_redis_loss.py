@@ -20,7 +20,7 @@ from frolic.db.session import create_engine
 from frolic.engine.engine import Engine
 from frolic.engine.redis_store import LuaStore, store_for
 from frolic.engine.step import Outcome
-from frolic.engine.strategies import Play
+from frolic.engine.strategy import Play
 from frolic.games.repository import load_game
 from frolic.playlog.messages import Decided
 from frolic.reconcile.recovery import lost_games, rebuild_lost, watch

@@ -30,7 +30,7 @@ from frolic.engine import keys
 from frolic.engine.engine import Engine
 from frolic.engine.redis_store import LuaStore
 from frolic.engine.store import GameLost
-from frolic.engine.strategies import Play
+from frolic.engine.strategy import Play
 from frolic.games.repository import load_game
 from frolic.playlog import messages
 from frolic.playlog.consumer import BatchConsumer
