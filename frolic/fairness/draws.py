@@ -1,0 +1,84 @@
+"""Each play's draws, derived from the game's secret seed by a published rule.
+
+A play's message binds it to what the operator cannot choose after the fact: the game, the
+player (by a per-game pseudonym), the player's per-game play number and the client seed
+the player sent. Its two draws are read from ``HMAC-SHA256(seed, message)``:
+
+    u        = (first 8 bytes, big-endian) >> 11, divided by 2^53    the win draw
+    brand_u  = (next 8 bytes, big-endian) >> 11, divided by 2^53     the brand draw
+
+so each is one of the 2^53 evenly spaced doubles in [0, 1), as Python's ``random()`` is.
+A play wins if ``u < p`` and the store's caps allow it; the brand is drawn among the
+brands with stock, weighted by their stock (``engine.step.pick_brand``). The exact
+formats, with a worked example, are in docs/fairness.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+
+ALGORITHM = "frolic-fair-v1"
+"""Names every format below; a change to any of them is a new version."""
+SEED_BYTES = 32
+CLIENT_SEED = re.compile(r"[A-Za-z0-9._~-]{0,64}")
+"""What a player may send as ``clientSeed``: no separator of the message can appear in it."""
+_SCALE = 2.0**-53
+
+
+def new_seed() -> bytes:
+    """256 bits from the operating system's CSPRNG."""
+    return secrets.token_bytes(SEED_BYTES)
+
+
+def commitment(seed: bytes) -> str:
+    """What is published before the first play: ``SHA-256(seed)``, in hex."""
+    return hashlib.sha256(seed).hexdigest()
+
+
+def player_ref(seed: bytes, game_id: int, user: str) -> str:
+    """A player's pseudonym in one game: 128 bits of ``HMAC-SHA256(seed,
+    "frolic-fair-v1|player|<game>|<user>")`` in hex. Nobody can link it to the player while
+    the seed is secret; after the reveal, the player (who knows their id) can recompute it."""
+    text = f"{ALGORITHM}|player|{game_id}|{user}".encode()
+    return hmac.new(seed, text, hashlib.sha256).hexdigest()[:32]
+
+
+def message(game_id: int, player: str, number: int, client_seed: str) -> bytes:
+    """The play's message: ``frolic-fair-v1|play|<game>|<player ref>|<number>|<client seed>``."""
+    if not CLIENT_SEED.fullmatch(client_seed):
+        raise ValueError(f"a client seed is at most 64 of A-Z a-z 0-9 . _ ~ -, not {client_seed!r}")
+    if number < 1:
+        raise ValueError(f"play numbers start at 1, not {number}")
+    return f"{ALGORITHM}|play|{game_id}|{player}|{number}|{client_seed}".encode()
+
+
+def unit(eight: bytes) -> float:
+    """Eight bytes, big-endian, as one of the 2^53 evenly spaced doubles in [0, 1)."""
+    return (int.from_bytes(eight, "big") >> 11) * _SCALE
+
+
+@dataclass(frozen=True, slots=True)
+class Draws:
+    u: float  # wins if u < p
+    brand_u: float  # picks the brand among those with stock
+
+    @classmethod
+    def of(cls, seed: bytes, play_message: bytes) -> Draws:
+        digest = hmac.new(seed, play_message, hashlib.sha256).digest()
+        return cls(unit(digest[:8]), unit(digest[8:16]))
+
+
+def draws(seed: bytes, game_id: int, player: str, number: int, client_seed: str = "") -> Draws:
+    """The play's two draws (see the module's docstring)."""
+    return Draws.of(seed, message(game_id, player, number, client_seed))
+
+
+def moment(seed: bytes, game_id: int, index: int) -> float:
+    """``winning_moments``'s ``index``-th instant (from 0) as a fraction of its span, from
+    ``HMAC-SHA256(seed, "frolic-fair-v1|moment|<game>|<index>")``'s first 8 bytes."""
+    text = f"{ALGORITHM}|moment|{game_id}|{index}".encode()
+    return unit(hmac.new(seed, text, hashlib.sha256).digest()[:8])

@@ -1,0 +1,37 @@
+"""The bodies of the decision log's entries (``chain.extend`` numbers and chains them).
+
+A play's entry holds what its outcome is judged by: the player's pseudonym, play number
+and client seed (its message), its request time and slot, the ``p`` it was drawn against,
+the caps the store judged it by (``None`` for none), its draws, the outcome and brand, and
+a hash of the coupon code issued for a win. A top-up's entry holds its brand, coupons and
+time: the stock the plays after it are judged by.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from frolic.engine.rules import NO_CAP
+from frolic.engine.step import Decision
+from frolic.fairness.draws import Draws
+
+
+def _cap(cap: float) -> float | None:
+    return None if cap >= NO_CAP else cap
+
+
+def play_entry(
+    *, player: str, number: int, client: str, decision: Decision, p: float, draws: Draws,
+    brand: int | None, code_hash: str | None, epoch: int = 0,
+) -> dict[str, Any]:  # fmt: skip
+    return {
+        "kind": "play", "player": player, "play": number, "client": client,
+        "t": decision.t, "slot": decision.slot, "p": p, "cap": _cap(decision.cap),
+        "slotCap": _cap(decision.slot_cap), "u": draws.u, "brandU": draws.brand_u,
+        "outcome": "LOSE" if brand is None else "WIN", "brand": brand, "code": code_hash,
+        "epoch": epoch,
+    }  # fmt: skip
+
+
+def top_up_entry(*, brand: int, coupons: int, t: float) -> dict[str, Any]:
+    return {"kind": "topUp", "brand": brand, "coupons": coupons, "t": t}

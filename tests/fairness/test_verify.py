@@ -1,0 +1,180 @@
+"""A game's log, made the way the engine decides (the paced strategy, the atomic step, draws
+from the seed), passes ``verify``; each way of tampering with it fails, named."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from frolic.engine.paced import PacedStrategy
+from frolic.engine.rules import GameRules
+from frolic.engine.store import MemoryStore
+from frolic.engine.strategy import Play
+from frolic.fairness import chain, draws
+from frolic.fairness.entries import play_entry, top_up_entry
+from frolic.fairness.terms import Terms
+from frolic.fairness.verify import Report, kolmogorov_smirnov, verify
+
+SEED = bytes(range(32))
+GAME = 7
+TERMS = Terms(game_id=GAME, start=0.0, end=600.0, budgets={1: 30, 2: 20}, slot_seconds=5.0)
+
+
+class SeededDraws:
+    """The paced strategy's random source, fed each play's two draws in the order it takes
+    them: the win draw, then the brand draw."""
+
+    def __init__(self) -> None:
+        self.pending: Iterator[float] = iter(())
+
+    def feed(self, plays: list[draws.Draws]) -> None:
+        self.pending = iter([x for d in plays for x in (d.u, d.brand_u)])
+
+    def __call__(self) -> float:
+        return next(self.pending)
+
+
+def game_log(plays: int = 3000, *, top_up_at: int = 1500) -> list[dict[str, Any]]:
+    """``plays`` plays by 300 players over the game, decided in batches of 20."""
+    rules = GameRules(game_id=GAME, start=TERMS.start, end=TERMS.end, budget=50,
+                      brands=(1, 2), slot_seconds=TERMS.slot_seconds)  # fmt: skip
+    store, source = MemoryStore(), SeededDraws()
+    strategy = PacedStrategy(source)
+    asyncio.run(store.load(rules, dict(TERMS.budgets)))
+    numbers: dict[str, int] = {}
+    bodies: list[dict[str, Any]] = []
+    issued = 0
+    for start in range(0, plays, 20):
+        if start == top_up_at:
+            asyncio.run(store.top_up(rules, 2, 10, "op", start * 0.2))
+            bodies.append(top_up_entry(brand=2, coupons=10, t=start * 0.2))
+        batch = []
+        for i in range(start, min(start + 20, plays)):
+            player = draws.player_ref(SEED, GAME, f"user-{i * 7 % 300}")
+            numbers[player] = numbers.get(player, 0) + 1
+            client = "" if i % 3 else f"c{i}"
+            batch.append((player, numbers[player], client, i * 0.2))
+        seeded = [draws.draws(SEED, GAME, p, n, c) for p, n, c, _ in batch]
+        source.feed(seeded)
+        state = asyncio.run(store.state(rules))
+        decisions = strategy.plan(rules, state, [Play(f"{p}/{n}", t) for p, n, _, t in batch])
+        _, outcomes = store.decide_now(rules, decisions)
+        for (player, number, client, _), d, decision, outcome in zip(
+            batch, seeded, decisions, outcomes, strict=True
+        ):
+            p = json.loads("{" + decision.meta + "}")["p"]
+            code = None
+            if outcome.brand is not None:
+                issued += 1
+                code = chain.code_hash(GAME, f"CODE-{issued}")
+            bodies.append(play_entry(player=player, number=number, client=client,
+                                     decision=decision, p=p, draws=d, brand=outcome.brand,
+                                     code_hash=code))  # fmt: skip
+    genesis = chain.Head(chain.genesis(GAME, draws.commitment(SEED)), 0)
+    return list(chain.extend(genesis, bodies))
+
+
+@pytest.fixture(scope="module")
+def log() -> list[dict[str, Any]]:
+    return game_log()
+
+
+def check(log: list[dict[str, Any]], seed: bytes = SEED) -> Report:
+    return verify(TERMS, draws.commitment(SEED), seed, log)
+
+
+def failed(report: Report) -> dict[str, list[str]]:
+    return {c.name: c.problems for c in report.checks if not c.ok}
+
+
+def rehash(log: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The log chained again after an edit: a forger's best, which only the head shows."""
+    bodies = [{k: v for k, v in e.items() if k not in ("n", "prev", "hash")} for e in log]
+    return list(chain.extend(chain.Head(log[0]["prev"], 0), bodies))
+
+
+def test_an_honest_log_verifies(log: list[dict[str, Any]]) -> None:
+    report = check(log)
+    assert report.ok, report.text()
+    assert report.plays == 3000
+    assert 55 <= report.wins <= 60  # 50 coupons and a top-up of 10, paced to the end
+    assert "verified" in report.text()
+    assert report.as_json()["ok"] is True
+
+
+def first_win(log: list[dict[str, Any]]) -> int:
+    return next(i for i, e in enumerate(log) if e.get("outcome") == "WIN")
+
+
+def test_an_outcome_flipped_fails(log: list[dict[str, Any]]) -> None:
+    tampered = copy.deepcopy(log)
+    i = first_win(tampered)
+    tampered[i].update(outcome="LOSE", brand=None, code=None)
+    problems = failed(check(tampered))
+    assert problems["chain"] == [f"entry {i + 1}: its hash does not match its content "
+                                 "(it was edited)"]  # fmt: skip
+    assert problems.keys() == {"chain", "outcomes"}
+    [outcome] = problems["outcomes"]
+    assert outcome.startswith(f"entry {i + 1}: LOSE, but the draws and caps give WIN of brand")
+    # Chained again, the edit still shows in the outcomes.
+    assert failed(check(rehash(tampered))).keys() == {"outcomes"}
+
+
+def test_a_p_changed_fails(log: list[dict[str, Any]]) -> None:
+    tampered = rehash([{**e, "p": 0.0} if e["n"] == first_win(log) + 1 else e for e in log])
+    problems = failed(check(tampered))
+    assert problems.keys() == {"outcomes"}
+    assert problems["outcomes"][0].startswith(f"entry {first_win(log) + 1}: WIN of brand")
+
+
+def test_two_entries_swapped_fail(log: list[dict[str, Any]]) -> None:
+    tampered = list(log)
+    tampered[10], tampered[11] = tampered[11], tampered[10]
+    problems = failed(check(tampered))
+    assert problems["chain"][0] == "position 11 holds entry 12: an entry removed, added or moved"
+
+
+def test_an_entry_removed_fails(log: list[dict[str, Any]]) -> None:
+    i = first_win(log)
+    tampered = log[:i] + log[i + 1 :]
+    problems = failed(check(tampered))
+    assert problems["chain"][0] == f"position {i + 1} holds entry {i + 2}: an entry removed, " \
+                                   "added or moved"  # fmt: skip
+    # Chained again: the player's play numbers have a gap.
+    again = failed(check(rehash(tampered)))
+    assert "play numbers" in again
+
+
+def test_a_code_hash_duplicated_fails(log: list[dict[str, Any]]) -> None:
+    wins = [i for i, e in enumerate(log) if e.get("outcome") == "WIN"]
+    tampered = copy.deepcopy(log)
+    tampered[wins[1]]["code"] = tampered[wins[0]]["code"]
+    problems = failed(check(rehash(tampered)))
+    assert problems.keys() == {"codes"}
+    assert problems["codes"] == [f"entry {wins[1] + 1}: code hash "
+                                 f"{log[wins[0]]['code'][:12]}... was issued at entry "
+                                 f"{wins[0] + 1} too"]  # fmt: skip
+
+
+def test_a_different_seed_fails(log: list[dict[str, Any]]) -> None:
+    problems = failed(check(log, seed=bytes(32)))
+    assert problems["seed"][0].endswith("a different seed")
+    assert "draws" in problems
+
+
+def test_a_top_up_removed_shows_as_overspent(log: list[dict[str, Any]]) -> None:
+    tampered = rehash([e for e in log if e.get("kind") != "topUp"])
+    problems = failed(check(tampered))
+    assert "budget" in problems or "outcomes" in problems
+
+
+def test_draws_uniform_and_skewed() -> None:
+    even = [(i + 0.5) / 1000 for i in range(1000)]
+    assert kolmogorov_smirnov(even)[1] > 0.99
+    squeezed = [x * 0.8 for x in even]
+    assert kolmogorov_smirnov(squeezed)[1] < 1e-6
