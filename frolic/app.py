@@ -15,16 +15,16 @@ from fastapi import FastAPI
 
 import frolic
 from frolic import topics
-from frolic.admin.endpoints import IMPORT_PATH
 from frolic.admin.routes import router as admin_router
-from frolic.admin.scheduler import Scheduler
 from frolic.allocator.redrive import redrive_forever
 from frolic.allocator.worker import Allocator
 from frolic.config import ALL_ROLES, Role, Settings
+from frolic.coupons.endpoints import IMPORT_PATH
 from frolic.dashboard.endpoints import router as dashboard_router
 from frolic.demo.endpoints import router as demo_router
 from frolic.engine.redis_store import store_for
 from frolic.games.repository import GameCache
+from frolic.games.scheduler import Scheduler
 from frolic.health.endpoints import router as health_router
 from frolic.monitoring.endpoints import router as monitoring_router
 from frolic.monitoring.logs import quiet_client_faults

@@ -38,12 +38,12 @@ from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from frolic.db.models import Game
 from frolic.engine import keys
 from frolic.engine.redis_store import LuaStore, OptimisticStore
-from frolic.games.repository import load_game
+from frolic.games.repository import load_game, next_epoch
 
 log = logging.getLogger(__name__)
 Store = LuaStore | OptimisticStore
@@ -77,14 +77,6 @@ class Rebuilt:
     epoch: int
     stock: dict[int, int]  # brand -> coupons left, as restored
     outcomes: int  # decided plays restored, so their replays are recognised
-
-
-async def next_epoch(conn: AsyncConnection | AsyncSession) -> int:
-    """A new epoch for a game's state in Redis: never handed out twice, even by a
-    transaction that rolls back (a sequence)."""
-    epoch = await conn.scalar(text("SELECT nextval('redis_epochs')"))
-    assert epoch is not None
-    return int(epoch)
 
 
 async def rebuild_lost(

@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frolic.admin.schemas import Page, UserRead
-from frolic.admin.service import found, page_of
 from frolic.db.models import PlayEvent, User
+from frolic.db.rows import found, page_of
+from frolic.schemas import Page
+from frolic.users.schemas import UserRead
 
 
 async def _counts(session: AsyncSession, users: Sequence[int]) -> dict[int, tuple[int, int]]:
