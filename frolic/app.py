@@ -11,9 +11,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import frolic
-from frolic.admin.endpoints import IMPORT_PATH
 from frolic.admin.routes import router as admin_router
 from frolic.config import ALL_ROLES, Role, Settings
+from frolic.coupons.endpoints import IMPORT_PATH
 from frolic.dashboard.endpoints import router as dashboard_router
 from frolic.demo.endpoints import router as demo_router
 from frolic.games.repository import GameCache

@@ -20,12 +20,12 @@ from typing import Any
 from fastapi import FastAPI
 
 from frolic import topics
-from frolic.admin.scheduler import Scheduler
 from frolic.allocator.redrive import redrive_forever
 from frolic.allocator.worker import Allocator
 from frolic.config import Role, Settings
 from frolic.engine.redis_store import store_for
 from frolic.games.repository import GameCache
+from frolic.games.scheduler import Scheduler
 from frolic.monitoring.scrape import ServerFigures
 from frolic.play.service import PlayService
 from frolic.play.writer import PlayWriter

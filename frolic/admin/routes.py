@@ -1,17 +1,17 @@
-"""Every ``/admin`` route, as the one router the app includes."""
+"""Every ``/admin`` route, as the one router the app includes: each admin domain's
+endpoints, behind the admin token (invariant 5)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
-from frolic.admin import endpoints, lifecycle_endpoints, users_endpoints
-from frolic.coupons import endpoints as coupon_endpoints
+from frolic.admin.auth import require_admin
+from frolic.brands import endpoints as brands
+from frolic.campaigns import endpoints as campaigns
+from frolic.coupons import endpoints as coupons
+from frolic.games import endpoints as games
+from frolic.users import endpoints as users
 
 router = APIRouter()
-for part in (
-    endpoints.router,
-    lifecycle_endpoints.router,
-    users_endpoints.router,
-    coupon_endpoints.router,
-):
-    router.include_router(part)
+for part in (campaigns.router, brands.router, games.router, coupons.router, users.router):
+    router.include_router(part, dependencies=[Depends(require_admin)])

@@ -1,1 +1,1 @@
-"""Coupon codes after import: validate, redeem, export."""
+"""Coupon codes: import, issue to winning plays, validate, redeem, export."""

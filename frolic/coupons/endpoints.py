@@ -1,5 +1,5 @@
-"""``/admin/coupons``: validate and redeem a code; export the codes a game or brand issued.
-Admin token only.
+"""``/admin/coupons``: import codes from CSV, validate and redeem a code; export the codes
+a game or brand issued.
 
 A code travels in the query or the body, never in the path: codes are free text, and a
 ``/`` or ``?`` in one would change the route.
@@ -9,39 +9,85 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 from sqlalchemy import Select, select
 
-from frolic.admin.auth import require_admin
-from frolic.admin.endpoints import (
-    AUTH_RESPONSES,
-    BRAND_RESPONSES,
-    GAME_RESPONSES,
-    BrandId,
-    GameId,
-    Res,
-    transaction,
-)
+from frolic.api import AUTH_RESPONSES, PathId, Res, responses_of, transaction
 from frolic.coupons import service
-from frolic.coupons.schemas import CouponState, Redeem
+from frolic.coupons.schemas import CouponImport, CouponState, Redeem
 from frolic.db.models import Brand, Game
-from frolic.errors import NotFound, ValidationFailed
+from frolic.errors import BadRequest, NotFound, PayloadTooLarge, ValidationFailed
 from frolic.resources import Resources
+from frolic.schemas import BIGINT_MAX
 
-router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
+router = APIRouter(prefix="/admin", tags=["admin"])
 
-CODE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    **AUTH_RESPONSES,
-    404: {"description": "no such code"},
-}
+IMPORT_PATH = "/admin/coupons/import"
+MAX_IMPORT_BYTES = 256 * 1024 * 1024  # some 8M codes; split bigger files
+CSV_TYPES = {"text/csv", "application/csv"}
+
+CODE_RESPONSES = responses_of("code")
 CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "CSV with the header " + ",".join(service.EXPORT_COLUMNS),
         "content": {"text/csv": {"schema": {"type": "string"}}},
     }
 }
+
+
+@router.post(
+    IMPORT_PATH.removeprefix(router.prefix),
+    responses={**AUTH_RESPONSES, 400: {"description": "not a brand_id,code CSV file"}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "text/csv": {
+                    "schema": {"type": "string"},
+                    "example": "brand_id,code\n1,SPRING-0001\n1,SPRING-0002\n",
+                }
+            },
+        }
+    },
+)
+async def import_coupons(
+    request: Request,
+    res: Res,
+    game_id: Annotated[
+        int | None,
+        Query(alias="gameId", ge=1, le=BIGINT_MAX, description="Reserve the codes for a game."),
+    ] = None,
+) -> CouponImport:
+    """Import coupon codes from a ``text/csv`` body with the header ``brand_id,code``.
+
+    Rows that are malformed or name an unknown brand are rejected by line number; codes
+    already stored or repeated in the file are counted as duplicates. The rest are stored.
+    """
+    body = await _csv_body(request)
+    async with transaction(res) as session:
+        return await service.import_coupons(session, body, game_id)
+
+
+async def _csv_body(request: Request) -> bytes:
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type not in CSV_TYPES:
+        raise BadRequest(
+            f"send the codes as a CSV file (Content-Type: text/csv), not {media_type or 'none'}"
+        )
+    too_big = PayloadTooLarge(f"the file is larger than {MAX_IMPORT_BYTES // 2**20} MiB; split it")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_IMPORT_BYTES:
+        raise too_big
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_IMPORT_BYTES:
+            raise too_big
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 @router.get("/coupons/validate", responses=CODE_RESPONSES)
@@ -72,9 +118,9 @@ async def redeem(body: Redeem, res: Res) -> CouponState:
 @router.get(
     "/games/{game_id}/coupons.csv",
     response_class=StreamingResponse,
-    responses={**GAME_RESPONSES, **CSV_RESPONSE},
+    responses={**responses_of("game"), **CSV_RESPONSE},
 )
-async def export_game_codes(game_id: GameId, res: Res) -> StreamingResponse:
+async def export_game_codes(game_id: PathId, res: Res) -> StreamingResponse:
     """Every code the game has issued, in the order it issued them."""
     async with transaction(res) as session:
         if await session.scalar(select(Game.id).where(Game.id == game_id)) is None:
@@ -85,9 +131,9 @@ async def export_game_codes(game_id: GameId, res: Res) -> StreamingResponse:
 @router.get(
     "/brands/{brand_id}/coupons.csv",
     response_class=StreamingResponse,
-    responses={**BRAND_RESPONSES, **CSV_RESPONSE},
+    responses={**responses_of("brand"), **CSV_RESPONSE},
 )
-async def export_brand_codes(brand_id: BrandId, res: Res) -> StreamingResponse:
+async def export_brand_codes(brand_id: PathId, res: Res) -> StreamingResponse:
     """Every code of the brand that a game has issued, in the order they were issued."""
     async with transaction(res) as session:
         if await session.scalar(select(Brand.id).where(Brand.id == brand_id)) is None:

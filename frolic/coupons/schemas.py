@@ -1,4 +1,4 @@
-"""What validating and redeeming a coupon code take and answer (camelCase JSON)."""
+"""What importing, validating and redeeming coupon codes take and answer (camelCase JSON)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from frolic.admin.schemas import Schema
+from frolic.schemas import Schema
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _printable(code: str) -> str:
     """An import never stores a code with a control character, so no such code exists."""
-    if _CONTROL.search(code):
+    if CONTROL.search(code):
         raise ValueError("a coupon code holds no control characters")
     return code
 
@@ -46,3 +46,24 @@ class CouponState(Schema):
     user_external_id: str | None = Field(description="The player who won it.")
     is_used: bool
     used_at: datetime | None
+
+
+class Duplicates(Schema):
+    count: int = Field(
+        description="Rows whose code was already known: earlier in the file or stored before."
+    )
+    in_file: int
+    existing: int
+    codes: list[str] = Field(description="The first 100 duplicate codes, in file order.")
+
+
+class Rejection(Schema):
+    line: int = Field(description="1-based line of the file; the header is line 1.")
+    reason: str
+
+
+class CouponImport(Schema):
+    imported: int
+    duplicates: Duplicates
+    rejected_count: int
+    rejected: list[Rejection] = Field(description="The first 100 rejected rows, by line.")

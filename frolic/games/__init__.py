@@ -1,1 +1,1 @@
-"""Games as the pipeline sees them: their rules, state and limits, read from the ledger."""
+"""Games: set up, run through their lifecycle and topped up; read by the pipeline."""

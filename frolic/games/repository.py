@@ -1,4 +1,5 @@
-"""Read a game for the pipeline; a short cache keeps PostgreSQL off the hot path.
+"""Read a game: its budgets for the admin API, its rules for the pipeline, where a short
+cache keeps PostgreSQL off the hot path.
 
 A cached game may be up to ``ttl`` seconds stale. That is safe: the budget lives in Redis
 and its caps are atomic, so staleness can only delay a pause or an end by ``ttl``, and the
@@ -14,15 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from frolic.db.models import Game, GameBrandBudget
 from frolic.db.outage import is_outage
 from frolic.engine.rules import STRATEGIES, GameRules, StrategyName
 from frolic.errors import NotReady
 
-LIVE = "live"
+DRAFT, LIVE = "draft", "live"
 READ_SECONDS = 5.0
 
 
@@ -56,6 +57,23 @@ def _iso(seconds: float) -> str:
 
 def epoch(moment: datetime) -> float:
     return moment.timestamp()
+
+
+async def budgets_of(session: AsyncSession, game_id: int) -> list[GameBrandBudget]:
+    rows = await session.scalars(
+        select(GameBrandBudget)
+        .where(GameBrandBudget.game_id == game_id)
+        .order_by(GameBrandBudget.brand_id)
+    )
+    return list(rows.all())
+
+
+async def next_epoch(conn: AsyncConnection | AsyncSession) -> int:
+    """A new epoch for a game's state in Redis: never handed out twice, even by a
+    transaction that rolls back (a sequence)."""
+    epoch = await conn.scalar(text("SELECT nextval('redis_epochs')"))
+    assert epoch is not None
+    return int(epoch)
 
 
 def _strategy(name: str) -> StrategyName:

@@ -38,13 +38,13 @@ from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from frolic import periodic
 from frolic.db.models import Game
 from frolic.engine import keys
 from frolic.engine.redis_store import LuaStore, OptimisticStore
-from frolic.games.repository import load_game
+from frolic.games.repository import load_game, next_epoch
 from frolic.plays import repository as play_rows
 
 log = logging.getLogger(__name__)
@@ -73,14 +73,6 @@ class Rebuilt:
     epoch: int
     stock: dict[int, int]  # brand -> coupons left, as restored
     outcomes: int  # decided plays restored, so their replays are recognised
-
-
-async def next_epoch(conn: AsyncConnection | AsyncSession) -> int:
-    """A new epoch for a game's state in Redis: never handed out twice, even by a
-    transaction that rolls back (a sequence)."""
-    epoch = await conn.scalar(text("SELECT nextval('redis_epochs')"))
-    assert epoch is not None
-    return int(epoch)
 
 
 async def rebuild_lost(

@@ -36,6 +36,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from frolic.coupons import repository as coupons
 from frolic.playlog.messages import Decided, Final
 from frolic.plays import repository as play_rows
 
@@ -45,15 +46,6 @@ log = logging.getLogger(__name__)
 # bumps the epoch and restores Redis, so a batch records either before its snapshot (and is
 # counted in it) or after the new epoch is committed (and keeps only the new epoch's).
 _EPOCHS = text("SELECT id, redis_epoch FROM games WHERE id = ANY(:ids) ORDER BY id FOR SHARE")
-_CODES = text(
-    "SELECT id, code FROM coupons WHERE brand_id = :brand AND issued_at IS NULL "
-    "AND (game_id = :game OR game_id IS NULL) "
-    "ORDER BY game_id NULLS LAST LIMIT :n FOR UPDATE SKIP LOCKED"
-)
-_ISSUE = text(
-    "UPDATE coupons SET issued_to = :user, issued_at = now(), game_id = :game, "
-    "updated_at = now() WHERE id = :id"
-)
 _SPEND = text(
     "UPDATE game_brand_budgets SET remaining_coupons = remaining_coupons - :n, "
     "updated_at = now() WHERE game_id = :game AND brand_id = :brand "
@@ -160,20 +152,12 @@ async def _issue_codes(conn: AsyncConnection, wins: Sequence[Decided]) -> dict[s
             overdrawn[game] = plays[0].epoch
         if game in overdrawn:
             continue  # all rolled back: no code is worth taking
-        found = (await conn.execute(_CODES, {"brand": brand, "game": game, "n": len(plays)})).all()
+        found = await coupons.issue(conn, game, brand, [p.user_id for p in plays])
         if len(found) < len(plays):
             log.error("game %d, brand %d: %d wins but only %d codes left",
                       game, brand, len(plays), len(found))  # fmt: skip
         for play, coupon in zip(plays, found, strict=False):
-            issued[play.play_id] = coupon.id
-        if found:
-            await conn.execute(
-                _ISSUE,
-                [
-                    {"user": p.user_id, "game": game, "id": c.id}
-                    for p, c in zip(plays, found, strict=False)
-                ],
-            )
+            issued[play.play_id] = coupon
     if overdrawn:
         raise _Overdrawn(overdrawn)
     return issued

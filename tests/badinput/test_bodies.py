@@ -126,13 +126,13 @@ async def test_a_coupon_file_over_its_limit_is_413_and_stores_nothing(
     body = csv_of((brand, c) for c in batch)
     assert LIMIT < len(body)
     csv = {"Content-Type": "text/csv"}
-    monkeypatch.setattr("frolic.admin.endpoints.MAX_IMPORT_BYTES", len(body) - 1)
+    monkeypatch.setattr("frolic.coupons.endpoints.MAX_IMPORT_BYTES", len(body) - 1)
     for content in (body, chunks(body)):
         refused(await admin.post("/admin/coupons/import", content=content, headers=csv))
     async with app.state.resources.db.connect() as conn:
         query = text("SELECT count(*) FROM coupons WHERE code = ANY(:c)")
         assert (await conn.execute(query, {"c": batch})).scalar_one() == 0
-    monkeypatch.setattr("frolic.admin.endpoints.MAX_IMPORT_BYTES", len(body))
+    monkeypatch.setattr("frolic.coupons.endpoints.MAX_IMPORT_BYTES", len(body))
     response = await admin.post("/admin/coupons/import", content=body, headers=csv)
     assert response.json()["imported"] == 400
 

@@ -22,7 +22,7 @@ from sqlalchemy import BigInteger, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frolic.admin.service import brand_names
+from frolic.brands import repository as brands
 from frolic.errors import Conflict
 
 LOCK = 0x434F4445  # "CODE": the advisory lock class of a brand's codes
@@ -81,7 +81,7 @@ async def ensure_codes(
     short = {b: s for b, s in found.items() if s.available < needs[b]}
     if not short:
         return
-    names = await brand_names(session, list(short))
+    names = await brands.names(session, list(short))
     parts = []
     for brand, s in sorted(short.items()):
         part = (

@@ -11,10 +11,11 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frolic.admin.schemas import Page, UserRead
-from frolic.admin.service import found, page_of
 from frolic.db.models import User
+from frolic.db.rows import found, page_of
 from frolic.plays.repository import counts_by_user
+from frolic.schemas import Page
+from frolic.users.schemas import UserRead
 
 
 def _read(user: User, counts: dict[int, tuple[int, int]]) -> UserRead:

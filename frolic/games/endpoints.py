@@ -1,6 +1,7 @@
-"""``/admin/games/{id}/...``: a game's lifecycle and budget top-ups. Admin token only.
+"""``/admin/games``: games with their budgets, their lifecycle and budget top-ups
+(DESIGN.md §7).
 
-The states and the steps between them are ``frolic.admin.lifecycle``'s docstring; each
+The states and the steps between them are ``frolic.games.lifecycle``'s docstring; each
 endpoint's description repeats its part, since the OpenAPI page is what clients read.
 """
 
@@ -9,16 +10,99 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Response
-from pydantic import Field
+from fastapi import APIRouter, Header, Query, Response
 
-from frolic.admin import lifecycle, top_up
-from frolic.admin.auth import require_admin
-from frolic.admin.endpoints import GAME_RESPONSES, GameId, Res, transaction
-from frolic.admin.schemas import BIGINT_MAX, INTEGER_MAX, GameRead, Schema
+from frolic.api import (
+    AUTH_RESPONSES,
+    After,
+    Limit,
+    NameFilter,
+    PathId,
+    Res,
+    StatusFilter,
+    responses_of,
+    transaction,
+)
 from frolic.engine.redis_store import store_for
+from frolic.games import lifecycle, service, top_up
+from frolic.games.schemas import GameCreate, GameRead, GameUpdate, TopUpCreate
+from frolic.schemas import BIGINT_MAX, Page
 
-router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
+router = APIRouter(prefix="/admin", tags=["admin"])
+
+GAME_RESPONSES = responses_of("game")
+
+
+@router.post("/games", status_code=201, responses=AUTH_RESPONSES)
+async def create_game(body: GameCreate, res: Res) -> GameRead:
+    """A draft game with one budget per brand; its total budget is their sum."""
+    async with transaction(res) as session:
+        return await service.create_game(session, body)
+
+
+@router.get("/games", responses=AUTH_RESPONSES)
+async def list_games(
+    res: Res,
+    status: StatusFilter = None,
+    campaign_id: Annotated[int | None, Query(alias="campaignId", ge=1, le=BIGINT_MAX)] = None,
+    name: NameFilter = None,
+    limit: Limit = 50,
+    after: After = 0,
+) -> Page[GameRead]:
+    """Games by id, a page at a time, each as ``GET /admin/games/{id}`` shows it."""
+    async with transaction(res) as session:
+        return await service.list_games(
+            session, limit=limit, after=after, status=status, campaign_id=campaign_id, name=name
+        )
+
+
+@router.get("/games/{game_id}", responses=GAME_RESPONSES)
+async def get_game(game_id: PathId, res: Res) -> GameRead:
+    """The game, its budgets, and per brand the unissued codes it may draw."""
+    async with transaction(res) as session:
+        return await service.get_game(session, game_id)
+
+
+@router.patch(
+    "/games/{game_id}",
+    responses={
+        **GAME_RESPONSES,
+        409: {"description": "a field that only a draft game may change"},
+    },
+)
+async def update_game(game_id: PathId, body: GameUpdate, res: Res) -> GameRead:
+    """Change the fields sent. A draft takes any of them, ``budgets`` replacing all its
+    budgets; a game that has started takes only its name, campaign and player limits."""
+    async with transaction(res) as session:
+        return await service.update_game(session, game_id, body)
+
+
+@router.delete(
+    "/games/{game_id}",
+    status_code=204,
+    responses={
+        **GAME_RESPONSES,
+        409: {"description": "not a draft, has plays, or has codes reserved for it"},
+    },
+)
+async def delete_game(
+    game_id: PathId,
+    res: Res,
+    release_codes: Annotated[
+        bool,
+        Query(
+            alias="releaseCodes",
+            description="Return the codes reserved for the game to their brands' shared codes.",
+        ),
+    ] = False,
+) -> Response:
+    """Delete a draft game that nobody has played, with its budgets."""
+    async with transaction(res) as session:
+        await service.delete_game(session, game_id, release_codes=release_codes)
+    return Response(status_code=204)
+
+
+# Lifecycle and top-ups
 
 
 @router.post(
@@ -29,7 +113,7 @@ router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(requir
         503: {"description": "Redis did not take the budget"},
     },
 )
-async def start_game(game_id: GameId, res: Res) -> GameRead:
+async def start_game(game_id: PathId, res: Res) -> GameRead:
     """Make a draft or scheduled game live now and load its budget into Redis; a live game
     stays as it is. Refused (409) when the game's end has passed, or when a brand has fewer
     unissued codes than the game's remaining budget needs: its own reserved codes plus
@@ -47,7 +131,7 @@ async def start_game(game_id: GameId, res: Res) -> GameRead:
         503: {"description": "Redis did not take the budget"},
     },
 )
-async def schedule_game(game_id: GameId, res: Res) -> GameRead:
+async def schedule_game(game_id: PathId, res: Res) -> GameRead:
     """Make a draft game scheduled: it goes live by itself at its startTime (within a
     second or so; at once if that has passed). The checks are start's, and from now on
     its codes are promised to it; its budget goes to Redis now and again, afresh, when it
@@ -69,7 +153,7 @@ LIFECYCLE_RESPONSES = {
 
 
 @router.post("/games/{game_id}/unschedule", responses=LIFECYCLE_RESPONSES)
-async def unschedule_game(game_id: GameId, res: Res) -> GameRead:
+async def unschedule_game(game_id: PathId, res: Res) -> GameRead:
     """Make a scheduled game a draft again: it will not go live by itself, and its codes
     are no longer promised to it. A draft stays as it is."""
     async with transaction(res) as session:
@@ -77,7 +161,7 @@ async def unschedule_game(game_id: GameId, res: Res) -> GameRead:
 
 
 @router.post("/games/{game_id}/pause", responses=LIFECYCLE_RESPONSES)
-async def pause_game(game_id: GameId, res: Res) -> GameRead:
+async def pause_game(game_id: PathId, res: Res) -> GameRead:
     """Stop taking plays (queued ones are still decided); a paused game stays paused."""
     async with transaction(res) as session:
         return await lifecycle.change_status(session, game_id, "pause")
@@ -91,7 +175,7 @@ async def pause_game(game_id: GameId, res: Res) -> GameRead:
         503: {"description": "Redis did not take the pacing line's new anchor"},
     },
 )
-async def resume_game(game_id: GameId, res: Res) -> GameRead:
+async def resume_game(game_id: PathId, res: Res) -> GameRead:
     """Take plays again, with the budget the game had; a live game stays as it is. The
     pacing spreads the coupons left over the time left: the pause's share is not paid out
     at once."""
@@ -101,15 +185,11 @@ async def resume_game(game_id: GameId, res: Res) -> GameRead:
 
 
 @router.post("/games/{game_id}/end", responses=LIFECYCLE_RESPONSES)
-async def end_game(game_id: GameId, res: Res) -> GameRead:
+async def end_game(game_id: PathId, res: Res) -> GameRead:
     """End a draft, scheduled, live or paused game for good; plays already queued are
     still decided. A game also ends by itself once its endTime has passed."""
     async with transaction(res) as session:
         return await lifecycle.change_status(session, game_id, "end")
-
-
-class TopUpCreate(Schema):
-    coupons: Annotated[int, Field(ge=1, le=INTEGER_MAX)]
 
 
 OperationKey = Annotated[
@@ -138,8 +218,8 @@ OperationKey = Annotated[
     },
 )
 async def top_up_budget(
-    game_id: GameId,
-    brand_id: Annotated[int, Path(ge=1, le=BIGINT_MAX)],
+    game_id: PathId,
+    brand_id: PathId,
     body: TopUpCreate,
     res: Res,
     response: Response,

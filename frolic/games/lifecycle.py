@@ -13,8 +13,8 @@
     (endTime passes)   scheduled, live, paused           ended      the scheduler
 
 - **draft**: being set up; takes no plays, promises no codes.
-- **scheduled**: set to go live by itself at its ``startTime`` (``frolic.admin.scheduler``).
-  Its budget is in Redis already, and its codes are promised (``frolic.admin.promises``).
+- **scheduled**: set to go live by itself at its ``startTime`` (``frolic.games.scheduler``).
+  Its budget is in Redis already, and its codes are promised (``frolic.games.promises``).
 - **live**: takes plays. Going live (start, or the scheduler) loads the budget into Redis
   afresh, *before* the status turns live: a live game always has its budget in Redis.
   Going live after the ``startTime`` anchors the pacing line at 0 at that moment, so the
@@ -43,16 +43,15 @@ from typing import Protocol
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from frolic.admin import promises
-from frolic.admin.schemas import GameRead
-from frolic.admin.service import DRAFT, budgets_of, read_game
 from frolic.db.models import Game, GameBrandBudget
 from frolic.engine import step
 from frolic.engine.rules import GameRules
 from frolic.engine.store import GameLost
 from frolic.errors import Conflict, NotFound, NotReady
-from frolic.games.repository import LIVE, load_game
-from frolic.reconcile.recovery import next_epoch
+from frolic.games import promises
+from frolic.games.repository import DRAFT, LIVE, budgets_of, load_game, next_epoch
+from frolic.games.schemas import GameRead
+from frolic.games.service import read_game
 
 SCHEDULED, PAUSED, ENDED = "scheduled", "paused", "ended"
 STATUSES = (DRAFT, SCHEDULED, LIVE, PAUSED, ENDED)

@@ -29,15 +29,16 @@ from typing import Protocol
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from frolic.admin import promises
-from frolic.admin.lifecycle import ENDED, WARM, locked_game
-from frolic.admin.schemas import INTEGER_MAX, GameRead
-from frolic.admin.service import budgets_of, read_game
 from frolic.db.models import Brand, GameBrandBudget
 from frolic.engine.rules import GameRules, PacingState
 from frolic.engine.store import GameLost
 from frolic.errors import Conflict, NotFound, NotReady
-from frolic.games.repository import load_game
+from frolic.games import promises
+from frolic.games.lifecycle import ENDED, WARM, locked_game
+from frolic.games.repository import budgets_of, load_game
+from frolic.games.schemas import GameRead
+from frolic.games.service import read_game
+from frolic.schemas import INTEGER_MAX
 
 
 class TopUpStore(Protocol):

@@ -1,5 +1,5 @@
 """The scheduler: scheduled games go live at their start time, and games whose end time
-has passed end, so that a game's status never lies (``frolic.admin.lifecycle``).
+has passed end, so that a game's status never lies (``frolic.games.lifecycle``).
 
 Every api process runs it, once a second. A transaction-scoped advisory lock lets one
 process at a time sweep (as the re-driver does); and each game goes live through
@@ -22,11 +22,11 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from frolic import periodic
-from frolic.admin import lifecycle
-from frolic.admin.lifecycle import ENDED, SCHEDULED, WARM, BudgetLoader
 from frolic.db.models import Game
 from frolic.db.outage import postgres_away
 from frolic.errors import FrolicError
+from frolic.games import lifecycle
+from frolic.games.lifecycle import ENDED, SCHEDULED, WARM, BudgetLoader
 
 log = logging.getLogger(__name__)
 LOCK = 0x5343484E  # "SCHN"

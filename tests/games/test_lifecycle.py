@@ -15,7 +15,7 @@ from frolic.engine.step import Decision
 from frolic.games.repository import load_game
 from frolic.resources import Resources
 from tests.admin.conftest import codes, csv_of, import_csv, new_brand, new_game, ok
-from tests.admin.test_start import anchors
+from tests.games.test_start import anchors
 
 
 async def live_game(admin: httpx.AsyncClient) -> int:

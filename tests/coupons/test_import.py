@@ -8,7 +8,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from frolic.admin.service import parse_codes
+from frolic.coupons.service import parse_codes
 from frolic.errors import BadRequest
 from frolic.resources import Resources
 from tests.admin.conftest import codes, csv_of, import_csv, new_brand, new_game, ok
@@ -207,7 +207,7 @@ async def test_concurrent_imports_of_the_same_codes_store_each_once(
 async def test_a_file_over_the_size_limit_is_413(
     admin: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("frolic.admin.endpoints.MAX_IMPORT_BYTES", 64)
+    monkeypatch.setattr("frolic.coupons.endpoints.MAX_IMPORT_BYTES", 64)
     body = "brand_id,code\n" + "".join(f"1,CODE-{i}\n" for i in range(20))
     response = await admin.post(
         "/admin/coupons/import", content=body, headers={"Content-Type": "text/csv"}

@@ -12,14 +12,14 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from frolic.admin.scheduler import Scheduler
 from frolic.app import create_app
 from frolic.config import Settings
 from frolic.engine import keys
 from frolic.engine.redis_store import store_for
+from frolic.games.scheduler import Scheduler
 from frolic.resources import Resources
 from tests.admin.conftest import client_of, codes, csv_of, import_csv, new_brand, new_game, ok
-from tests.admin.test_start import anchors, redis_stock
+from tests.games.test_start import anchors, redis_stock
 
 
 def soon(seconds: float = 2.0) -> dict[str, str]:
@@ -208,14 +208,14 @@ async def test_an_unreachable_database_is_a_warning_each_sweep_not_a_traceback(
     stop = asyncio.Event()
     sweeps = Scheduler(away, MemoryStore(), every=0.05)
     try:
-        with caplog.at_level("WARNING", logger="frolic.admin.scheduler"):
+        with caplog.at_level("WARNING", logger="frolic.games.scheduler"):
             running = asyncio.create_task(sweeps.run(stop))
             await asyncio.sleep(0.5)
             stop.set()
             await running
     finally:
         await away.dispose()
-    mine = [r for r in caplog.records if r.name == "frolic.admin.scheduler"]
+    mine = [r for r in caplog.records if r.name == "frolic.games.scheduler"]
     assert len(mine) >= 2  # it keeps sweeping
     assert all("PostgreSQL unavailable" in r.getMessage() for r in mine)
     assert not any(r.exc_info for r in mine)

@@ -1,0 +1,1 @@
+"""Brands: whose coupons the games award."""

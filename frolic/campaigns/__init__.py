@@ -1,0 +1,1 @@
+"""Campaigns: a brand's marketing period, under which games run."""
