@@ -9,7 +9,7 @@ import pytest
 
 from frolic import topics
 from frolic.config import Settings
-from tests.serving import app_client
+from tests.support.serving import app_client
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from frolic.chaos import faults
-from frolic.chaos.fault import Together
-from frolic.chaos.runner import SMOKE, Chaos, Plan, Row
 from frolic.config import Settings
+from frolic_chaos import faults
+from frolic_chaos.fault import Together
+from frolic_chaos.runner import SMOKE, Chaos, Plan, Row
 
 PLAN = dataclasses.replace(SMOKE, seconds=8.0, rate=40.0, players=80)
 

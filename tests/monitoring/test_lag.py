@@ -11,7 +11,7 @@ from frolic.monitoring.lag import consumer_lag
 from frolic.playlog.consumer import BatchConsumer
 from frolic.recorder.worker import GROUP as RECORDERS
 from frolic.topics import client_config
-from tests.play.factories import with_own_topics
+from tests.support.factories import with_own_topics
 
 
 def produce(settings: Settings, topic: str, count: int) -> None:

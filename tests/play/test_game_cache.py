@@ -13,7 +13,7 @@ from frolic.config import Settings
 from frolic.db.session import create_engine
 from frolic.games import repository
 from frolic.games.repository import GameCache, GameView
-from tests.play.factories import create_live_game
+from tests.support.factories import create_live_game
 
 
 class Clock:

@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
-from frolic.bench.cluster import running
 from frolic.config import Settings
+from frolic_bench.cluster import running
 
 UPLOAD_CHUNK = 1 << 20
 Progress = Callable[[str], None]

@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 
 from frolic.auth.tokens import mint_player_token
-from frolic.chaos.fault import LoadProgress
 from frolic.config import Settings
+from frolic_chaos.fault import LoadProgress
 
 ATTEMPTS = 8  # per play, before the client gives up (about 15 s of back-off in all)
 BACKOFF = 0.25  # doubled each attempt, up to 4 s

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from frolic.bench.cluster import Role, environment, serve_argv, wait_ready
 from frolic.config import Settings
 from frolic.stack.process import free_port
+from frolic_bench.cluster import Role, environment, serve_argv, wait_ready
 
 Environment = Callable[[int, Sequence[str]], dict[str, str]]
 

@@ -29,18 +29,18 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from frolic import topics
-from frolic.chaos import stuck
-from frolic.chaos.fault import Context, Fault, LoadProgress, Progress
-from frolic.chaos.history import check, read_ledger
-from frolic.chaos.load import Load
-from frolic.chaos.supervisor import Supervisor
-from frolic.chaos.topic_log import read_all
 from frolic.config import Settings
 from frolic.db import migrate
 from frolic.db.session import create_engine
 from frolic.demo.campaign import Admin
 from frolic.playlog import messages
 from frolic.stack import Stack
+from frolic_chaos import stuck
+from frolic_chaos.fault import Context, Fault, LoadProgress, Progress
+from frolic_chaos.history import check, read_ledger
+from frolic_chaos.load import Load
+from frolic_chaos.supervisor import Supervisor
+from frolic_chaos.topic_log import read_all
 
 T = TypeVar("T")
 LAYOUT = (("api",), ("allocator",), ("allocator",), ("recorder",), ("recorder",), ("ws",))

@@ -6,8 +6,8 @@ game: every request is authenticated, rate limited (IP and player), checked agai
 game and the player's limits, carries an ``Idempotency-Key``, is committed to PostgreSQL
 and published to the play log. The IP limit is raised (every request comes from
 127.0.0.1); the player limits are the defaults, and ``players`` distinct players share the
-load so that none of them is refused. The baseline is ``frolic.bench.hello``. One client
-process (``frolic.bench.load``) measures both, alternating, for the same time each.
+load so that none of them is refused. The baseline is ``frolic_bench.hello``. One client
+process (``frolic_bench.load``) measures both, alternating, for the same time each.
 Afterwards every accepted play is counted in PostgreSQL: the figure only counts if they
 are all there and no request failed.
 """
@@ -32,13 +32,13 @@ import orjson
 from sqlalchemy import text
 
 from frolic.auth.tokens import mint_player_token
-from frolic.bench.cluster import running
-from frolic.bench.cpu import CpuMeter, CpuTally, listening_process
-from frolic.bench.importer import codes_file
-from frolic.bench.load import Load, LoadReport, drive
 from frolic.config import Settings
 from frolic.db.session import create_engine
 from frolic.stack.process import free_port
+from frolic_bench.cluster import running
+from frolic_bench.cpu import CpuMeter, CpuTally, listening_process
+from frolic_bench.importer import codes_file
+from frolic_bench.load import Load, LoadReport, drive
 
 BUDGET = 100_000
 WARM_UP_SECONDS = 1.0
@@ -52,7 +52,7 @@ def hello_server(state: Path) -> Iterator[int]:
     log = state / "hello.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "frolic.bench.hello", "--port", str(port)],
+            [sys.executable, "-m", "frolic_bench.hello", "--port", str(port)],
             stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:

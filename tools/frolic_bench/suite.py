@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from frolic.bench import abuse, allocate, e2e, reveal
 from frolic.config import Settings
+from frolic_bench import abuse, allocate, e2e, reveal
 
 Progress = Callable[[str], None]
 

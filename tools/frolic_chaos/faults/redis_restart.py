@@ -29,11 +29,11 @@ from typing import ClassVar
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from frolic.chaos.fault import Context, Evidence, Fault, restart_server
-from frolic.chaos.runner import watch_ledger
-from frolic.chaos.topic_log import read_all
 from frolic.db.session import create_engine
 from frolic.playlog import messages
+from frolic_chaos.fault import Context, Evidence, Fault, restart_server
+from frolic_chaos.runner import watch_ledger
+from frolic_chaos.topic_log import read_all
 
 RESTARTS = (0.3, 0.65)  # when, as shares of the load's time
 BURST = 150  # plays sent at once just before each restart: decisions in flight

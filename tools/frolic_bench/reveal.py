@@ -26,11 +26,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from frolic import topics
 from frolic.auth.tokens import mint_player_token
-from frolic.bench.cluster import Role, running
-from frolic.bench.cpu import CpuMeter, CpuTally
 from frolic.config import Settings
 from frolic.playlog.messages import Final, encode
 from frolic.reveal.service import open_files_up_to_the_hard_limit
+from frolic_bench.cluster import Role, running
+from frolic_bench.cpu import CpuMeter, CpuTally
 
 LEAD_SECONDS = 2.0  # between publishing and the first revealAt
 

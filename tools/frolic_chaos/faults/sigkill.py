@@ -26,10 +26,10 @@ from typing import Any
 
 import httpx
 
-from frolic.chaos.fault import Context, Evidence, Fault
-from frolic.chaos.supervisor import Member
-from frolic.chaos.topic_log import read_all
 from frolic.playlog import messages
+from frolic_chaos.fault import Context, Evidence, Fault
+from frolic_chaos.supervisor import Member
+from frolic_chaos.topic_log import read_all
 
 BUSY_WAIT = 20.0  # seconds to wait for a batch in hand (a rebalance may be settling)
 BURST = 100  # plays sent at once, each victim, each second until its kill

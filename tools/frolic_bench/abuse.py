@@ -3,7 +3,7 @@
 
 A ``frolic serve --role api`` process on the stack's servers keeps the real rate limits
 (``FROLIC_RATE_*``, the defaults unless set). Legitimate players play a live game at a
-steady rate, open loop (``frolic.bench.paced``): first alone (the baseline), then with each
+steady rate, open loop (``frolic_bench.paced``): first alone (the baseline), then with each
 abusive load running at the same time from a process of its own:
 
 - ``no_token``: a flood of plays with no Authorization header;
@@ -36,10 +36,10 @@ import orjson
 
 from frolic.auth.players import LEEWAY_SECONDS
 from frolic.auth.tokens import mint_player_token
-from frolic.bench.cluster import running
-from frolic.bench.ingest import count_plays, live_game
-from frolic.bench.paced import Stream, StreamReport, play_request, run
 from frolic.config import Settings
+from frolic_bench.cluster import running
+from frolic_bench.ingest import count_plays, live_game
+from frolic_bench.paced import Stream, StreamReport, play_request, run
 
 Progress = Callable[[str], None]
 P99_TARGET_MS = 50.0  # ingest's target (docs/performance.md)

@@ -12,10 +12,10 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from frolic.bench import hammer
 from frolic.engine import keys, scripts
 from frolic.engine.rules import GameRules
 from frolic.redis_client import connect_sync
+from frolic_bench import hammer
 
 REPLAY_RATIO = 0.1
 BASELINE_CLIENTS = 50  # redis-benchmark's default

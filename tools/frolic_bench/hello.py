@@ -1,6 +1,6 @@
 """The ingest benchmark's baseline: a bare FastAPI + pydantic ``POST /play`` that does no
 work and answers the same JSON as Frolic's, on uvicorn configured as ``frolic serve``
-configures it. ``python -m frolic.bench.hello --port P`` serves it."""
+configures it. ``python -m frolic_bench.hello --port P`` serves it."""
 
 from __future__ import annotations
 

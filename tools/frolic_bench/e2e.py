@@ -29,7 +29,6 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from sqlalchemy import insert
 
 from frolic import topics
-from frolic.bench.cluster import running
 from frolic.config import Settings
 from frolic.db import models
 from frolic.db.session import create_engine
@@ -40,6 +39,7 @@ from frolic.games.repository import load_game
 from frolic.playlog import messages
 from frolic.playlog.producer import PlayLog
 from frolic.redis_client import connect
+from frolic_bench.cluster import running
 
 WARM_PLAYS = 50  # decided before the clock starts: the allocators have joined their group
 USERS = 10_000

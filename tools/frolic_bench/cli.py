@@ -28,7 +28,7 @@ def allocate(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON line.")] = False,
 ) -> None:
     """K allocator processes decide N plays of one game; vs the seed's per-play EVALSHA."""
-    from frolic.bench.allocate import measure
+    from frolic_bench.allocate import measure
 
     settings = Settings()
     with Stack(settings, only=frozenset({"redis"})) as endpoints:
@@ -50,7 +50,7 @@ def reveal(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON line.")] = False,
 ) -> None:
     """Reveal lateness at the client: a ws process, many sockets, timed results."""
-    from frolic.bench.reveal import measure
+    from frolic_bench.reveal import measure
 
     with _servers() as (settings, state):
         typer.echo(f"revealing {reveals:,} results to {sockets:,} sockets ...", err=True)
@@ -67,7 +67,7 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON line.")] = False,
 ) -> None:
     """POST /play doing its real work (a frolic api process) vs a bare FastAPI endpoint."""
-    from frolic.bench.ingest import measure
+    from frolic_bench.ingest import measure
 
     with _servers() as (settings, state):
         result = measure(settings, state, seconds=seconds, connections=connections,
@@ -86,7 +86,7 @@ def ws(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON line.")] = False,
 ) -> None:
     """Sockets one ws process holds while reveal p99 stays under 20 ms: a ramp."""
-    from frolic.bench.reveal import ramp
+    from frolic_bench.reveal import ramp
 
     counts = [int(n) for n in steps.split(",") if n.strip()]
     with _servers() as (settings, state):
@@ -103,7 +103,7 @@ def e2e(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON line.")] = False,
 ) -> None:
     """Publish to result stored, through allocator processes; vs the broker's own round trip."""
-    from frolic.bench.e2e import measure
+    from frolic_bench.e2e import measure
 
     with _servers() as (settings, state):
         typer.echo(f"publishing {rate:,} plays/s for {seconds:g} s ...", err=True)
@@ -118,7 +118,7 @@ def abuse(
 ) -> None:
     """Players' p99 alone, then beside each abusive load (no token, one player at 100x the
     rate, many players from one address, expired tokens); whether each limit held."""
-    from frolic.bench import abuse as scenarios
+    from frolic_bench import abuse as scenarios
 
     with _servers() as (settings, state):
         sizes = scenarios.SMOKE if smoke else scenarios.FULL
@@ -142,8 +142,8 @@ def chaos(
     """Faults on the real multi-process stack under load; every invariant checked after each.
     Exits 1 if an invariant broke or a fault did not happen. Not in ``bench all``: a
     verdict and counts, not a performance figure."""
-    from frolic.chaos import bench as chaos_bench
-    from frolic.chaos import faults
+    from frolic_chaos import bench as chaos_bench
+    from frolic_chaos import faults
 
     try:
         faults.named(fault or [])
@@ -165,7 +165,7 @@ def run_all(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON line.")] = False,
 ) -> None:
     """ingest, abuse, allocate, e2e, reveal and ws in sequence on one stack; progress on stderr."""
-    from frolic.bench import suite
+    from frolic_bench import suite
 
     with _servers() as (settings, state):
         result = suite.run(settings, state, smoke=smoke, progress=_progress)
@@ -184,7 +184,7 @@ def import_codes(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON line.")] = False,
 ) -> None:
     """Import N codes through POST /admin/coupons/import: codes/s and wall time."""
-    from frolic.bench import importer
+    from frolic_bench import importer
 
     batch = per_request or codes
     if url is not None:

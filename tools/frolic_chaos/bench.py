@@ -15,10 +15,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from frolic.chaos import faults
-from frolic.chaos.fault import Progress
-from frolic.chaos.runner import FULL, SMOKE, Chaos, Row
 from frolic.config import Settings
+from frolic_chaos import faults
+from frolic_chaos.fault import Progress
+from frolic_chaos.runner import FULL, SMOKE, Chaos, Row
 
 COLUMNS = ("sent", "accepted", "finalized", "overspent", "duplicated", "lost")
 

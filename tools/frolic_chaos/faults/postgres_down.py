@@ -29,7 +29,7 @@ import orjson
 import websockets
 
 from frolic.auth.tokens import mint_player_token
-from frolic.chaos.fault import Context, Evidence, Fault
+from frolic_chaos.fault import Context, Evidence, Fault
 
 FULL_DOWN_SECONDS = 30.0
 SHORT_RUN_SECONDS = 20.0  # a load shorter than this takes PostgreSQL down for half of it

@@ -23,9 +23,9 @@ import asyncio
 from types import MappingProxyType
 
 from frolic import topics
-from frolic.chaos.fault import Context, Evidence, Fault, restart_server
-from frolic.chaos.topic_log import read_all
 from frolic.playlog import messages
+from frolic_chaos.fault import Context, Evidence, Fault, restart_server
+from frolic_chaos.topic_log import read_all
 
 RESTARTS = (0.3, 0.65)  # when, as shares of the load's time
 BURST = 150  # plays sent at once just before each restart: messages in flight

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from frolic.chaos.faults.redis_restart import RedisRestart
+from frolic_chaos.faults.redis_restart import RedisRestart
 
 
 class RedisKill(RedisRestart):

@@ -1,6 +1,6 @@
 """Clock skew between processes: role processes whose wall clock is seconds off.
 
-Each skewed process starts with ``frolic/chaos/clock`` on its PYTHONPATH: a sitecustomize
+Each skewed process starts with ``tools/frolic_chaos/clock`` on its PYTHONPATH: a sitecustomize
 that offsets ``time.time``, ``time.time_ns`` and ``datetime.now`` by its skew (monotonic
 clocks untouched). The api keeps the true time; one allocator runs ahead and one behind,
 one recorder ahead and one behind, the ws process behind.
@@ -32,9 +32,9 @@ from pathlib import Path
 
 import httpx
 
-from frolic.chaos.fault import Context, Evidence, Fault
-from frolic.chaos.topic_log import read_all
 from frolic.playlog import messages
+from frolic_chaos.fault import Context, Evidence, Fault
+from frolic_chaos.topic_log import read_all
 
 SKEW = 4.0  # seconds
 SHIM = Path(__file__).resolve().parent.parent / "clock"

@@ -34,13 +34,13 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from frolic.chaos.history import Sent
 from frolic.config import Settings
+from frolic_chaos.history import Sent
 
 if TYPE_CHECKING:
-    from frolic.chaos.supervisor import Supervisor
     from frolic.stack import Stack
     from frolic.stack.launcher import Server
+    from frolic_chaos.supervisor import Supervisor
 
 Evidence = dict[str, Any]
 Progress = Callable[[str], None]

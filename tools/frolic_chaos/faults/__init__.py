@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from frolic.chaos.fault import Fault, Together
+from frolic_chaos.fault import Fault, Together
 
 ORDER = ("sigkill", "broker_restart", "redis_restart", "postgres_down", "duplicates", "clock_skew")
 

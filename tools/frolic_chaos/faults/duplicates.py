@@ -20,10 +20,10 @@ from typing import Any
 
 from confluent_kafka import Producer
 
-from frolic.chaos.fault import Context, Evidence, Fault
-from frolic.chaos.topic_log import read_all
 from frolic.playlog import messages
 from frolic.topics import client_config
+from frolic_chaos.fault import Context, Evidence, Fault
+from frolic_chaos.topic_log import read_all
 
 SHARE = 0.3  # of the messages so far, and of the answered requests
 _play = messages.decoder(messages.PlayEvent)

@@ -19,12 +19,12 @@ from confluent_kafka import Consumer, TopicPartition
 from sqlalchemy import text
 
 from frolic.allocator.worker import GROUP as ALLOCATORS
-from frolic.chaos.topic_log import read_all
 from frolic.config import Settings
 from frolic.db.session import create_engine
 from frolic.playlog import messages
 from frolic.recorder.worker import GROUP as RECORDERS
 from frolic.topics import client_config
+from frolic_chaos.topic_log import read_all
 
 _decided = messages.decoder(messages.Decided)
 
