@@ -5,10 +5,12 @@ BIN    := $(VENV)/bin
 
 .PHONY: install demo serve test lint bench clean
 
-$(BIN)/frolic: pyproject.toml
+# The product and, beside it, the tooling (tools/: frolic bench, the chaos harness, the docs
+# generators), both editable: what a developer runs is what the checkout says.
+$(BIN)/frolic: pyproject.toml tools/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev]' -e ./tools
 	touch $@
 
 install: $(BIN)/frolic
@@ -20,8 +22,8 @@ serve: install
 	$(BIN)/frolic serve
 
 lint: install
-	$(BIN)/ruff check frolic tests
-	$(BIN)/ruff format --check frolic tests
+	$(BIN)/ruff check frolic tools tests
+	$(BIN)/ruff format --check frolic tools tests
 	$(BIN)/mypy
 
 # The page tests drive Debian's chromium headless. Where it is missing (a fresh CI machine)

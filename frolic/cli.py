@@ -4,15 +4,67 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from typer.core import TyperGroup
 
 from frolic.config import ALL_ROLES, Settings
 from frolic.errors import FrolicError
 from frolic.monitoring.logs import configure_logging
 
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
+    # The click that typer builds its commands with (its own copy, not the click package).
+    from typer._click import Command, Context
+
+# Subcommands that live in modules ``frolic serve`` must not import (numpy, the simulator),
+# as "module:attribute"; the group loads one when it runs or when help lists it.
+LAZY = {"simulate": "frolic.sim.cli:simulate", "reconcile": "frolic.reconcile.cli:reconcile"}
+# Where installed tooling (frolic-tools: ``bench``) adds its subcommands: a function or a
+# typer.Typer per entry point.
+PLUGINS = "frolic.commands"
+
+
+class LazyGroup(TyperGroup):
+    """``frolic``'s commands, with LAZY's and the plugins' loaded on first use."""
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        names = super().list_commands(ctx)
+        return names + [n for n in _loaders() if n not in names]
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and (found := _loaders().get(cmd_name)) is not None:
+            command = _as_command(cmd_name, found.load())
+            self.add_command(command, cmd_name)
+        return command
+
+
+def _loaders() -> dict[str, EntryPoint]:
+    from importlib.metadata import EntryPoint, entry_points
+
+    found = {name: EntryPoint(name, target, PLUGINS) for name, target in LAZY.items()}
+    for plugin in entry_points(group=PLUGINS):
+        found.setdefault(plugin.name, plugin)
+    return found
+
+
+def _as_command(name: str, loaded: object) -> Command:
+    """The click command typer would have built had ``loaded`` been registered at import."""
+    holder = typer.Typer(add_completion=False)
+    if isinstance(loaded, typer.Typer):
+        holder.add_typer(loaded, name=name)
+    elif callable(loaded):
+        holder.command(name=name)(loaded)
+    else:
+        raise TypeError(f"{name}: {loaded!r} is neither a function nor a typer.Typer")
+    return typer.main.get_group(holder).commands[name]
+
+
 app = typer.Typer(
+    cls=LazyGroup,
     help="Frolic: instant-win games with a prize budget that is never overspent.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -134,18 +186,6 @@ def demo(
     except KeyboardInterrupt:
         pass
 
-
-def _register_subcommands() -> None:
-    from frolic.bench.cli import app as bench
-    from frolic.reconcile.cli import reconcile
-    from frolic.sim.cli import simulate
-
-    app.command()(simulate)
-    app.command()(reconcile)
-    app.add_typer(bench, name="bench")
-
-
-_register_subcommands()
 
 if __name__ == "__main__":
     app()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -9,7 +10,7 @@ import pytest
 
 from frolic import topics
 from frolic.config import Settings
-from tests.serving import app_client
+from tests.support.serving import app_client
 
 
 @pytest.fixture
@@ -21,7 +22,16 @@ async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 async def test_healthz(client: httpx.AsyncClient) -> None:
     response = await client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    body = response.json()
+    assert body["status"] == "ok"
+    assert abs(body["time"] - time.time()) < 5
+
+
+async def test_healthz_shows_the_processs_own_clock(settings: Settings) -> None:
+    ahead = settings.model_copy(update={"clock_offset_seconds": 3600.0})
+    async with app_client(ahead, roles=("ws",)) as client:
+        shown = (await client.get("/healthz")).json()["time"]
+    assert 3595 < shown - time.time() < 3605
 
 
 async def test_readyz_when_everything_answers(

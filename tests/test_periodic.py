@@ -73,6 +73,6 @@ async def test_a_failing_step_backs_off_up_to_its_limit_and_a_success_resets_it(
             stop.set()
         raise TimeoutError
 
-    monkeypatch.setattr(periodic.asyncio, "wait_for", waited)
+    monkeypatch.setattr(asyncio, "wait_for", waited)
     await periodic.every(1.0, step, stop, name="poll", log=log, away=server_away, back_off_to=5)
     assert waits == [2.0, 4.0, 5.0, 5.0, 1.0, 2.0, 1.0]

@@ -27,6 +27,7 @@ recorded, so that a redelivery is not counted twice.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -36,6 +37,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from frolic.clock import Clock
 from frolic.coupons import repository as coupons
 from frolic.playlog.messages import Decided, Final
 from frolic.plays import repository as play_rows
@@ -72,7 +74,9 @@ class _Overdrawn(Exception):
         self.epochs = epochs
 
 
-async def record(db: AsyncEngine, batch: Sequence[Decided], reveal_seconds: float) -> Recorded:
+async def record(
+    db: AsyncEngine, batch: Sequence[Decided], reveal_seconds: float, clock: Clock = time.time
+) -> Recorded:
     """The batch recorded; see the module's docstring. A decision the ledger refuses as
     data (a constraint, a value) fails the whole batch with a refusal
     (``frolic.db.outage.is_refusal``): the consumer then finds it by halving the batch,
@@ -81,7 +85,7 @@ async def record(db: AsyncEngine, batch: Sequence[Decided], reveal_seconds: floa
     # Each round retires the epoch of at least one of the batch's games: it ends.
     while True:
         try:
-            return await _record(db, batch, reveal_seconds)
+            return await _record(db, batch, reveal_seconds, clock)
         except _Overdrawn as overdrawn:
             log.error("%s: their decisions are dropped and Redis rebuilt from the ledger",
                       overdrawn)  # fmt: skip
@@ -91,7 +95,9 @@ async def record(db: AsyncEngine, batch: Sequence[Decided], reveal_seconds: floa
                 )
 
 
-async def _record(db: AsyncEngine, batch: Sequence[Decided], reveal_seconds: float) -> Recorded:
+async def _record(
+    db: AsyncEngine, batch: Sequence[Decided], reveal_seconds: float, clock: Clock
+) -> Recorded:
     async with db.begin() as conn:
         batch = await _current(conn, batch)
         if not batch:
@@ -104,7 +110,7 @@ async def _record(db: AsyncEngine, batch: Sequence[Decided], reveal_seconds: flo
         done = {str(row.play_id) for row in locked if row.processed_time is not None}
         fresh = {d.play_id: d for d in batch if d.play_id not in done}
         codes = await _issue_codes(conn, list(fresh.values()))
-        now = datetime.now(UTC)
+        now = datetime.fromtimestamp(clock(), UTC)
         rows = [
             {
                 "pid": uuid.UUID(d.play_id),

@@ -45,7 +45,7 @@ class Recorder:
     async def record(self, decided: list[messages.Decided]) -> None:
         # PostgreSQL down or a transient conflict raises here: the consumer tries the batch
         # again with backoff and commits nothing meanwhile (``BatchConsumer.drain``).
-        recorded = await record(self.db, decided, self.settings.reveal_seconds)
+        recorded = await record(self.db, decided, self.settings.reveal_seconds, self.clock)
         topic = self.settings.final_topic
         await asyncio.gather(*(
             self.playlog.deliver(topic, f.user, messages.encode(f)) for f in recorded.finals

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -21,7 +21,6 @@ from frolic.engine.rules import STRATEGIES, StrategyName
 from frolic.errors import BadRequest
 from frolic.sim import runner
 from frolic.sim.metrics import Metrics, evaluate
-from frolic.sim.plot import plot_curves
 from frolic.sim.scenarios import SCENARIOS
 from frolic.sim.trace import read_trace, write_decisions
 
@@ -58,6 +57,7 @@ def simulate(
         name = _strategy(strategy)
         times, game = _inputs(trace, scenario, plays, budget, duration, slot, odds, void, seed)
         _check_outputs(decisions, plot)
+        plot_curves = None if plot is None else _plotter()
     except BadRequest as exc:
         typer.secho(f"error: {exc.detail}", err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from exc
@@ -74,7 +74,7 @@ def simulate(
 
     if decisions is not None:
         write_decisions(decisions, times, results[name])
-    if plot is not None:
+    if plot_curves is not None:
         source = scenario or (trace.name if trace else "")
         title = f"{source}: {len(times):,} plays, budget {game.budget:,}"
         plot_curves(plot, times, {n: w for n, w in results.items()}, game.budget,
@@ -139,6 +139,18 @@ def _check_outputs(*paths: Path | None) -> None:
     for path in paths:
         if path is not None and not path.parent.is_dir():
             raise BadRequest(f"no directory {path.parent} to write {path.name} in")
+
+
+def _plotter() -> Callable[..., None]:
+    """The curve drawer, found before a long run: matplotlib is the ``plot`` extra, which a
+    plain install of the server does without."""
+    try:
+        from frolic.sim.plot import plot_curves
+    except ModuleNotFoundError as exc:
+        if exc.name != "matplotlib":
+            raise
+        raise BadRequest("--plot needs matplotlib: pip install 'frolic[plot]'") from exc
+    return plot_curves
 
 
 @contextmanager

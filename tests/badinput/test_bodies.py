@@ -20,8 +20,8 @@ from frolic.config import Settings
 from frolic.play.endpoints import MAX_BODY_BYTES
 from frolic.resources import Resources
 from tests.admin.conftest import codes, csv_of, new_brand, unique
-from tests.play.factories import create_live_game, with_own_topics
-from tests.serving import serving
+from tests.support.factories import create_live_game, with_own_topics
+from tests.support.serving import serving
 
 LIMIT = 4096
 

@@ -38,8 +38,8 @@ from frolic.app import create_app
 from frolic.auth.tokens import mint_player_token
 from frolic.config import Settings
 from tests.admin.conftest import codes, csv_of, import_csv, new_brand, new_game, ok
-from tests.play.factories import with_own_topics
-from tests.serving import serving
+from tests.support.factories import with_own_topics
+from tests.support.serving import serving
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
 CHECKS = [

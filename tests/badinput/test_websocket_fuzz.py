@@ -24,9 +24,9 @@ from frolic.app import create_app
 from frolic.auth.tokens import mint_player_token
 from frolic.config import Settings
 from frolic.reveal.endpoints import MAX_FRAME_BYTES
-from tests.play.factories import with_own_topics
 from tests.reveal.conftest import Server, final_for, player, received
-from tests.serving import serving
+from tests.support.factories import with_own_topics
+from tests.support.serving import serving
 
 PONG = {"type": "pong"}
 WRONG_SHAPES = [

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from frolic.bench.abuse import SCENARIOS
 from frolic.stack import Endpoints
+from frolic_bench.abuse import SCENARIOS
 from tests.bench.run import bench
 
 PLAYER_KEYS = {"legit_p50_ms", "legit_p99_ms", "legit_sent", "legit_accepted", "legit_statuses"}

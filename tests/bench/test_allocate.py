@@ -34,9 +34,9 @@ def test_bench_allocate_prints_its_json_line(endpoints: Endpoints) -> None:
 def test_without_redis_benchmark_a_python_client_is_the_baseline(
     endpoints: Endpoints, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from frolic.bench import allocate
+    from frolic_bench import allocate
 
-    monkeypatch.setattr("frolic.bench.allocate.shutil.which", lambda name: None)
+    monkeypatch.setattr("frolic_bench.allocate.shutil.which", lambda name: None)
     rate, tool = allocate.seed_evalsha_rate(endpoints.redis_url, calls=2000, workers=2)
     assert tool == "python-evalsha"
     assert rate > 0

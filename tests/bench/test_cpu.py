@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from frolic.bench.cpu import CORES, CpuMeter, CpuTally, listening_process, port_of
 from frolic.stack import Endpoints
+from frolic_bench.cpu import CORES, CpuMeter, CpuTally, listening_process, port_of
 
 
 def test_a_phase_counts_each_pids_own_time_and_only_the_serving_processes() -> None:

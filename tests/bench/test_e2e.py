@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from frolic.bench import abuse, suite
 from frolic.config import Settings
 from frolic.stack import Endpoints
+from frolic_bench import abuse, suite
 from tests.bench.run import bench
 
 
@@ -55,7 +55,7 @@ def test_bench_all_puts_every_benchmark_in_one_line(
         "reveal.ramp": lambda *a, **k: {"ws_connections": 20, "ws_steps": ramp_steps},
     }  # fmt: skip
     for name, fake in canned.items():
-        monkeypatch.setattr(f"frolic.bench.suite.{name}", fake)
+        monkeypatch.setattr(f"frolic_bench.suite.{name}", fake)
     result = suite.run(settings, tmp_path, smoke=True, progress=lambda line: None)
     assert json.loads(json.dumps(result)) == result  # one JSON line
     for key in ("ingest_rps", "ingest_p99_ms", "ingest_vs_fastapi_hello", "abuse_limits_held",

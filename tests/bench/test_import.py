@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from frolic.bench.importer import codes_file
 from frolic.stack import Endpoints
+from frolic_bench.importer import codes_file
 from tests.bench.run import bench
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from frolic.chaos.history import Budget, Ledger, Play, Report, Sent, check
+from frolic_chaos.history import Budget, Ledger, Play, Report, Sent, check
 
 GAME, BRAND, OTHER = 1, 10, 11
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from frolic.chaos.faults.postgres_down import down_seconds
+from frolic_chaos.faults.postgres_down import down_seconds
 from tests.chaos.test_faults import PLAN, run
 
 

@@ -20,8 +20,8 @@ from frolic.dashboard.schemas import Dashboard
 from frolic.db.session import create_engine
 from frolic.engine import keys
 from frolic.resources import open_resources
-from tests.play.factories import create_live_game, wait_decided, with_own_topics
-from tests.serving import app_client
+from tests.support.factories import create_live_game, wait_decided, with_own_topics
+from tests.support.serving import app_client
 
 PLAYS = 16
 

@@ -14,8 +14,8 @@ from frolic.app import create_app
 from frolic.config import Settings
 from frolic.db.session import create_engine
 from tests.pages.conftest import Browser
-from tests.play.factories import create_live_game, with_own_topics
-from tests.serving import serving
+from tests.support.factories import create_live_game, with_own_topics
+from tests.support.serving import serving
 
 
 @pytest.fixture(scope="module")

@@ -28,8 +28,8 @@ from frolic.games.repository import load_game
 from frolic.redis_client import connect
 from frolic.resources import open_resources
 from frolic.stack.process import free_port
-from tests.play.factories import LiveGame, create_live_game, with_own_topics
-from tests.serving import app_client
+from tests.support.factories import LiveGame, create_live_game, with_own_topics
+from tests.support.serving import app_client
 
 
 @pytest.fixture(scope="module")

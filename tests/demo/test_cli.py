@@ -16,11 +16,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from frolic.bench.cluster import environment
 from frolic.config import Settings
 from frolic.demo.campaign import BRANDS, CODES_PER_COUPON, DEMO_GAME
 from frolic.stack.process import free_port
-from tests.play.factories import with_own_topics
+from frolic_bench.cluster import environment
+from tests.support.factories import with_own_topics
 
 BANNER = re.compile(r"game (\d+) (seeded|picked up again).*\n\s+dashboard\s+(\S+)\n\s+play\s+(\S+)")
 

@@ -12,8 +12,8 @@ import pytest
 from frolic.auth.players import player_id
 from frolic.config import Settings
 from tests.demo.games import pause
-from tests.play.factories import create_live_game
-from tests.serving import app_client
+from tests.support.factories import create_live_game
+from tests.support.serving import app_client
 
 
 @pytest.fixture(scope="module")

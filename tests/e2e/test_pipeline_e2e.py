@@ -17,11 +17,11 @@ import websockets
 from sqlalchemy import text
 
 from frolic.auth.tokens import mint_player_token
-from frolic.bench.cluster import Cluster, running
-from frolic.chaos.history import Sent, check, read_ledger
 from frolic.config import Settings
 from frolic.db.session import create_engine
-from tests.play.factories import LiveGame, create_live_game, wait_decided, with_own_topics
+from frolic_bench.cluster import Cluster, running
+from frolic_chaos.history import Sent, check, read_ledger
+from tests.support.factories import LiveGame, create_live_game, wait_decided, with_own_topics
 
 PLAYERS = 300
 PLAYS_EACH = 6  # on the long paced game

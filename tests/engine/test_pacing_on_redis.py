@@ -16,7 +16,7 @@ from frolic.engine.strategy import Play
 from frolic.sim import runner
 from frolic.sim.fairness import Fairness, ratios
 from frolic.sim.metrics import evaluate
-from frolic.sim.report import Row
+from frolic_report.pacing import Row
 from tests.engine.conftest import new_rules
 
 # Six minutes of flat traffic, 55 plays a second, batched by half a second (fewer store

@@ -238,8 +238,10 @@ async def game_keys(client: Any, game_id: int) -> set[bytes]:
     pattern = f"*{{{game_id}}}*"
     if isinstance(client, RedisCluster):
         node = client.get_node_from_key(keys.pacing(game_id))
-        return set(await client.keys(pattern, target_nodes=node))
-    return set(await client.keys(pattern))
+        found = await client.keys(pattern, target_nodes=node)
+    else:
+        found = await client.keys(pattern)
+    return {k if isinstance(k, bytes) else k.encode() for k in found}
 
 
 async def test_a_decided_play_leaves_its_outcome_and_nothing_else_in_redis(

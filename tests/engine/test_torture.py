@@ -7,10 +7,10 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from frolic.bench.hammer import Hammer, HammerReport, StoreKind, run
 from frolic.engine.paced import Horizon
 from frolic.engine.rules import GameRules
 from frolic.stack import Endpoints
+from frolic_bench.hammer import Hammer, HammerReport, StoreKind, run
 from tests.engine.conftest import new_rules
 
 STOCK = {7: 150, 8: 100}

@@ -22,7 +22,7 @@ from frolic.reconcile.service import balances
 from frolic.resources import Resources
 from tests.admin.conftest import client_of, codes, csv_of, import_csv, new_brand, new_game, ok
 from tests.games.test_start import anchors, redis_stock
-from tests.play.factories import create_live_game, wait_decided, with_own_topics
+from tests.support.factories import create_live_game, wait_decided, with_own_topics
 
 
 def budgets(game: dict[str, Any]) -> dict[int, tuple[int, int]]:

@@ -19,8 +19,8 @@ from websockets.asyncio.client import connect
 from frolic.app import create_app
 from frolic.auth.tokens import mint_player_token
 from frolic.config import Settings
-from tests.play.factories import LiveGame, create_live_game, wait_decided, with_own_topics
-from tests.serving import serving
+from tests.support.factories import LiveGame, create_live_game, wait_decided, with_own_topics
+from tests.support.serving import serving
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -104,7 +104,15 @@ async def play_some(running: Running, *, plays: int = 10) -> Played:
         async with asyncio.timeout(s.reveal_seconds + 30):
             reveal = orjson.loads(await ws.recv())
         assert reveal["playId"] == ids[0]
-    exposition = running.scrape()
+    # A recorder counts its batch once the finals' publish is acknowledged, which may be
+    # after the reveal it fed: scrape until every play is counted (or give up, and let the
+    # tests say what is missing).
+    for _ in range(100):
+        exposition = running.scrape()
+        counted = samples(exposition).get(("frolic_end_to_end_latency_seconds_count", ()), 0.0)
+        if counted - before.get(("frolic_end_to_end_latency_seconds_count", ()), 0.0) >= plays:
+            break
+        await asyncio.sleep(0.1)
     return Played(game, plays, before, samples(exposition), exposition)
 
 

@@ -10,7 +10,6 @@ import uuid
 
 from frolic import metrics
 from frolic.allocator.worker import Allocator
-from frolic.chaos.topic_log import read_all
 from frolic.config import Settings
 from frolic.db.session import create_engine
 from frolic.games.repository import GameCache
@@ -19,8 +18,9 @@ from frolic.playlog import messages
 from frolic.playlog.producer import PlayLog
 from frolic.recorder.worker import Recorder
 from frolic.redis_client import connect
-from tests.play.factories import create_live_game, with_own_topics
+from frolic_chaos.topic_log import read_all
 from tests.recovery.test_redis_loss import PLAYER, player_id
+from tests.support.factories import create_live_game, with_own_topics
 
 
 def observed(histogram: BatchHistogram) -> float:

@@ -9,7 +9,7 @@ from frolic.config import Settings
 from frolic.monitoring.lag import consumer_lag
 from frolic.playlog.consumer import BatchConsumer
 from frolic.topics import ALLOCATORS, RECORDERS, client_config
-from tests.play.factories import with_own_topics
+from tests.support.factories import with_own_topics
 
 
 def produce(settings: Settings, topic: str, count: int) -> None:

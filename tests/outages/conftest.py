@@ -18,7 +18,7 @@ from frolic import topics
 from frolic.auth.tokens import mint_player_token
 from frolic.config import Settings
 from frolic.stack import Stack
-from tests.stacks import own_stack
+from tests.support.stacks import own_stack
 
 
 @dataclass

@@ -15,8 +15,8 @@ from frolic import topics
 from frolic.app import create_app
 from frolic.db.session import create_engine
 from tests.outages.conftest import Outage, listening, next_message
-from tests.play.factories import create_live_game, wait_decided
-from tests.serving import serving
+from tests.support.factories import create_live_game, wait_decided
+from tests.support.serving import serving
 
 PLAYERS = 4
 ROUNDS = 8  # rounds of plays (one every 0.25 s) after the broker is back

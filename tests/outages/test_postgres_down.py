@@ -13,8 +13,8 @@ from websockets.asyncio.client import connect
 from frolic.app import create_app
 from frolic.db.session import create_engine
 from tests.outages.conftest import Outage, listening, next_message
-from tests.play.factories import create_live_game, wait_decided
-from tests.serving import serving
+from tests.support.factories import create_live_game, wait_decided
+from tests.support.serving import serving
 
 DOWN_SECONDS = 4.0
 

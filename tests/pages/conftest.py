@@ -19,8 +19,8 @@ from playwright.async_api import BrowserContext, ConsoleMessage, Page, async_pla
 
 from frolic.app import create_app
 from frolic.config import Settings
-from tests.play.factories import with_own_topics
-from tests.serving import serving
+from tests.support.factories import with_own_topics
+from tests.support.serving import serving
 
 # A result takes the reel (1 s here) plus the pipeline, on a shared and busy machine: wait
 # for what a page must show up to this long, never for a fixed time.

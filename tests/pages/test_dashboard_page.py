@@ -13,7 +13,7 @@ from sqlalchemy import text
 from frolic.auth.tokens import mint_player_token
 from frolic.db.session import create_engine
 from tests.pages.conftest import Browser, LiveServer
-from tests.play.factories import create_live_game, wait_decided
+from tests.support.factories import create_live_game, wait_decided
 
 PLAYERS = 12
 

@@ -8,7 +8,7 @@ import re
 from playwright.async_api import expect
 
 from tests.pages.conftest import Browser, LiveServer
-from tests.play.factories import create_live_game
+from tests.support.factories import create_live_game
 
 
 async def test_the_dashboard_shows_each_running_games_win_chance_now(

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from frolic.db.session import create_engine
 from tests.demo.games import pause
 from tests.pages.conftest import Browser, LiveServer
-from tests.play.factories import create_live_game
+from tests.support.factories import create_live_game
 
 _ISSUED = text(
     "SELECT c.code FROM coupons c JOIN users u ON u.id = c.issued_to "

@@ -11,8 +11,8 @@ from sqlalchemy import text
 from frolic.app import create_app
 from frolic.config import Settings
 from frolic.db.session import create_engine
-from tests.play.factories import create_live_game, wait_decided
 from tests.play.test_pipeline import pipeline_settings  # noqa: F401 - the shared fixture
+from tests.support.factories import create_live_game, wait_decided
 
 
 @pytest.mark.parametrize("metadata", ["{}", "null", "[1]"])

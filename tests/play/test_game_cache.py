@@ -14,7 +14,7 @@ from frolic.db.session import create_engine
 from frolic.engine.rules import GameRules
 from frolic.games import repository
 from frolic.games.repository import GameCache, GameView
-from tests.play.factories import create_live_game
+from tests.support.factories import create_live_game
 
 
 class Clock:

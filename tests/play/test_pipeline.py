@@ -17,7 +17,7 @@ from frolic.app import create_app
 from frolic.auth.tokens import mint_player_token
 from frolic.config import Settings
 from frolic.db.session import create_engine
-from tests.play.factories import create_live_game, wait_decided, with_own_topics
+from tests.support.factories import create_live_game, wait_decided, with_own_topics
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,7 @@ from tests.admin.conftest import (
     new_game,
     ok,
 )
-from tests.play.factories import create_live_game
+from tests.support.factories import create_live_game
 
 
 async def test_ledger_and_redis_agree_and_survive_a_redis_loss(settings: Settings) -> None:

@@ -12,8 +12,8 @@ import pytest
 from frolic.app import create_app
 from frolic.config import Settings
 from frolic.stack import Stack
-from tests.play.factories import with_own_topics
-from tests.stacks import own_stack
+from tests.support.factories import with_own_topics
+from tests.support.stacks import own_stack
 
 
 @dataclass(frozen=True)

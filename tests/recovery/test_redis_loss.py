@@ -27,8 +27,8 @@ from frolic.reconcile.recovery import lost_games, rebuild_lost, watch
 from frolic.reconcile.service import balances
 from frolic.recorder.ledger import record
 from frolic.redis_client import connect
-from tests.play.factories import LiveGame, create_live_game, wait_decided
 from tests.recovery.conftest import OwnStack
+from tests.support.factories import LiveGame, create_live_game, wait_decided
 
 PLAYER = "lost-and-found"
 

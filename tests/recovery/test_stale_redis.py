@@ -23,7 +23,6 @@ import pytest
 import redis.asyncio
 
 from frolic import metrics
-from frolic.chaos.topic_log import read_all
 from frolic.config import Settings
 from frolic.db.session import create_engine
 from frolic.engine import keys
@@ -38,9 +37,10 @@ from frolic.reconcile.recovery import lost_games, rebuild_lost
 from frolic.reconcile.service import balances
 from frolic.recorder.ledger import record
 from frolic.redis_client import connect
-from tests.play.factories import create_live_game, wait_decided
+from frolic_chaos.topic_log import read_all
 from tests.recovery.conftest import OwnStack
 from tests.recovery.test_redis_loss import Players, check_ledger, decided, player_id
+from tests.support.factories import create_live_game, wait_decided
 
 
 def snapshot(own: OwnStack, into: Path) -> Path:

@@ -25,7 +25,7 @@ from frolic.playlog.messages import Final, encode
 from frolic.resources import open_resources
 from frolic.reveal.endpoints import router
 from frolic.reveal.service import Reveal, start_reveal, stop_reveal
-from tests.serving import serving
+from tests.support.serving import serving
 
 
 def reveal_app(settings: Settings) -> FastAPI:

@@ -20,10 +20,10 @@ from frolic.auth.tokens import mint_player_token
 from frolic.config import Settings
 from frolic.playlog.messages import probability
 from frolic.reveal.history import recent
-from tests.play.factories import create_live_game, with_own_topics
 from tests.reveal.conftest import player, received
 from tests.reveal.test_history import seed
-from tests.serving import serving
+from tests.support.factories import create_live_game, with_own_topics
+from tests.support.serving import serving
 
 # Each strategy's game; fixed_odds at 1 in 4 states its odds exactly.
 GAMES: dict[str, dict[str, Any]] = {

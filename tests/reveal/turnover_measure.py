@@ -29,7 +29,7 @@ from frolic.config import Settings
 from frolic.db import migrate
 from frolic.stack import Stack
 from tests.reveal.conftest import reveal_app
-from tests.serving import serving
+from tests.support.serving import serving
 
 PLAYERS = """
 import asyncio, resource, sys, orjson

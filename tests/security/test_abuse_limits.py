@@ -2,7 +2,7 @@
 
 The process runs small limits so that a second or two shows them: 150 requests/s an
 address (burst 20), 1 play/s a player (burst 3). Each test's client binds its own loopback
-address (``frolic.bench.paced``), so every test has an IP bucket of its own. Latency
+address (``frolic_bench.paced``), so every test has an IP bucket of its own. Latency
 under abuse is the benchmark's business (``frolic bench abuse``), not these tests'.
 """
 
@@ -22,12 +22,12 @@ from pydantic import SecretStr
 from frolic.auth import players
 from frolic.auth.players import LEEWAY_SECONDS, player_id
 from frolic.auth.tokens import mint_player_token
-from frolic.bench.cluster import running
-from frolic.bench.ingest import count_plays
-from frolic.bench.paced import Stream, StreamReport, play_request, send
 from frolic.config import Settings
 from frolic.errors import Unauthorized
-from tests.play.factories import create_live_game
+from frolic_bench.cluster import running
+from frolic_bench.ingest import count_plays
+from frolic_bench.paced import Stream, StreamReport, play_request, send
+from tests.support.factories import create_live_game
 
 IP_RATE, IP_BURST = 150.0, 20
 USER_RATE, USER_BURST = 1.0, 3

@@ -19,8 +19,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from frolic.app import create_app
 from frolic.auth.tokens import mint_player_token
 from frolic.config import Settings
-from tests.play.factories import LiveGame, create_live_game, wait_decided, with_own_topics
-from tests.serving import serving
+from tests.support.factories import LiveGame, create_live_game, wait_decided, with_own_topics
+from tests.support.serving import serving
 
 REVEAL_SECONDS = 1.5
 

@@ -28,11 +28,11 @@ import orjson
 from sqlalchemy.engine import make_url
 from websockets.asyncio.client import ClientConnection, connect
 
-from frolic.bench.importer import codes_file
 from frolic.config import Settings
 from frolic.monitoring.logs import JsonFormatter, RedactSecrets
 from frolic.stack.process import free_port
-from tests.play.factories import with_own_topics
+from frolic_bench.importer import codes_file
+from tests.support.factories import with_own_topics
 
 DB_PASSWORD = "pw-" + uuid.uuid4().hex
 JWT_SECRET = "jwt-" + uuid.uuid4().hex + uuid.uuid4().hex

@@ -21,7 +21,7 @@ from frolic.sim.fairness import (
     ratios,
     since_last_win,
 )
-from frolic.sim.report import BOT_BUDGET, FAIR_BAND, FAIR_BUDGET, Row, run
+from frolic_report.pacing import BOT_BUDGET, FAIR_BAND, FAIR_BUDGET, Row, run
 from tests.sim.test_pacing_targets import GATE as PACING_GATE
 
 SEEDS = range(4)

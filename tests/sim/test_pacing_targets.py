@@ -19,7 +19,8 @@ import pytest
 
 from frolic.engine.rules import StrategyName
 from frolic.sim.metrics import Metrics
-from frolic.sim.report import (
+from frolic.sim.scenarios import SCENARIOS
+from frolic_report.pacing import (
     BASELINES,
     MIN_JUDGED_BUDGET,
     ROWS,
@@ -29,7 +30,6 @@ from frolic.sim.report import (
     max_nrmse,
     run,
 )
-from frolic.sim.scenarios import SCENARIOS
 
 SEED = 0
 COMPARED: tuple[StrategyName, ...] = ("paced", *BASELINES)

@@ -20,7 +20,7 @@ from frolic.auth.tokens import mint_player_token
 from frolic.config import Settings
 from frolic.resources import Resources
 from tests.admin.conftest import client_of, new_brand, new_game, ok
-from tests.play.factories import create_live_game, with_own_topics
+from tests.support.factories import create_live_game, with_own_topics
 
 
 @pytest.fixture(scope="module")

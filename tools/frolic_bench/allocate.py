@@ -1,0 +1,117 @@
+"""``frolic bench allocate``: K allocator processes deciding N plays of one game, against
+the seed's one-call-per-play script measured on the same Redis in the same run."""
+
+from __future__ import annotations
+
+import multiprocessing
+import re
+import secrets
+import shutil
+import subprocess
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from frolic.engine import keys, scripts
+from frolic.engine.rules import GameRules
+from frolic.redis_client import connect_sync
+from frolic_bench import hammer
+
+REPLAY_RATIO = 0.1
+BASELINE_CLIENTS = 50  # redis-benchmark's default
+
+
+def measure(
+    url: str, *, plays: int, budget: int, workers: int, batch: int = 256,
+    store: hammer.StoreKind = "lua",
+) -> dict[str, Any]:  # fmt: skip
+    """Decide ``plays`` plays (a tenth of them replays) and compare with the baseline."""
+    rules = GameRules(
+        game_id=secrets.randbelow(10**9), start=0.0, end=3600.0, budget=budget, brands=(1, 2)
+    )
+    run = hammer.run(
+        hammer.Hammer(
+            url, rules, {1: budget // 2, 2: budget - budget // 2},
+            plays=round(plays * (1 - REPLAY_RATIO)), workers=workers, batch=batch,
+            replay_ratio=REPLAY_RATIO, processed_ttl=600, store=store,
+        )
+    )  # fmt: skip
+    rate = run.decisions / run.seconds
+    baseline, tool = seed_evalsha_rate(url, calls=max(plays, 100_000), workers=workers)
+    return {
+        "decisions_per_s": round(rate),
+        "decisions": run.decisions,
+        "seconds": round(run.seconds, 3),
+        "workers": workers,
+        "batch": batch,
+        "store": store,
+        "awarded": run.awarded,
+        "budget": budget,
+        "overspent": max(0, run.awarded - budget),
+        "mismatched_replays": run.mismatched_replays,
+        "baseline_evalsha_per_s": round(baseline),
+        "baseline": tool,
+        "vs_seed_evalsha": round(rate / baseline, 3),
+    }
+
+
+def seed_evalsha_rate(url: str, *, calls: int, workers: int) -> tuple[float, str]:
+    """Calls per second of the seed's decrement script, one EVALSHA per call, unpipelined.
+
+    redis-benchmark when it is installed (Debian's redis-tools) and the URL is one server;
+    otherwise ``workers`` Python processes, which is the slower client of the two and so
+    makes the ratio look better than it is: the output says which baseline was used.
+    """
+    key = keys.budget(secrets.randbelow(10**9), 1)
+    client = connect_sync(url)
+    try:
+        client.set(key, calls * 2)
+        sha = client.script_load(scripts.SEED_DECREMENT)
+        tool = shutil.which("redis-benchmark")
+        if tool and not url.startswith(("redis+cluster", "rediss")):
+            return _redis_benchmark(tool, url, sha, key, calls), "redis-benchmark"
+        return _python_clients(url, key, calls, workers), "python-evalsha"
+    finally:
+        client.delete(key)
+        client.close()
+
+
+def _redis_benchmark(tool: str, url: str, sha: str, key: str, calls: int) -> float:
+    parts = urlsplit(url)
+    argv = [
+        tool, "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 6379),
+        "-c", str(BASELINE_CLIENTS), "-n", str(calls), "-q", "--csv",
+        "EVALSHA", sha, "1", key, "1",
+    ]  # fmt: skip
+    if parts.password:
+        argv[1:1] = ["-a", parts.password]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=600).stdout
+    rates = re.findall(r'"([0-9.]+)"', out.splitlines()[-1])
+    return float(rates[0])
+
+
+def _python_clients(url: str, key: str, calls: int, workers: int) -> float:
+    context = multiprocessing.get_context("spawn")
+    results: multiprocessing.Queue[tuple[float, float]] = context.Queue()
+    share = calls // workers
+    processes = [context.Process(target=_evalsha_loop, args=(url, key, share, results))
+                 for _ in range(workers)]  # fmt: skip
+    for process in processes:
+        process.start()
+    spans = [results.get(timeout=600) for _ in processes]
+    for process in processes:
+        process.join()
+    return share * workers / (max(end for _, end in spans) - min(start for start, _ in spans))
+
+
+def _evalsha_loop(
+    url: str, key: str, calls: int, results: multiprocessing.Queue[tuple[float, float]]
+) -> None:
+    client = connect_sync(url)
+    decrement = client.register_script(scripts.SEED_DECREMENT)
+    decrement(keys=[key], args=[1])
+    start = time.monotonic()
+    for _ in range(calls):
+        decrement(keys=[key], args=[1])
+    results.put((start, time.monotonic()))
+    client.close()

@@ -1,0 +1,252 @@
+"""``frolic bench e2e``: time from publishing a play to its result stored, through real
+``frolic serve --role allocator`` processes, at a fixed publish rate.
+
+A separate producer process publishes ``PlayEvent``s to the play topic at ``rate`` a second
+for ``seconds``, each stamped with the moment it is handed to the producer. A consumer in
+this process reads ``Decided`` from the results topic and notes its arrival. The allocator
+records a play's outcome in Redis in its one Lua call *before* it publishes ``Decided``, so
+arrival minus publish is an upper bound of publish-to-stored; polling Redis instead would
+add the polling period and load Redis with reads. At the end every play's outcome is looked
+up in Redis's processed hashes: a play counts as decided only if it is recorded there.
+
+The baseline is the broker floor: the same messages at the same rate through a topic with
+no allocator, produce to consume, measured the same way in the same run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from sqlalchemy import insert
+
+from frolic import topics
+from frolic.config import Settings
+from frolic.db import models
+from frolic.db.session import create_engine
+from frolic.engine import keys
+from frolic.engine.redis_store import store_for
+from frolic.engine.rules import GameRules
+from frolic.games.repository import load_game
+from frolic.playlog import messages
+from frolic.playlog.producer import PlayLog
+from frolic.redis_client import connect
+from frolic_bench.cluster import running
+
+WARM_PLAYS = 50  # decided before the clock starts: the allocators have joined their group
+USERS = 10_000
+BUDGET = 1000
+
+
+def measure(
+    settings: Settings, state: Path, *, rate: int, seconds: float, allocators: int = 1
+) -> dict[str, Any]:
+    """The broker floor, then the same load through ``allocators`` allocator processes."""
+    tag = uuid.uuid4().hex[:6]
+    settings = settings.model_copy(update={
+        "play_topic": f"bench-e2e-{tag}-plays", "result_topic": f"bench-e2e-{tag}-results",
+        "final_topic": f"bench-e2e-{tag}-final",
+    })  # fmt: skip
+    topics.ensure_topics(topics.admin_client(settings), settings)
+    rules = asyncio.run(_create_game(settings))
+
+    floor = _run_load(settings, settings.play_topic, settings.play_topic, rules, rate, seconds)
+    floor_late = _percentiles(floor.latencies)
+
+    play_topic = f"bench-e2e-{tag}-load"
+    loaded = settings.model_copy(update={"play_topic": play_topic})
+    topics.ensure_topics(topics.admin_client(loaded), loaded)
+    with running(loaded, state, [["allocator"]] * allocators):
+        _run_load(loaded, play_topic, loaded.result_topic, rules, rate=WARM_PLAYS, seconds=1)
+        run = _run_load(loaded, play_topic, loaded.result_topic, rules, rate, seconds)
+    late = _percentiles(run.latencies)
+    picked = _percentiles(run.picked)
+    stored, awarded = asyncio.run(_stored(settings, rules, run.published))
+    return {
+        "e2e_alloc_p50_ms": late[50], "e2e_alloc_p99_ms": late[99],
+        "e2e_alloc_max_ms": late[100],
+        "e2e_picked_p50_ms": picked[50], "e2e_picked_p99_ms": picked[99],
+        "e2e_rate_per_s": round(run.rate), "e2e_rate_asked_per_s": rate,
+        "e2e_seconds": seconds, "e2e_allocators": allocators,
+        "e2e_plays": len(run.published), "e2e_stored": stored,
+        "e2e_undecided": len(run.published) - stored,
+        "e2e_awarded": awarded, "e2e_budget": rules.budget,
+        "e2e_overspent": max(0, awarded - rules.budget),
+        "e2e_broker_floor_p50_ms": floor_late[50], "e2e_broker_floor_p99_ms": floor_late[99],
+        "e2e_broker_floor_rate_per_s": round(floor.rate),
+        "e2e_vs_broker_floor": round(late[99] / max(floor_late[99], 0.001), 2),
+    }  # fmt: skip
+
+
+async def _create_game(settings: Settings) -> GameRules:
+    """A live hour-long paced game of two brands, in PostgreSQL and loaded into Redis."""
+    assert settings.database_url
+    assert settings.redis_url
+    db = create_engine(settings.database_url)
+    now = datetime.now(UTC)
+    tag = uuid.uuid4().hex[:8]
+    try:
+        async with db.begin() as conn:
+            campaign = await conn.scalar(insert(models.Campaign).values(
+                name=f"bench-{tag}", start_time=now - timedelta(hours=1),
+                end_time=now + timedelta(days=1), status="live",
+            ).returning(models.Campaign.id))  # fmt: skip
+            game = await conn.scalar(insert(models.Game).values(
+                campaign_id=campaign, name=f"bench-{tag}", total_budget=BUDGET,
+                start_time=now - timedelta(seconds=5), end_time=now + timedelta(hours=1),
+                probability_type="paced", status="live", slot_seconds=1,
+            ).returning(models.Game.id))  # fmt: skip
+            stock = {}
+            for i in range(2):
+                brand = await conn.scalar(
+                    insert(models.Brand).values(name=f"bench-{tag}-{i}").returning(models.Brand.id)
+                )
+                assert brand is not None
+                stock[brand] = BUDGET // 2
+                await conn.execute(insert(models.GameBrandBudget).values(
+                    game_id=game, brand_id=brand, total_coupons=BUDGET // 2,
+                    remaining_coupons=BUDGET // 2,
+                ))  # fmt: skip
+        assert game is not None
+        view = await load_game(db, game)
+    finally:
+        await db.dispose()
+    assert view is not None
+    redis = connect(settings.redis_url)
+    try:
+        await store_for(settings, redis).load(view.rules, stock)
+    finally:
+        await redis.aclose()
+    return view.rules
+
+
+@dataclass(frozen=True)
+class Load:
+    published: dict[str, float]  # play id -> the request time it carries
+    latencies: list[float]  # ms, of the plays that arrived
+    # ms from publish to the allocator's batch taking the play (its Decided's decided_at);
+    # empty for the broker floor
+    picked: list[float]
+    rate: float  # plays a second the producer achieved
+
+
+def _run_load(
+    settings: Settings, play_topic: str, watch_topic: str, rules: GameRules, rate: int,
+    seconds: float,
+) -> Load:  # fmt: skip
+    """Publish from a separate process; time each play from its publish to its arrival on
+    ``watch_topic``."""
+    watcher = _watcher(settings, watch_topic)
+    context = multiprocessing.get_context("spawn")
+    results: multiprocessing.Queue[tuple[dict[str, float], float]] = context.Queue()
+    producer = context.Process(
+        target=_produce, args=(settings, play_topic, rules.game_id, rate, seconds, results)
+    )
+    producer.start()
+    try:
+        arrived: dict[str, float] = {}
+        picked: dict[str, float] = {}
+        published: dict[str, float] | None = None
+        pending: set[str] = set()
+        achieved = 0.0
+        deadline = time.monotonic() + seconds + 120
+        decode = messages.decoder(
+            messages.PlayEvent if watch_topic == play_topic else messages.Decided
+        )
+        while time.monotonic() < deadline:
+            # One message a call: a batch call waits for its batch, and the wait would count.
+            message = watcher.poll(0.005)
+            if message is not None and message.error() is None:
+                seen = decode.decode(message.value() or b"")
+                arrived.setdefault(seen.play_id, time.time())
+                if isinstance(seen, messages.Decided):
+                    picked.setdefault(seen.play_id, (seen.decided_at - seen.t) * 1000)
+                pending.discard(seen.play_id)
+            elif published is None and not results.empty():
+                published, achieved = results.get()
+                pending = set(published) - arrived.keys()
+            if published is not None and not pending:
+                break
+        if published is None:
+            published, achieved = results.get(timeout=10)
+    finally:
+        watcher.close()
+        producer.join(30)
+    # Only this run's plays, each once: the topic may hold earlier runs' results, and a
+    # result decided again (a replay after a rebalance) arrives twice.
+    latencies = [(arrived[p] - t) * 1000 for p, t in published.items() if p in arrived]
+    return Load(published, latencies, [picked[p] for p in published if p in picked], achieved)
+
+
+def _watcher(settings: Settings, topic: str) -> Consumer:
+    """A consumer on every partition of ``topic`` from its start, in no group: it sees the
+    messages of this run only, and joins no rebalance."""
+    consumer = Consumer(topics.client_config(settings, **{
+        "group.id": f"bench-watch-{uuid.uuid4().hex[:6]}", "enable.auto.commit": False,
+        "fetch.wait.max.ms": 5, "fetch.min.bytes": 1,
+    }))  # fmt: skip
+    partitions = topics.partition_counts(topics.admin_client(settings), 15)[topic]
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
+    return consumer
+
+
+def _produce(
+    settings: Settings, topic: str, game_id: int, rate: int, seconds: float,
+    results: multiprocessing.Queue[tuple[dict[str, float], float]],
+) -> None:  # fmt: skip
+    """Paced publishing, as ``POST /play`` does it (the same producer and settings): every
+    millisecond, the plays due by then, each stamped as it is handed over."""
+    playlog = PlayLog(settings)
+    published: dict[str, float] = {}
+    total = max(1, round(rate * seconds))
+    reveal = settings.reveal_seconds
+    start = time.monotonic()
+    while len(published) < total:
+        due = min(total, int((time.monotonic() - start) * rate) + 1)
+        for n in range(len(published), due):
+            play_id = str(uuid.uuid4())
+            user = f"bench-{n % USERS}"
+            t = time.time()
+            event = messages.PlayEvent(play_id, game_id, n % USERS + 1, user, t, t + reveal)
+            playlog.publish(topic, user, messages.encode(event))
+            published[play_id] = t
+        time.sleep(0.001)
+    elapsed = time.monotonic() - start
+    playlog.close(30)
+    # The last play is published at (total - 1) / rate: that is the span the rate covers.
+    results.put((published, (total - 1) / elapsed if elapsed > 0 else float(total)))
+
+
+async def _stored(settings: Settings, rules: GameRules, plays: dict[str, float]) -> tuple[int, int]:
+    """How many of ``plays`` have their outcome recorded in Redis, and how many coupons the
+    game has awarded."""
+    assert settings.redis_url
+    redis = connect(settings.redis_url)
+    try:
+        by_bucket: dict[int, list[str]] = defaultdict(list)
+        for play_id, t in plays.items():
+            by_bucket[keys.processed_bucket(t)].append(play_id)
+        stored = 0
+        for bucket, ids in by_bucket.items():
+            found = await redis.hmget(keys.processed(rules.game_id, bucket), ids)
+            stored += sum(value is not None for value in found)
+        awarded = (await store_for(settings, redis).state(rules)).awarded
+    finally:
+        await redis.aclose()
+    return stored, awarded
+
+
+def _percentiles(values: list[float]) -> dict[int, float]:
+    if not values:
+        return {50: float("nan"), 99: float("nan"), 100: float("nan")}
+    ordered = sorted(values)
+    last = len(ordered) - 1
+    return {q: round(ordered[min(last, int(q / 100 * len(ordered)))], 2) for q in (50, 99, 100)}

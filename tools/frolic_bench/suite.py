@@ -1,0 +1,128 @@
+"""``frolic bench all``: every benchmark in sequence on one stack, summed up in one JSON line.
+
+Each figure keeps the baseline it was measured against in the same run. ``smoke`` sizes run
+each benchmark for a second or two: CI checks the keys, not the targets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from frolic.config import Settings
+from frolic_bench import abuse, allocate, e2e, reveal
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Sizes:
+    ingest: list[str]  # options of ``frolic bench ingest``
+    plays: int
+    budget: int
+    rate: int
+    seconds: float
+    steps: tuple[int, ...]
+    reveals: int
+    spread: float
+
+
+FULL = Sizes(
+    ingest=[], plays=200_000, budget=10_000, rate=5000, seconds=20.0,
+    steps=(1000, 2000, 5000, 10_000, 15_000, 18_000), reveals=5000, spread=5.0,
+)  # fmt: skip
+SMOKE = Sizes(
+    ingest=["--seconds", "1", "--rounds", "1"], plays=3000, budget=100, rate=500, seconds=1.0,
+    steps=(20, 50), reveals=100, spread=1.0,
+)  # fmt: skip
+
+
+def run(settings: Settings, state: Path, *, smoke: bool, progress: Progress) -> dict[str, Any]:
+    sizes = SMOKE if smoke else FULL
+    assert settings.redis_url
+    result: dict[str, Any] = {"smoke": smoke}
+
+    progress("ingest ...")
+    result.update(ingest(settings, state, sizes.ingest))
+
+    progress("abuse ...")
+    abused = abuse.measure(settings, _dir(state, "abuse"), abuse.SMOKE if smoke else abuse.FULL,
+                           progress)  # fmt: skip
+    result.update({
+        "abuse_limits_held": abused["limits_held"],
+        "abuse_legit_p99_on_target": abused["legit_p99_on_target"],
+        **{f"abuse_{name}_legit_p99_ms": abused[name]["legit_p99_ms"]
+           for name in ("baseline", *abuse.SCENARIOS)},
+    })  # fmt: skip
+
+    progress(f"allocate: {sizes.plays:,} plays ...")
+    decided = allocate.measure(settings.redis_url, plays=sizes.plays, budget=sizes.budget,
+                               workers=2)  # fmt: skip
+    result.update({
+        "alloc_decisions_per_s": decided["decisions_per_s"],
+        "alloc_vs_seed_evalsha": decided["vs_seed_evalsha"],
+        "alloc_baseline_evalsha_per_s": decided["baseline_evalsha_per_s"],
+        "alloc_baseline": decided["baseline"], "alloc_workers": decided["workers"],
+        "alloc_overspent": decided["overspent"],
+        "alloc_mismatched_replays": decided["mismatched_replays"],
+    })  # fmt: skip
+
+    progress(f"e2e: {sizes.rate:,} plays/s for {sizes.seconds:g} s ...")
+    result.update(e2e.measure(settings, _dir(state, "e2e"), rate=sizes.rate,
+                              seconds=sizes.seconds))  # fmt: skip
+
+    progress(f"reveal and ws: sockets {', '.join(map(str, sizes.steps))} ...")
+    held = reveal.ramp(settings, _dir(state, "ws"), steps=sizes.steps, reveals=sizes.reveals,
+                       spread=sizes.spread, progress=progress)  # fmt: skip
+    first = held["ws_steps"][0]
+    result.update({
+        "reveal_late_p50_ms": first["reveal_late_p50_ms"],
+        "reveal_late_p99_ms": first["reveal_late_p99_ms"],
+        "reveal_late_max_ms": first["reveal_late_max_ms"],
+        "reveal_sockets": first["sockets"], "reveal_reveals": first["reveals"],
+        "reveal_spread_s": sizes.spread, "reveal_early": first["early"],
+        **{k: v for k, v in held.items() if k != "ws_steps"},
+        "ws_steps": [
+            {k: s[k] for k in ("sockets", "connected", "reveal_late_p99_ms")}
+            for s in held["ws_steps"]
+        ],
+    })  # fmt: skip
+    return result
+
+
+INGEST_KEYS = ("ingest_rps", "ingest_p99_ms", "ingest_vs_fastapi_hello")
+
+
+def ingest(settings: Settings, state: Path, options: list[str]) -> dict[str, Any]:
+    """``frolic bench ingest`` in its own process, on this run's servers; its keys as null,
+    with the reason, when it is not there or fails."""
+    env = {**os.environ, "FROLIC_STATE_DIR": str(_dir(state, "ingest")),
+           "FROLIC_DATABASE_URL": settings.database_url or "",
+           "FROLIC_REDIS_URL": settings.redis_url or "",
+           "FROLIC_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or ""}  # fmt: skip
+    argv = [sys.executable, "-m", "frolic.cli", "bench", "ingest", *options, "--json"]
+    try:
+        out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=900)
+    except subprocess.TimeoutExpired:
+        return _no_ingest("frolic bench ingest took more than 900 s")
+    lines = out.stdout.strip().splitlines()
+    if out.returncode != 0 or not lines:
+        return _no_ingest(f"frolic bench ingest failed: {out.stderr.strip()[-300:]}")
+    measured: dict[str, Any] = json.loads(lines[-1])
+    return {k if k.startswith("ingest_") else f"ingest_{k}": v for k, v in measured.items()}
+
+
+def _no_ingest(why: str) -> dict[str, Any]:
+    return {**dict.fromkeys(INGEST_KEYS), "ingest_note": why}
+
+
+def _dir(state: Path, name: str) -> Path:
+    path = state / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path

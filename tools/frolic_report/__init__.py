@@ -1,0 +1,1 @@
+"""Documentation generators: ``python -m frolic_report.pacing`` writes docs/pacing.md."""
