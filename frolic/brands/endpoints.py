@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from frolic.api import (
+from frolic.brands import service
+from frolic.brands.schemas import BrandCreate, BrandRead, BrandUpdate
+from frolic.schemas import Page
+from frolic.web import (
     AUTH_RESPONSES,
     After,
     Limit,
@@ -14,9 +17,6 @@ from frolic.api import (
     responses_of,
     transaction,
 )
-from frolic.brands import service
-from frolic.brands.schemas import BrandCreate, BrandRead, BrandUpdate
-from frolic.schemas import Page
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 

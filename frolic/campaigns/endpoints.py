@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from frolic.api import (
+from frolic.campaigns import service
+from frolic.campaigns.schemas import CampaignCreate, CampaignRead, CampaignUpdate
+from frolic.schemas import Page
+from frolic.web import (
     AUTH_RESPONSES,
     After,
     Limit,
@@ -15,9 +18,6 @@ from frolic.api import (
     responses_of,
     transaction,
 )
-from frolic.campaigns import service
-from frolic.campaigns.schemas import CampaignCreate, CampaignRead, CampaignUpdate
-from frolic.schemas import Page
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 

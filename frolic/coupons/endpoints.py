@@ -14,13 +14,13 @@ from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 from sqlalchemy import Select, select
 
-from frolic.api import AUTH_RESPONSES, PathId, Res, responses_of, transaction
 from frolic.coupons import service
 from frolic.coupons.schemas import CouponImport, CouponState, Redeem
 from frolic.db.models import Brand, Game
 from frolic.errors import BadRequest, NotFound, PayloadTooLarge, ValidationFailed
 from frolic.resources import Resources
 from frolic.schemas import BIGINT_MAX
+from frolic.web import AUTH_RESPONSES, PathId, Res, responses_of, transaction
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 

@@ -12,7 +12,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 
-from frolic.api import (
+from frolic.engine.redis_store import store_for
+from frolic.games import lifecycle, service, top_up
+from frolic.games.schemas import GameCreate, GameRead, GameUpdate, TopUpCreate
+from frolic.schemas import BIGINT_MAX, Page
+from frolic.web import (
     AUTH_RESPONSES,
     After,
     Limit,
@@ -23,10 +27,6 @@ from frolic.api import (
     responses_of,
     transaction,
 )
-from frolic.engine.redis_store import store_for
-from frolic.games import lifecycle, service, top_up
-from frolic.games.schemas import GameCreate, GameRead, GameUpdate, TopUpCreate
-from frolic.schemas import BIGINT_MAX, Page
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from frolic.api import AUTH_RESPONSES, After, Limit, PathId, Res, responses_of, transaction
 from frolic.schemas import Page, Storable
 from frolic.users import service
 from frolic.users.schemas import UserRead
+from frolic.web import AUTH_RESPONSES, After, Limit, PathId, Res, responses_of, transaction
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
