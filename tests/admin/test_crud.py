@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -32,12 +33,29 @@ async def all_pages(admin: httpx.AsyncClient, path: str, **params: Any) -> list[
         after = page["nextAfter"]
 
 
+_FORCED: list[int] = []
+
+
 async def set_status(res: Resources, game_id: int, status: str) -> None:
-    """Lifecycle is another module's job; these tests only need a game in a given state."""
+    """Lifecycle is another module's job; these tests only need a game in a given state.
+    A game made live or paused here has no budget in Redis, a state no API call leaves
+    behind: it is ended after the test, so that later tests on the session's database
+    (the OpenAPI fuzzer's resume and top-up) do not meet it."""
+    _FORCED.append(game_id)
     async with res.db.begin() as conn:
         await conn.execute(
             text("UPDATE games SET status = :s WHERE id = :g"), {"s": status, "g": game_id}
         )
+
+
+@pytest.fixture(autouse=True)
+async def _end_forced_games(res: Resources) -> AsyncIterator[None]:
+    yield
+    if _FORCED:
+        async with res.db.begin() as conn:
+            await conn.execute(text("UPDATE games SET status = 'ended' WHERE id = ANY(:g)"),
+                               {"g": list(_FORCED)})  # fmt: skip
+        _FORCED.clear()
 
 
 def conflict(response: httpx.Response) -> str:
