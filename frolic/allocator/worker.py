@@ -58,8 +58,9 @@ class Allocator:
         self.games = games
         self.playlog = playlog
         self.store = store_for(settings, redis)
+        self.engine = Engine(self.store)
         # Players must not predict draws: the operating system's randomness by default.
-        self.engine = Engine(self.store, rng or random.SystemRandom().random)
+        self.rng = rng or random.SystemRandom().random
         self.decided = 0
         self.batches = 0
 
@@ -99,7 +100,8 @@ class Allocator:
             audited = [(None, {"error": "unknown game"}) for _ in events]
             replays = [False] * len(events)
         else:
-            decided, epoch = await self._decide_loaded(game, [Play(e.play_id, e.t) for e in events])
+            plays = [Play.drawn(e.play_id, e.t, self.rng) for e in events]
+            decided, epoch = await self._decide_loaded(game, plays)
             audited = [
                 (outcome.brand, orjson.loads("{" + decision.meta + "}"))
                 for outcome, decision in decided

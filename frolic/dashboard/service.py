@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -248,8 +247,8 @@ async def _chance(
         log.warning("win chance of game %d unavailable: %s", game_id, exc)
         return None
     strategy = state.strategies.get(view.rules)
-    if strategy is None:  # ``chance`` draws nothing: any random source will do
-        strategy = make_strategy(view.rules, random.random)
+    if strategy is None:
+        strategy = make_strategy(view.rules)
     used[view.rules] = strategy
     return strategy.chance(view.rules, pacing, now)
 

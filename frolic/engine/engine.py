@@ -8,7 +8,7 @@ from frolic.engine.rules import GameRules, PacingState
 from frolic.engine.step import Decision, Outcome
 from frolic.engine.store import BudgetStore, GameLost
 from frolic.engine.strategies import make_strategy
-from frolic.engine.strategy import Play, RandomSource, Strategy
+from frolic.engine.strategy import Play, Strategy
 
 
 class Engine:
@@ -23,14 +23,10 @@ class Engine:
     """
 
     def __init__(
-        self,
-        store: BudgetStore,
-        rng: RandomSource,
-        strategies: Callable[[GameRules, RandomSource], Strategy] = make_strategy,
+        self, store: BudgetStore, strategies: Callable[[GameRules], Strategy] = make_strategy
     ) -> None:
         """``strategies`` makes each game's strategy: the simulator passes other knobs."""
         self.store = store
-        self.rng = rng
         self.strategies = strategies
         self._states: dict[int, PacingState] = {}
         self._strategies: dict[GameRules, Strategy] = {}
@@ -69,5 +65,5 @@ class Engine:
     def strategy(self, rules: GameRules) -> Strategy:
         strategy = self._strategies.get(rules)
         if strategy is None:
-            strategy = self._strategies[rules] = self.strategies(rules, self.rng)
+            strategy = self._strategies[rules] = self.strategies(rules)
         return strategy

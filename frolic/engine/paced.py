@@ -1,6 +1,6 @@
 """``paced``, the default strategy: a fair lottery over a horizon that tracks the budget's
 line (docs/decisions.md, "paced: a fair lottery over a horizon"). Pure: an injected
-random source, no I/O."""
+no random source of its own (each play brings its draws), no I/O."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from frolic.engine.rules import NO_CAP, GameRules, PacingState
 from frolic.engine.step import Decision, next_forecast
-from frolic.engine.strategy import Play, RandomSource, audit, position
+from frolic.engine.strategy import Play, audit, position
 
 
 @dataclass(frozen=True)
@@ -95,8 +95,7 @@ class PacedStrategy:
 
     name = "paced"
 
-    def __init__(self, rng: RandomSource, *, horizon: Horizon = DEFAULT_HORIZON) -> None:
-        self.rng = rng
+    def __init__(self, *, horizon: Horizon = DEFAULT_HORIZON) -> None:
         self.horizon = horizon
 
     def plan(self, rules: GameRules, state: PacingState, plays: Sequence[Play]) -> list[Decision]:
@@ -107,7 +106,7 @@ class PacedStrategy:
         start, end, width = rules.start, rules.end, rules.slot_seconds
         last = math.ceil(rules.duration / width) - 1
         odds = _Odds(rules, state, self.horizon)
-        rng, alpha = self.rng, rules.forecast_alpha
+        alpha = rules.forecast_alpha
         out = []
         for play in plays:
             t = min(max(play.t, start), end)
@@ -119,12 +118,12 @@ class PacedStrategy:
             slot_plays += 1
             cap = odds.cap(t)
             p = odds.p(t, k, slot_plays, forecast, consumed, consumed - slot_awarded, remaining)
-            draw = rng()
+            draw = play.u
             if draw < p and consumed < cap:  # as the store will judge it
                 consumed += 1
                 remaining -= 1
                 slot_awarded += 1
-            out.append(Decision(play.play_id, play.t, k, draw < p, cap, NO_CAP, rng(),
+            out.append(Decision(play.play_id, play.t, k, draw < p, cap, NO_CAP, play.brand_u,
                                 audit(p, draw)))  # fmt: skip
         return out
 

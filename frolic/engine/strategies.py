@@ -1,5 +1,5 @@
 """The probability strategies (DESIGN.md §5), and the one that a game's rules name.
-Pure: an injected random source, no I/O. ``paced``, the default, is ``engine.paced``; the
+Pure: each play brings its draws, no I/O. ``paced``, the default, is ``engine.paced``; the
 others are the seed's slot formula, the industry's winning moments and fixed odds."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from frolic.engine.paced import DEFAULT_HORIZON, Horizon, PacedStrategy
 from frolic.engine.rules import NO_CAP, GameRules, PacingState
 from frolic.engine.step import Decision
-from frolic.engine.strategy import Play, RandomSource, Strategy, audit, position
+from frolic.engine.strategy import Play, Strategy, audit, position
 
 
 class SlotStrategy:
@@ -26,9 +26,6 @@ class SlotStrategy:
 
     name = "slot"
 
-    def __init__(self, rng: RandomSource) -> None:
-        self.rng = rng
-
     def plan(self, rules: GameRules, state: PacingState, plays: Sequence[Play]) -> list[Decision]:
         remaining = state.remaining
         # The open slot as the store has it: its share (NO_CAP in case 1) and its awards.
@@ -37,7 +34,7 @@ class SlotStrategy:
         for play in plays:
             t, k = position(rules, play.t)
             p_base = remaining / math.ceil(max(1.0, rules.end - t) / rules.slot_seconds)
-            draw = self.rng()
+            draw = play.u
             if slot is None or k > slot:
                 # A slot's first play fixes its case and share, for every play of the slot.
                 share = NO_CAP
@@ -54,7 +51,7 @@ class SlotStrategy:
             if want and given < share and remaining > 0:
                 given += 1
                 remaining -= 1
-            out.append(Decision(play.play_id, play.t, k, want, NO_CAP, share, self.rng(),
+            out.append(Decision(play.play_id, play.t, k, want, NO_CAP, share, play.brand_u,
                                 audit(p, draw)))  # fmt: skip
         return out
 
@@ -119,7 +116,8 @@ class WinningMomentsStrategy:
             if want:
                 meta = f'"p":1,"moment":{instants[consumed]:.3f}'
                 consumed = passed if rules.moments_void else consumed + 1
-            out.append(Decision(play.play_id, play.t, slot, want, float(passed), NO_CAP, 0.5, meta))
+            out.append(Decision(play.play_id, play.t, slot, want, float(passed), NO_CAP,
+                                play.brand_u, meta))  # fmt: skip
         return out
 
     def chance(self, rules: GameRules, state: PacingState, t: float) -> float:
@@ -135,17 +133,13 @@ class FixedOddsStrategy:
 
     name = "fixed_odds"
 
-    def __init__(self, rng: RandomSource) -> None:
-        self.rng = rng
-
     def plan(self, rules: GameRules, state: PacingState, plays: Sequence[Play]) -> list[Decision]:
         p = 1 / rules.odds
         out = []
         for play in plays:
             _, slot = position(rules, play.t)
-            draw = self.rng()
-            out.append(Decision(play.play_id, play.t, slot, draw < p, NO_CAP, NO_CAP, self.rng(),
-                                audit(p, draw)))  # fmt: skip
+            out.append(Decision(play.play_id, play.t, slot, play.u < p, NO_CAP, NO_CAP,
+                                play.brand_u, audit(p, play.u)))  # fmt: skip
         return out
 
     def chance(self, rules: GameRules, state: PacingState, t: float) -> float:
@@ -155,13 +149,11 @@ class FixedOddsStrategy:
         return 1 / rules.odds if state.remaining > 0 else 0.0
 
 
-def make_strategy(
-    rules: GameRules, rng: RandomSource, horizon: Horizon = DEFAULT_HORIZON
-) -> Strategy:
+def make_strategy(rules: GameRules, horizon: Horizon = DEFAULT_HORIZON) -> Strategy:
     if rules.strategy == "paced":
-        return PacedStrategy(rng, horizon=horizon)
+        return PacedStrategy(horizon=horizon)
     if rules.strategy == "slot":
-        return SlotStrategy(rng)
+        return SlotStrategy()
     if rules.strategy == "winning_moments":
         return WinningMomentsStrategy()
-    return FixedOddsStrategy(rng)
+    return FixedOddsStrategy()

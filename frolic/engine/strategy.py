@@ -1,5 +1,5 @@
-"""What every probability strategy shares: the play it plans for, the protocol it keeps,
-the random source it is given, and the audit fragment and game time of a play.
+"""What every probability strategy shares: the play it plans for (with its two draws), the
+protocol it keeps, and the audit fragment and game time of a play.
 
 Each strategy turns a batch of plays into ``step.Decision`` intents from the last known
 state. The state may be a batch old, or shared with other allocators; the caps in each
@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from frolic.engine.rules import GameRules, PacingState
 from frolic.engine.step import Decision
@@ -20,10 +19,24 @@ from frolic.engine.step import Decision
 RandomSource = Callable[[], float]
 
 
-@dataclass(frozen=True)
-class Play:
+class Play(NamedTuple):
+    """A play to decide, with its draws: it wins if ``u < p`` (and the caps allow), and
+    ``brand_u`` picks its brand. The caller makes the draws (the allocator from the game's
+    committed seed, ``frolic.fairness.draws``), so a strategy is a function of its input.
+
+    A NamedTuple: an allocator builds one per play, and a frozen dataclass pays
+    ``object.__setattr__`` for every field."""
+
     play_id: str
     t: float  # request time, on the rules' clock
+    u: float  # in [0, 1)
+    brand_u: float  # in [0, 1)
+
+    @classmethod
+    def drawn(cls, play_id: str, t: float, rng: RandomSource) -> Play:
+        """A play whose draws come from ``rng`` (the win draw first): for a game without a
+        committed seed, the simulator and tests."""
+        return cls(play_id, t, rng(), rng())
 
 
 class Strategy(Protocol):

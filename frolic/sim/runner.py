@@ -75,13 +75,14 @@ async def _simulate(
     rules = game.rules(strategy, seed)
     store = MemoryStore()
     await store.load(rules, game.stock)
-    engine = Engine(store, random.Random(seed).random, partial(make_strategy, horizon=horizon))
+    engine = Engine(store, partial(make_strategy, horizon=horizon))
+    rng = random.Random(seed).random
     wins = np.zeros(len(times), dtype=np.bool_)
     ends = batch_ends(times, game.batch_window, game.max_batch)
     start = 0
     values = times.tolist()
     for end in ends:
-        plays = [Play(str(i), values[i]) for i in range(start, end)]
+        plays = [Play.drawn(str(i), values[i], rng) for i in range(start, end)]
         outcomes = await engine.decide(rules, plays)
         wins[start:end] = [o.brand is not None for o in outcomes]
         if progress is not None:

@@ -8,7 +8,6 @@ games first, and the session's other tests leave more of them than it shows."""
 from __future__ import annotations
 
 import dataclasses
-import random
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -84,7 +83,7 @@ async def test_each_running_game_shows_its_strategys_chance_now(
     assert view is not None
     async with open_resources(s) as res:
         state = await store_for(s, res.redis).state(view.rules)
-    expected = PacedStrategy(random.random).chance(view.rules, state, board["now"])
+    expected = PacedStrategy().chance(view.rules, state, board["now"])
     assert 0 < expected <= 1
     assert shown[paced.game_id]["probability"] == pytest.approx(expected)
 

@@ -31,11 +31,13 @@ async def on_store(store: BudgetStore, times: NDArray[np.float64], allocators: i
                       brands=(1, 2))  # fmt: skip
     await store.load(rules, GAME.stock)
     # Allocator 0 draws as the simulator does; the others from their own sources.
-    engines = [Engine(store, random.Random(SEED + 7919 * i).random) for i in range(allocators)]
+    engines = [Engine(store) for _ in range(allocators)]
+    sources = [random.Random(SEED + 7919 * i).random for i in range(allocators)]
     wins: list[bool] = []
     start = 0
     for n, end in enumerate(runner.batch_ends(times, GAME.batch_window, GAME.max_batch)):
-        plays = [Play(f"{i}", float(times[i])) for i in range(start, end)]
+        draw = sources[n % allocators]
+        plays = [Play.drawn(f"{i}", float(times[i]), draw) for i in range(start, end)]
         wins += [o.win for o in await engines[n % allocators].decide(rules, plays)]
         start = end
     return wins

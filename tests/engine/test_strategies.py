@@ -32,11 +32,11 @@ async def run(rules: GameRules, stock: dict[int, int], batches: list[list[float]
               seed: int = 0) -> tuple[MemoryStore, Engine, list[list[bool]]]:  # fmt: skip
     store = MemoryStore()
     await store.load(rules, stock)
-    engine = Engine(store, random.Random(seed).random)
+    engine, draw = Engine(store), random.Random(seed).random
     wins = []
     n = 0
     for batch in batches:
-        plays = [Play(f"p{n + i}", t) for i, t in enumerate(batch)]
+        plays = [Play.drawn(f"p{n + i}", t, draw) for i, t in enumerate(batch)]
         n += len(batch)
         wins.append([o.win for o in await engine.decide(rules, plays)])
     return store, engine, wins
@@ -73,8 +73,8 @@ async def test_a_replayed_batch_gets_the_same_outcomes() -> None:
     rules = new_rules(budget=20)
     store = MemoryStore()
     await store.load(rules, {7: 10, 8: 10})
-    engine = Engine(store, random.Random(1).random)
-    plays = [Play(f"p{i}", i * 0.1) for i in range(300)]
+    engine, draw = Engine(store), random.Random(1).random
+    plays = [Play.drawn(f"p{i}", i * 0.1, draw) for i in range(300)]
     first = await engine.decide(rules, plays)
     again = await engine.decide(rules, plays)
     assert [o.brand for o in again] == [o.brand for o in first]
@@ -118,7 +118,7 @@ def test_slot_strategy_case_1_is_the_seed_probability() -> None:
     rules = new_rules(strategy="slot", end=1000.0, slot_seconds=5.0)
     state = PacingState(remaining=10)
     # 1000 s left in 5 s slots: 200 slots, P_base = 10 / 200
-    (decision,) = SlotStrategy(lambda: 0.01).plan(rules, state, [Play("a", 0.0)])
+    (decision,) = SlotStrategy().plan(rules, state, [Play("a", 0.0, 0.01, 0.01)])
     assert json.loads("{" + decision.meta + "}")["p"] == pytest.approx(0.05)
     assert decision.want  # 0.01 < 0.05
 
@@ -126,8 +126,8 @@ def test_slot_strategy_case_1_is_the_seed_probability() -> None:
 def test_slot_strategy_case_2_fixes_the_slots_share() -> None:
     rules = new_rules(strategy="slot", end=100.0, slot_seconds=5.0)
     state = PacingState(remaining=50)  # 20 slots left: P_base = 2.5
-    low = SlotStrategy(lambda: 0.1).plan(rules, state, [Play("a", 0.0)])[0]
-    high = SlotStrategy(lambda: 0.9).plan(rules, state, [Play("a", 0.0)])[0]
+    low = SlotStrategy().plan(rules, state, [Play("a", 0.0, 0.1, 0.1)])[0]
+    high = SlotStrategy().plan(rules, state, [Play("a", 0.0, 0.9, 0.9)])[0]
     assert (low.slot_cap, high.slot_cap) == (3, 2)  # floor 2, plus 1 when draw < 0.5
     assert low.want
     assert high.want
@@ -202,12 +202,12 @@ async def test_paced_spreads_a_mid_game_top_up_over_the_time_left() -> None:
     rules = new_rules(budget=100, end=100.0, slot_seconds=1.0)
     store = MemoryStore()
     await store.load(rules, {7: 100, 8: 0})
-    engine = Engine(store, random.Random(3).random)
+    engine, draw = Engine(store), random.Random(3).random
     awarded_by_second: list[int] = []
     for second in range(100):
         if second == 50:
             assert await store.top_up(rules, 8, 100, "top-up", 50.0)
-        plays = [Play(f"p{second}-{i}", second + i / 50) for i in range(50)]
+        plays = [Play.drawn(f"p{second}-{i}", second + i / 50, draw) for i in range(50)]
         awarded_by_second.append(sum(o.win for o in await engine.decide(rules, plays)))
     cumulative = list(itertools.accumulate(awarded_by_second))
     assert cumulative[-1] == 200
@@ -225,10 +225,10 @@ async def test_paced_spreads_a_late_starts_budget_over_the_time_left() -> None:
     rules = new_rules(budget=100, end=100.0, slot_seconds=1.0)
     store = MemoryStore()
     await store.load(rules, {7: 100, 8: 0}, t=50.0)
-    engine = Engine(store, random.Random(3).random)
+    engine, draw = Engine(store), random.Random(3).random
     awarded_by_second: list[int] = []
     for second in range(50, 100):
-        plays = [Play(f"p{second}-{i}", second + i / 50) for i in range(50)]
+        plays = [Play.drawn(f"p{second}-{i}", second + i / 50, draw) for i in range(50)]
         awarded_by_second.append(sum(o.win for o in await engine.decide(rules, plays)))
     cumulative = list(itertools.accumulate(awarded_by_second))
     assert cumulative[-1] == 100
@@ -247,13 +247,13 @@ async def test_paced_spreads_what_is_left_after_a_pause_over_the_time_left() -> 
     rules = new_rules(budget=90, end=90.0, slot_seconds=1.0)
     store = MemoryStore()
     await store.load(rules, {7: 90, 8: 0})
-    engine = Engine(store, random.Random(3).random)
+    engine, draw = Engine(store), random.Random(3).random
     awarded_by_second: dict[int, int] = {}
     for second in itertools.chain(range(30), range(60, 90)):
         if second == 60:
             paused_with = (await store.state(rules)).awarded
             assert await store.resume(rules, 60.0) == (60.0, paused_with)
-        plays = [Play(f"p{second}-{i}", second + i / 50) for i in range(50)]
+        plays = [Play.drawn(f"p{second}-{i}", second + i / 50, draw) for i in range(50)]
         awarded_by_second[second] = sum(o.win for o in await engine.decide(rules, plays))
     assert 27 <= paused_with <= 31
     assert sum(awarded_by_second.values()) == 90
@@ -271,12 +271,12 @@ async def moments_by_second(
 ) -> dict[int, int]:  # fmt: skip
     """Awards per second of ``winning_moments`` at 50 plays a second, ``event`` run at the
     start of its second."""
-    engine = Engine(store, random.Random(3).random)
+    engine, draw = Engine(store), random.Random(3).random
     awarded: dict[int, int] = {}
     for second in seconds:
         if event is not None and second == event[0]:
             await event[1]()
-        plays = [Play(f"p{second}-{i}", second + (i + 1) / 50) for i in range(50)]
+        plays = [Play.drawn(f"p{second}-{i}", second + (i + 1) / 50, draw) for i in range(50)]
         awarded[second] = sum(o.win for o in await engine.decide(rules, plays))
     return awarded
 
@@ -365,14 +365,14 @@ async def test_top_ups_at_any_time_never_overspend(
     rules = new_rules(strategy=strategy, budget=10)
     store = MemoryStore()
     await store.load(rules, {7: 5, 8: 5})
-    engine = Engine(store, random.Random(seed).random)
+    engine, draw = Engine(store), random.Random(seed).random
     budget, awarded = 10, 0
     for n, batch in enumerate(batches):
         for i, (before, brand, coupons, t) in enumerate(top_ups):
             if before == n:
                 assert await store.top_up(rules, brand, coupons, f"op{i}", t)
                 budget += coupons
-        plays = [Play(f"p{n}-{i}", t) for i, t in enumerate(batch)]
+        plays = [Play.drawn(f"p{n}-{i}", t, draw) for i, t in enumerate(batch)]
         awarded += sum(o.win for o in await engine.decide(rules, plays))
         left = await store.stock(rules)
         assert min(left.values()) >= 0
@@ -381,7 +381,7 @@ async def test_top_ups_at_any_time_never_overspend(
 
 def recorded_p(strategy: Strategy, rules: GameRules, state: PacingState, t: float) -> float:
     """The ``p`` that ``plan`` writes into the audit of one play at ``t`` from ``state``."""
-    (decision,) = strategy.plan(rules, state, [Play("next", t)])
+    (decision,) = strategy.plan(rules, state, [Play("next", t, 0.5, 0.5)])
     return float(json.loads("{" + decision.meta + "}")["p"])
 
 
@@ -408,7 +408,7 @@ async def test_chance_is_the_p_plan_records_for_the_next_play(
     store, _, _ = await run(rules, {7: stock, 8: 0}, batches, seed)
     state = await store.state(rules)
     for t in at:
-        chooser = make_strategy(rules, random.Random(seed).random)
+        chooser = make_strategy(rules)
         chance, recorded = chooser.chance(rules, state, t), recorded_p(chooser, rules, state, t)
         assert 0.0 <= chance <= 1.0
         if strategy == "fixed_odds" and state.remaining == 0:
@@ -420,12 +420,12 @@ async def test_chance_is_the_p_plan_records_for_the_next_play(
 
 def test_slot_chance_is_one_until_the_share_is_used_then_none() -> None:
     rules = new_rules(strategy="slot", end=100.0, slot_seconds=5.0)
-    slot = SlotStrategy(lambda: 0.5)
+    slot = SlotStrategy()
     opened = PacingState(remaining=50, slot=0, slot_cap=2.0, slot_awarded=1)
     assert slot.chance(rules, opened, 1.0) == recorded_p(slot, rules, opened, 1.0) == 1.0
     used = replace(opened, slot_awarded=2)
     assert slot.chance(rules, used, 1.0) == recorded_p(slot, rules, used, 1.0) == 0.0
-    (late,) = slot.plan(rules, used, [Play("late", 1.0)])
+    (late,) = slot.plan(rules, used, [Play("late", 1.0, 0.5, 0.5)])
     assert not late.want  # recorded with p 0, it does not try to win either
     # The next slot is not opened yet: 50 coupons over 19 slots left, case 2 again.
     assert slot.chance(rules, used, 5.0) == recorded_p(slot, rules, used, 5.0) == 1.0
@@ -435,7 +435,7 @@ def test_slot_chance_is_one_until_the_share_is_used_then_none() -> None:
 
 def test_fixed_odds_chance_is_one_in_odds_while_stock_lasts() -> None:
     rules = new_rules(strategy="fixed_odds", odds=4)
-    fixed = FixedOddsStrategy(lambda: 0.1)
+    fixed = FixedOddsStrategy()
     stocked, empty = PacingState(remaining=1), PacingState(remaining=0)
     assert fixed.chance(rules, stocked, 10.0) == recorded_p(fixed, rules, stocked, 10.0) == 0.25
     assert fixed.chance(rules, empty, 10.0) == 0.0
@@ -465,7 +465,7 @@ async def test_paced_chance_is_the_p_of_the_next_play_mid_game() -> None:
     state = await store.state(rules)
     assert state.slot is not None
     assert state.awarded > 0
-    paced = PacedStrategy(random.Random(1).random)
+    paced = PacedStrategy()
     chances = {t: paced.chance(rules, state, t) for t in (69.995, 70.5, 74.9, 75.0, 83.2, 999.0)}
     assert all(0 < chances[t] < 1 for t in (69.995, 70.5, 75.0))  # a lottery, not a rule
     for t, chance in chances.items():

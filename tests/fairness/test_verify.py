@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,26 +24,11 @@ GAME = 7
 TERMS = Terms(game_id=GAME, start=0.0, end=600.0, budgets={1: 30, 2: 20}, slot_seconds=5.0)
 
 
-class SeededDraws:
-    """The paced strategy's random source, fed each play's two draws in the order it takes
-    them: the win draw, then the brand draw."""
-
-    def __init__(self) -> None:
-        self.pending: Iterator[float] = iter(())
-
-    def feed(self, plays: list[draws.Draws]) -> None:
-        self.pending = iter([x for d in plays for x in (d.u, d.brand_u)])
-
-    def __call__(self) -> float:
-        return next(self.pending)
-
-
 def game_log(plays: int = 3000, *, top_up_at: int = 1500) -> list[dict[str, Any]]:
     """``plays`` plays by 300 players over the game, decided in batches of 20."""
     rules = GameRules(game_id=GAME, start=TERMS.start, end=TERMS.end, budget=50,
                       brands=(1, 2), slot_seconds=TERMS.slot_seconds)  # fmt: skip
-    store, source = MemoryStore(), SeededDraws()
-    strategy = PacedStrategy(source)
+    store, strategy = MemoryStore(), PacedStrategy()
     asyncio.run(store.load(rules, dict(TERMS.budgets)))
     numbers: dict[str, int] = {}
     bodies: list[dict[str, Any]] = []
@@ -60,9 +44,10 @@ def game_log(plays: int = 3000, *, top_up_at: int = 1500) -> list[dict[str, Any]
             client = "" if i % 3 else f"c{i}"
             batch.append((player, numbers[player], client, i * 0.2))
         seeded = [draws.draws(SEED, GAME, p, n, c) for p, n, c, _ in batch]
-        source.feed(seeded)
         state = asyncio.run(store.state(rules))
-        decisions = strategy.plan(rules, state, [Play(f"{p}/{n}", t) for p, n, _, t in batch])
+        batch_plays = [Play(f"{p}/{n}", t, d.u, d.brand_u)
+                 for (p, n, _, t), d in zip(batch, seeded, strict=True)]  # fmt: skip
+        decisions = strategy.plan(rules, state, batch_plays)
         _, outcomes = store.decide_now(rules, decisions)
         for (player, number, client, _), d, decision, outcome in zip(
             batch, seeded, decisions, outcomes, strict=True

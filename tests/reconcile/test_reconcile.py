@@ -49,8 +49,9 @@ async def test_ledger_and_redis_agree_and_survive_a_redis_loss(settings: Setting
         view = await load_game(db, game.game_id)
         assert view is not None
         now = time.time()
-        plays = [Play(str(uuid.uuid4()), now) for _ in range(4)]
-        outcomes = await Engine(store, random.Random(1).random).decide(view.rules, plays)
+        draw = random.Random(1).random
+        plays = [Play.drawn(str(uuid.uuid4()), now, draw) for _ in range(4)]
+        outcomes = await Engine(store).decide(view.rules, plays)
         assert all(o.win for o in outcomes)
 
         # Decided in Redis, not yet recorded: in flight.
@@ -75,7 +76,7 @@ async def test_ledger_and_redis_agree_and_survive_a_redis_loss(settings: Setting
         assert all(b.ok for b in await balances(db, store, g))
         assert (await store.state(view.rules)).awarded == 4
         # A replay of a decided play is still recognised, with its outcome.
-        again = await Engine(store, random.Random(2).random).decide(view.rules, plays)
+        again = await Engine(store).decide(view.rules, plays)
         assert [o.brand for o in again] == [o.brand for o in outcomes]
         assert all(o.replay for o in again)
     finally:

@@ -75,9 +75,10 @@ async def test_a_decision_redis_made_before_the_loss_is_decided_again_not_record
         rules = view.rules
         user = await player_id(db)
         now = time.time()
-        early = [Play(str(uuid.uuid4()), now) for _ in range(2)]
-        late = [Play(str(uuid.uuid4()), now) for _ in range(2)]
-        engine = Engine(store, random.Random(1).random)
+        draw = random.Random(1).random
+        early = [Play.drawn(str(uuid.uuid4()), now, draw) for _ in range(2)]
+        late = [Play.drawn(str(uuid.uuid4()), now, draw) for _ in range(2)]
+        engine = Engine(store)
         early_outcomes = await engine.decide(rules, early)
         late_outcomes = await engine.decide(rules, late)
         assert sum(o.win for o in early_outcomes + late_outcomes) == 3  # the whole budget
@@ -95,13 +96,13 @@ async def test_a_decision_redis_made_before_the_loss_is_decided_again_not_record
             [],
         )
         # The re-driver sends their plays again; decided afresh against the rebuilt stock.
-        again = await Engine(store, random.Random(2).random).decide(rules, late)
+        again = await Engine(store).decide(rules, late)
         assert not any(o.replay for o in again)
         assert sum(o.win for o in again) == 1
         current = decided(game.game_id, user, late, again, rebuilt.epoch)
         assert len((await record(db, current, 10)).new) == 2
         # The early plays kept their outcomes through the loss.
-        replayed = await Engine(store, random.Random(3).random).decide(rules, early)
+        replayed = await Engine(store).decide(rules, early)
         assert [(o.brand, o.replay) for o in replayed] == [(o.brand, True) for o in early_outcomes]
 
         [balance] = await balances(db, store, game.game_id)

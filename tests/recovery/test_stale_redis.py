@@ -63,7 +63,8 @@ async def restart_from(own: OwnStack, copy: Path) -> None:
 
 def plays(n: int) -> list[Play]:
     now = time.time()
-    return [Play(str(uuid.uuid4()), now) for _ in range(n)]
+    draw = random.Random(n).random
+    return [Play.drawn(str(uuid.uuid4()), now, draw) for _ in range(n)]
 
 
 async def test_an_older_state_is_rebuilt_before_a_play_is_decided_against_it(
@@ -82,7 +83,7 @@ async def test_an_older_state_is_rebuilt_before_a_play_is_decided_against_it(
         assert view is not None
         rules = view.rules
         user = await player_id(db)
-        engine = Engine(store, random.Random(1).random)
+        engine = Engine(store)
 
         early = plays(2)
         won = await engine.decide(rules, early)
@@ -143,7 +144,7 @@ async def test_a_win_the_ledger_has_no_budget_for_is_dropped_not_retried_forever
         views = [await load_game(db, g.game_id) for g in (game, other)]
         rules, other_rules = (v.rules for v in views if v is not None)
         user = await player_id(db)
-        engine = Engine(store, random.Random(1).random)
+        engine = Engine(store)
         first = plays(2)
         won = await engine.decide(rules, first)
         epoch = engine.epoch(game.game_id)

@@ -24,7 +24,7 @@ from frolic.engine.engine import Engine
 from frolic.engine.redis_store import LuaStore, OptimisticStore
 from frolic.engine.rules import GameRules
 from frolic.engine.step import Outcome
-from frolic.engine.strategy import Play
+from frolic.engine.strategy import Play, RandomSource
 from frolic.redis_client import connect
 
 StoreKind = Literal["lua", "optimistic"]
@@ -134,8 +134,9 @@ async def _worker(h: Hammer, worker: int, barrier: Barrier) -> WorkerReport:
     client = connect(h.url)
     kind = LuaStore if h.store == "lua" else OptimisticStore
     store = kind(client, processed_ttl=h.processed_ttl)
-    engine = Engine(store, random.Random(worker).random)
+    engine = Engine(store)
     rng = random.Random(1000 + worker)
+    draw = random.Random(worker).random
     report = WorkerReport(worker)
     seen: dict[str, int | None] = {}
     decided: list[int] = []
@@ -143,7 +144,7 @@ async def _worker(h: Hammer, worker: int, barrier: Barrier) -> WorkerReport:
         await store.state(h.rules)  # connects, and warms the script cache
         await asyncio.to_thread(barrier.wait, 60)
         report.started = time.monotonic()
-        for batch in _batches(h, worker, rng, decided):
+        for batch in _batches(h, worker, rng, draw, decided):
             outcomes = await engine.decide(h.rules, batch)
             _tally(report, seen, decided, outcomes, h.record)
         report.finished = time.monotonic()
@@ -153,7 +154,7 @@ async def _worker(h: Hammer, worker: int, barrier: Barrier) -> WorkerReport:
 
 
 def _batches(
-    h: Hammer, worker: int, rng: random.Random, decided: list[int]
+    h: Hammer, worker: int, rng: random.Random, draw: RandomSource, decided: list[int]
 ) -> Iterator[list[Play]]:
     """This worker's batches; lazy, so a batch replays only plays decided before it."""
     fresh = range(worker, h.plays, h.workers)
@@ -167,7 +168,7 @@ def _batches(
         elif decided:
             ids += [rng.choice(decided) for _ in range(replays)]
         # A replay is the same event again: it carries the play's own request time.
-        yield [Play(f"p{n}", h.rules.start + n * step) for n in ids]
+        yield [Play.drawn(f"p{n}", h.rules.start + n * step, draw) for n in ids]
 
 
 def _tally(
