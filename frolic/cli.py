@@ -21,7 +21,11 @@ if TYPE_CHECKING:
 
 # Subcommands that live in modules ``frolic serve`` must not import (numpy, the simulator),
 # as "module:attribute"; the group loads one when it runs or when help lists it.
-LAZY = {"simulate": "frolic.sim.cli:simulate", "reconcile": "frolic.reconcile.cli:reconcile"}
+LAZY = {
+    "simulate": "frolic.sim.cli:simulate",
+    "reconcile": "frolic.reconcile.cli:reconcile",
+    "verify": "frolic.fairness.cli:verify",
+}
 # Where installed tooling (frolic-tools: ``bench``) adds its subcommands: a function or a
 # typer.Typer per entry point.
 PLUGINS = "frolic.commands"

@@ -88,12 +88,20 @@ class Report:
         return "\n".join(lines)
 
 
-_CHECKS = ("seed", "chain", "draws", "outcomes", "budget", "codes", "play numbers",
+_CHECKS = ("seed", "terms", "chain", "draws", "outcomes", "budget", "codes", "play numbers",
            "probabilities", "wins against p", "uniform draws")  # fmt: skip
 
 
-def verify(terms: Terms, commitment: str, seed: bytes, log: Sequence[dict[str, Any]]) -> Report:
+def verify(
+    terms: Terms, commitment: str, seed: bytes, log: Sequence[dict[str, Any]],
+    *, terms_digest: str | None = None,
+) -> Report:  # fmt: skip
+    """``terms_digest``, the digest published before the first play, is checked against
+    the terms when given."""
     checks = {name: Check(name) for name in _CHECKS}
+    if terms_digest is not None and terms.digest() != terms_digest:
+        checks["terms"].fail(f"the terms hash to {terms.digest()}, not the published "
+                             f"{terms_digest}: they were changed")  # fmt: skip
     if draws.commitment(seed) != commitment:
         checks["seed"].fail(f"SHA-256 of the seed is {draws.commitment(seed)}, not the "
                             f"commitment {commitment}: a different seed")  # fmt: skip
