@@ -16,6 +16,7 @@ from frolic.config import ALL_ROLES, Role, Settings
 from frolic.coupons.endpoints import IMPORT_PATH
 from frolic.dashboard.endpoints import router as dashboard_router
 from frolic.demo.endpoints import router as demo_router
+from frolic.games.endpoints import public_router as games_public_router
 from frolic.games.repository import GameCache
 from frolic.health.endpoints import router as health_router
 from frolic.monitoring.endpoints import router as monitoring_router
@@ -72,6 +73,7 @@ def create_app(settings: Settings, roles: Sequence[Role] = ALL_ROLES) -> FastAPI
         app.include_router(admin_router)
         app.include_router(dashboard_router)
         app.include_router(demo_router)
+        app.include_router(games_public_router)
     if "ws" in roles:
         quiet_client_faults()
         app.include_router(reveal_router)

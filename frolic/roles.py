@@ -97,7 +97,7 @@ class Api(RoleBase):
         self.shared.app.state.plays = PlayService(
             s, res.redis, self.shared.games, self.writer, self.playlog, res.clock
         )
-        scheduler = Scheduler(res.db, store_for(s, res.redis))
+        scheduler = Scheduler(res.db, store_for(s, res.redis), reveal_seconds=s.reveal_seconds)
         self.loops.spawn(scheduler.run(self.shared.stop), "scheduler")
         # Figures read from the servers at scrape time: one role gathers them, not all.
         self.shared.app.state.server_figures = ServerFigures(s, res.db, res.redis)

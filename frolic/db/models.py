@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -105,6 +106,10 @@ class Game(Base):
     pacing_line_from: Mapped[float] = mapped_column(Double, server_default="0")
     # The epoch of the game's state in Redis, from the redis_epochs sequence (migration 0007).
     redis_epoch: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    # The fairness commitment (migration 0008): a secret seed made when the game leaves
+    # draft, and the terms published with its hash. Never in an API answer before the end.
+    fairness_seed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    fairness_terms: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class Brand(Base):

@@ -13,8 +13,11 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response
 
 from frolic.engine.redis_store import store_for
-from frolic.games import lifecycle, service, top_up
-from frolic.games.schemas import GameCreate, GameRead, GameUpdate, TopUpCreate
+from frolic.errors import NotFound
+from frolic.fairness import draws
+from frolic.fairness.terms import Terms
+from frolic.games import lifecycle, repository, service, top_up
+from frolic.games.schemas import Fairness, GameCreate, GameRead, GameUpdate, TopUpCreate
 from frolic.schemas import BIGINT_MAX, Page
 from frolic.web import (
     AUTH_RESPONSES,
@@ -120,7 +123,8 @@ async def start_game(game_id: PathId, res: Res) -> GameRead:
     the shared codes not promised to other scheduled, live or paused games."""
     store = store_for(res.settings, res.redis)
     async with transaction(res) as session:
-        return await lifecycle.start_game(session, res.db, store, game_id)
+        return await lifecycle.start_game(session, res.db, store, game_id,
+                                          reveal_seconds=res.settings.reveal_seconds)  # fmt: skip
 
 
 @router.post(
@@ -143,7 +147,9 @@ async def schedule_game(game_id: PathId, res: Res) -> GameRead:
     """
     store = store_for(res.settings, res.redis)
     async with transaction(res) as session:
-        return await lifecycle.schedule_game(session, res.db, store, game_id)
+        reveal = res.settings.reveal_seconds
+        return await lifecycle.schedule_game(session, res.db, store, game_id,
+                                             reveal_seconds=reveal)  # fmt: skip
 
 
 LIFECYCLE_RESPONSES = {
@@ -238,3 +244,29 @@ async def top_up_budget(
         return await top_up.top_up(
             session, res.db, store, game_id, brand_id, body.coupons, operation
         )
+
+
+# Public, unauthenticated: mounted by the app, not behind the admin token.
+public_router = APIRouter(tags=["fairness"])
+
+
+@public_router.get(
+    "/games/{game_id}/fairness",
+    responses={404: {"description": "no such game, or a draft (no commitment yet)"}},
+)
+async def fairness(game_id: PathId, res: Res) -> Fairness:
+    """The game's fairness commitment, from the moment it leaves draft: the SHA-256 of its
+    secret seed, the algorithm, the terms and their digest. Once the game has ended (its
+    row says so, or its end time has passed, after which no play is accepted), the seed
+    itself, so that anyone can run ``frolic verify`` (docs/fairness.md). Before then,
+    nothing here or anywhere shows the seed."""
+    async with res.db.connect() as conn:
+        found = await repository.commitment(conn, game_id)
+    if found is None:
+        raise NotFound(f"game {game_id} has no fairness commitment (no such game, or a draft)")
+    revealed = found.status == lifecycle.ENDED or res.clock() >= found.end
+    return Fairness(
+        game_id=game_id, algorithm=draws.ALGORITHM, commitment=draws.commitment(found.seed),
+        terms=found.terms, terms_digest=Terms.parse(found.terms).digest(), revealed=revealed,
+        seed=found.seed.hex() if revealed else None,
+    )  # fmt: skip

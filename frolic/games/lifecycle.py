@@ -48,6 +48,8 @@ from frolic.engine import step
 from frolic.engine.rules import GameRules
 from frolic.engine.store import GameLost
 from frolic.errors import Conflict, NotFound, NotReady
+from frolic.fairness import draws
+from frolic.fairness.terms import Terms
 from frolic.games import promises
 from frolic.games.repository import DRAFT, LIVE, budgets_of, load_game, next_epoch
 from frolic.games.schemas import GameRead
@@ -86,6 +88,7 @@ async def start_game(
     store: BudgetLoader,
     game_id: int,
     *,
+    reveal_seconds: float,
     sources: Collection[str] = (DRAFT, SCHEDULED),
 ) -> GameRead:
     """Make a draft or scheduled game live, once every brand has codes for its remaining
@@ -102,12 +105,15 @@ async def start_game(
         raise Conflict(f"game {game_id} is {game.status}; only {allowed} game can be started")
     budgets = await _check_go_live(session, game, "start")
     await _warm(session, db, store, game, budgets)
+    if game.status == DRAFT or game.fairness_seed is None:
+        commit_fairness(game, budgets, reveal_seconds)
     return await _set_status(session, game, LIVE, budgets)
 
 
 async def schedule_game(
-    session: AsyncSession, db: AsyncEngine, store: BudgetLoader, game_id: int
-) -> GameRead:
+    session: AsyncSession, db: AsyncEngine, store: BudgetLoader, game_id: int, *,
+    reveal_seconds: float,
+) -> GameRead:  # fmt: skip
     """Set a draft game to go live by itself at its start time, after the checks of a
     start; its codes are promised from now on. A scheduled game stays as it is.
 
@@ -121,7 +127,21 @@ async def schedule_game(
         raise Conflict(f"game {game_id} is {game.status}; only a draft game can be scheduled")
     budgets = await _check_go_live(session, game, "be scheduled")
     await _warm(session, db, store, game, budgets)
+    commit_fairness(game, budgets, reveal_seconds)
     return await _set_status(session, game, SCHEDULED, budgets)
+
+
+def commit_fairness(game: Game, budgets: list[GameBrandBudget], reveal_seconds: float) -> None:
+    """A fresh secret seed for a game leaving draft, and the terms its hash is published
+    with (docs/fairness.md). A draft may change its terms, so each departure from draft
+    commits anew; a scheduled game going live keeps its commitment."""
+    game.fairness_seed = draws.new_seed()
+    game.fairness_terms = Terms(
+        game_id=game.id, start=game.start_time.timestamp(), end=game.end_time.timestamp(),
+        budgets={b.brand_id: b.total_coupons for b in budgets}, strategy=game.probability_type,
+        slot_seconds=float(game.slot_seconds), odds=game.odds, moments_void=game.moments_void,
+        reveal_seconds=reveal_seconds,
+    ).document()  # fmt: skip
 
 
 # Where each plain lifecycle action may start from, and where it leads. Starting and

@@ -12,8 +12,9 @@ import asyncio
 import functools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
@@ -165,3 +166,28 @@ class GameCache:
             return cached[1]
         self._games[game_id] = (now, view)
         return view
+
+
+@dataclass(frozen=True)
+class Commitment:
+    """What a game's fairness rests on (docs/fairness.md). ``seed`` is secret until the
+    game ends: only ``frolic.fairness.endpoints`` reads it, and shows it only then."""
+
+    game_id: int
+    status: str
+    end: float
+    seed: bytes = field(repr=False)
+    terms: dict[str, Any]
+
+
+async def commitment(conn: AsyncConnection, game_id: int) -> Commitment | None:
+    """The game's commitment, or None if it has none (a draft, or a game that left draft
+    before commitments were made)."""
+    row = (await conn.execute(
+        select(Game.status, Game.end_time, Game.fairness_seed, Game.fairness_terms)
+        .where(Game.id == game_id)
+    )).first()  # fmt: skip
+    if row is None or row.fairness_seed is None or row.fairness_terms is None:
+        return None
+    return Commitment(game_id, row.status, row.end_time.timestamp(), bytes(row.fairness_seed),
+                      dict(row.fairness_terms))  # fmt: skip

@@ -43,9 +43,12 @@ class Tick:
 
 
 class Scheduler:
-    def __init__(self, db: AsyncEngine, store: BudgetLoader, *, every: float = 1.0) -> None:
+    def __init__(
+        self, db: AsyncEngine, store: BudgetLoader, *, reveal_seconds: float, every: float = 1.0
+    ) -> None:
         self.db = db
         self.store = store
+        self.reveal_seconds = reveal_seconds  # the terms of a game committed as it goes live
         self.every = every
         self._told: dict[int, str] = {}  # the last refusal logged per game
 
@@ -83,9 +86,9 @@ class Scheduler:
     async def _start(self, game_id: int) -> str | None:
         try:
             async with AsyncSession(self.db, expire_on_commit=False) as session, session.begin():
-                await lifecycle.start_game(
-                    session, self.db, self.store, game_id, sources=(SCHEDULED,)
-                )
+                await lifecycle.start_game(session, self.db, self.store, game_id,
+                                           reveal_seconds=self.reveal_seconds,
+                                           sources=(SCHEDULED,))  # fmt: skip
         except FrolicError as e:
             why = str(e.detail)
             if self._told.get(game_id) != why:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
-from typing import Annotated, ClassVar, Self
+from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import Field, model_validator
 
@@ -111,3 +111,15 @@ class GameRead(Schema):
 
 class TopUpCreate(Schema):
     coupons: Annotated[int, Field(ge=1, le=INTEGER_MAX)]
+
+
+class Fairness(Schema):
+    """A game's fairness commitment (``GET /games/{id}/fairness``, docs/fairness.md)."""
+
+    game_id: int
+    algorithm: str
+    commitment: str  # SHA-256 of the seed, hex
+    terms: dict[str, Any]
+    terms_digest: str
+    revealed: bool
+    seed: str | None  # hex, once the game has ended

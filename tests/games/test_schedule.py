@@ -43,7 +43,8 @@ async def scheduled_game(admin: httpx.AsyncClient, coupons: int = 5) -> dict[str
 
 
 def scheduler(res: Resources) -> Scheduler:
-    return Scheduler(res.db, store_for(res.settings, res.redis))
+    return Scheduler(res.db, store_for(res.settings, res.redis),
+                     reveal_seconds=res.settings.reveal_seconds)  # fmt: skip
 
 
 async def status(admin: httpx.AsyncClient, game_id: int) -> str:
@@ -206,7 +207,7 @@ async def test_an_unreachable_database_is_a_warning_each_sweep_not_a_traceback(
 
     away = create_engine(f"postgresql://frolic@127.0.0.1:{free_port()}/frolic")
     stop = asyncio.Event()
-    sweeps = Scheduler(away, MemoryStore(), every=0.05)
+    sweeps = Scheduler(away, MemoryStore(), reveal_seconds=10.0, every=0.05)
     try:
         with caplog.at_level("WARNING", logger="frolic.games.scheduler"):
             running = asyncio.create_task(sweeps.run(stop))
