@@ -12,12 +12,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
-from sqlalchemy import Select, select
+from sqlalchemy import Select
 
 from frolic.coupons import service
 from frolic.coupons.schemas import CouponImport, CouponState, Redeem
 from frolic.db.models import Brand, Game
-from frolic.errors import BadRequest, NotFound, PayloadTooLarge, ValidationFailed
+from frolic.db.rows import found
+from frolic.errors import BadRequest, PayloadTooLarge, ValidationFailed
 from frolic.resources import Resources
 from frolic.schemas import BIGINT_MAX
 from frolic.web import AUTH_RESPONSES, PathId, Res, responses_of, transaction
@@ -123,8 +124,7 @@ async def redeem(body: Redeem, res: Res) -> CouponState:
 async def export_game_codes(game_id: PathId, res: Res) -> StreamingResponse:
     """Every code the game has issued, in the order it issued them."""
     async with transaction(res) as session:
-        if await session.scalar(select(Game.id).where(Game.id == game_id)) is None:
-            raise NotFound(f"no game {game_id}")
+        await found(session, Game, game_id)
     return _csv(res, f"game-{game_id}-coupons.csv", service.export_query(game_id=game_id))
 
 
@@ -136,8 +136,7 @@ async def export_game_codes(game_id: PathId, res: Res) -> StreamingResponse:
 async def export_brand_codes(brand_id: PathId, res: Res) -> StreamingResponse:
     """Every code of the brand that a game has issued, in the order they were issued."""
     async with transaction(res) as session:
-        if await session.scalar(select(Brand.id).where(Brand.id == brand_id)) is None:
-            raise NotFound(f"no brand {brand_id}")
+        await found(session, Brand, brand_id)
     return _csv(res, f"brand-{brand_id}-coupons.csv", service.export_query(brand_id=brand_id))
 
 
