@@ -14,7 +14,10 @@ by what was changed, not only by the first hash that no longer matches:
 - probabilities: every ``p`` within what the published strategy can give.
 And two statistics, which fail only far out in the tails: the wins against ``Σp`` over the
 plays the caps let win (a z-score), and the draws against the uniform distribution
-(Kolmogorov-Smirnov).
+(Kolmogorov-Smirnov). The pacing issue's fairness measures (``frolic.sim.fairness``: the
+win rate of plays just after a win, just after the line steps, early in a slot, and the
+best timing rule, each against the plays around it) are reported for a person to read:
+a paced game's catch-up after a dead period moves them with no one cheating.
 """
 
 from __future__ import annotations
@@ -25,10 +28,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from frolic.engine import step
 from frolic.engine.rules import NO_CAP, PacingState
 from frolic.fairness import chain, draws
 from frolic.fairness.terms import Terms
+from frolic.sim.fairness import fairness
 
 Z_LIMIT = 5.0
 """|z| beyond which the wins are called inconsistent with the ``p`` they were drawn with
@@ -69,7 +75,9 @@ class Report:
     def as_json(self) -> dict[str, Any]:
         return {
             "ok": self.ok, "game": self.game_id, "entries": self.entries, "plays": self.plays,
-            "wins": self.wins, "stats": self.stats,
+            "wins": self.wins,
+            # JSON has no infinity: a ratio over no plays on one side is null.
+            "stats": {k: v if math.isfinite(v) else None for k, v in self.stats.items()},
             "checks": {c.name: {"ok": c.ok, "failures": c.count, "first": c.problems}
                        for c in self.checks},
         }  # fmt: skip
@@ -130,6 +138,8 @@ class _Replay:
         self.codes: dict[str, object] = {}
         self.numbers: dict[str, list[int]] = defaultdict(list)
         self.us: list[float] = []
+        self.times: list[float] = []  # each play's request time, and whether it won
+        self.won_at: list[bool] = []
         self.expected = self.variance = 0.0
         self.plays = self.wins = self.eligible_wins = 0
         self.stats: dict[str, float] = {}
@@ -164,6 +174,8 @@ class _Replay:
         self.state, (outcome,) = step.apply(before, self.stock, self.brands, [decision], {},
                                             void=terms.moments_void, alpha=0.0)  # fmt: skip
         said = int(entry["brand"]) if entry["outcome"] == "WIN" else None
+        self.times.append(float(entry["t"]) - terms.start)
+        self.won_at.append(said is not None)
         if before.consumed < cap and _slot_room(before, decision) and in_stock:
             self.expected += p
             self.variance += p * (1 - p)
@@ -208,11 +220,27 @@ class _Replay:
                     f"{self.eligible_wins} wins where sum(p) is {self.expected:.1f}: "
                     f"z = {z:.2f}, beyond {Z_LIMIT}"
                 )
+        self._pacing_fairness()
         if self.us:
             ks, p_value = kolmogorov_smirnov(self.us)
             self.stats["draws' KS statistic"], self.stats["draws' KS p-value"] = ks, p_value
             if p_value < KS_P_LIMIT:
                 c["uniform draws"].fail(f"KS statistic {ks:.4f}, p-value {p_value:.2g}")
+
+    def _pacing_fairness(self) -> None:
+        if len(self.times) < 2:
+            return
+        order = np.argsort(np.asarray(self.times), kind="stable")
+        times = np.asarray(self.times)[order]
+        wins = np.asarray(self.won_at)[order]
+        t = self.terms
+        measured = fairness(times, wins, sum(self.coupons.values()), t.end - t.start,
+                            t.slot_seconds)  # fmt: skip
+        for name, value in (("memory", measured.memory), ("line phase", measured.line_phase),
+                            ("slot phase", measured.slot_phase),
+                            ("best timing rule", measured.best_bot)):  # fmt: skip
+            if value is not None:
+                self.stats[f"win-rate ratio, {name}"] = value
 
 
 def _check_chain(

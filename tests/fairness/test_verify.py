@@ -163,3 +163,10 @@ def test_draws_uniform_and_skewed() -> None:
     assert kolmogorov_smirnov(even)[1] > 0.99
     squeezed = [x * 0.8 for x in even]
     assert kolmogorov_smirnov(squeezed)[1] < 1e-6
+
+
+def test_the_pacing_fairness_measures_are_reported(log: list[dict[str, Any]]) -> None:
+    report = check(log)
+    for name in ("memory", "line phase", "slot phase", "best timing rule"):
+        assert f"win-rate ratio, {name}" in report.stats
+    assert json.loads(json.dumps(report.as_json(), allow_nan=False))["ok"] is True
