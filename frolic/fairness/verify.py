@@ -14,7 +14,7 @@ by what was changed, not only by the first hash that no longer matches:
 - probabilities: every ``p`` within what the published strategy can give.
 And two statistics, which fail only far out in the tails: the wins against ``Σp`` over the
 plays the caps let win (a z-score), and the draws against the uniform distribution
-(Kolmogorov-Smirnov). The pacing issue's fairness measures (``frolic.sim.fairness``: the
+(Kolmogorov-Smirnov). The pacing issue's fairness measures (``frolic.fairness.measures``: the
 win rate of plays just after a win, just after the line steps, early in a slot, and the
 best timing rule, each against the plays around it) are reported for a person to read:
 a paced game's catch-up after a dead period moves them with no one cheating.
@@ -33,8 +33,8 @@ import numpy as np
 from frolic.engine import step
 from frolic.engine.rules import NO_CAP, PacingState
 from frolic.fairness import chain, draws
+from frolic.fairness.measures import fairness
 from frolic.fairness.terms import Terms
-from frolic.sim.fairness import fairness
 
 Z_LIMIT = 5.0
 """|z| beyond which the wins are called inconsistent with the ``p`` they were drawn with

@@ -20,6 +20,7 @@ from rich.table import Table
 from frolic.engine.rules import STRATEGIES, StrategyName
 from frolic.errors import BadRequest
 from frolic.sim import runner
+from frolic.sim.audit import FairDraws, sim_seed
 from frolic.sim.metrics import Metrics, evaluate
 from frolic.sim.scenarios import SCENARIOS
 from frolic.sim.trace import read_trace, write_decisions
@@ -50,6 +51,13 @@ def simulate(
     decisions: Annotated[Path | None, typer.Option(help="Write t,win per play here.")] = None,
     compare: Annotated[bool, typer.Option(help="Run every strategy on the same trace.")] = False,
     plot: Annotated[Path | None, typer.Option(help="Draw the cumulative curves (PNG).")] = None,
+    audit: Annotated[
+        Path | None,
+        typer.Option(
+            help="Draw by the fairness rule and write fairness.json and audit.jsonl "
+            "into this folder, for `frolic verify` (docs/fairness.md)."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
 ) -> None:
     """Run a pacing strategy over a traffic trace and measure how it spends the budget."""
@@ -57,6 +65,8 @@ def simulate(
         name = _strategy(strategy)
         times, game = _inputs(trace, scenario, plays, budget, duration, slot, odds, void, seed)
         _check_outputs(decisions, plot)
+        if audit is not None and (compare or not audit.is_dir()):
+            raise BadRequest("--audit takes an existing folder, and one strategy (not --compare)")
         plot_curves = None if plot is None else _plotter()
     except BadRequest as exc:
         typer.secho(f"error: {exc.detail}", err=True, fg=typer.colors.RED)
@@ -64,9 +74,14 @@ def simulate(
 
     names: tuple[StrategyName, ...] = STRATEGIES if compare else (name,)
     results: dict[StrategyName, NDArray[np.bool_]] = {}
+    # A player for about every 20 plays, as a campaign's players come back a few times.
+    fair = None if audit is None else FairDraws(sim_seed(seed), max(1, len(times) // 20))
     with _progress(len(times) * len(names)) as advance:
         for each in names:
-            results[each] = runner.simulate(times, game, each, seed=seed, progress=advance)
+            results[each] = runner.simulate(times, game, each, seed=seed, progress=advance,
+                                            fair=fair)  # fmt: skip
+    if fair is not None and audit is not None:
+        fair.write(audit, game.rules(name, seed), game.stock)
     metrics = {
         each: evaluate(times, w, game.budget, game.duration, slot_seconds=game.slot_seconds)
         for each, w in results.items()

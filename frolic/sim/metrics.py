@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from frolic.sim.fairness import fairness
+from frolic.fairness.measures import fairness
 
 DEFAULT_GRID_POINTS = 2000
 
@@ -62,7 +62,7 @@ class Metrics:
     nrmse_vs_target: float
     # Largest gap to the target line over the whole game, in budgets.
     max_gap_vs_target: float
-    # Fairness (``sim.fairness``): win-rate ratios, about 1 for a fair lottery; None where
+    # Fairness (``fairness.measures``): win-rate ratios, about 1 for a fair lottery; None where
     # no time bin had enough plays on both sides.
     memory: float | None
     line_phase: float | None

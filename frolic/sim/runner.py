@@ -22,6 +22,7 @@ from frolic.engine.rules import GameRules, StrategyName
 from frolic.engine.store import MemoryStore
 from frolic.engine.strategies import make_strategy
 from frolic.engine.strategy import Play
+from frolic.sim.audit import FairDraws
 
 Progress = Callable[[int], None]  # called with the number of plays just decided
 
@@ -58,10 +59,12 @@ def simulate(
     seed: int = 0,
     progress: Progress | None = None,
     horizon: Horizon = DEFAULT_HORIZON,
+    fair: FairDraws | None = None,
 ) -> NDArray[np.bool_]:
     """Win (True) or lose for each play of ``times`` (sorted seconds since the start);
-    ``horizon`` sets ``paced``'s knobs (the report's trade-off curves)."""
-    return asyncio.run(_simulate(times, game, strategy, seed, progress, horizon))
+    ``horizon`` sets ``paced``'s knobs (the report's trade-off curves). With ``fair``,
+    the draws follow the fairness rule and ``fair`` keeps the decision log."""
+    return asyncio.run(_simulate(times, game, strategy, seed, progress, horizon, fair))
 
 
 async def _simulate(
@@ -71,6 +74,7 @@ async def _simulate(
     seed: int,
     progress: Progress | None,
     horizon: Horizon,
+    fair: FairDraws | None = None,
 ) -> NDArray[np.bool_]:
     rules = game.rules(strategy, seed)
     store = MemoryStore()
@@ -82,8 +86,15 @@ async def _simulate(
     start = 0
     values = times.tolist()
     for end in ends:
-        plays = [Play.drawn(str(i), values[i], rng) for i in range(start, end)]
-        outcomes = await engine.decide(rules, plays)
+        if fair is None:
+            plays = [Play.drawn(str(i), values[i], rng) for i in range(start, end)]
+            outcomes = await engine.decide(rules, plays)
+        else:
+            pairs = [fair.play(i, values[i]) for i in range(start, end)]
+            plays, made_by = [p for p, _ in pairs], [who for _, who in pairs]
+            decided = await engine.decide_audited(rules, plays)
+            fair.record(plays, made_by, decided)
+            outcomes = [outcome for outcome, _ in decided]
         wins[start:end] = [o.brand is not None for o in outcomes]
         if progress is not None:
             progress(end - start)

@@ -13,8 +13,8 @@ from numpy.typing import NDArray
 from frolic.engine.engine import Engine
 from frolic.engine.store import BudgetStore, MemoryStore
 from frolic.engine.strategy import Play
+from frolic.fairness.measures import Fairness, ratios
 from frolic.sim import runner
-from frolic.sim.fairness import Fairness, ratios
 from frolic.sim.metrics import evaluate
 from frolic_report.pacing import Row
 from tests.engine.conftest import new_rules

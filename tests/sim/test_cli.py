@@ -216,3 +216,28 @@ def test_the_command_line_refuses_without_a_traceback(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr == "error: bad.csv line 3: '1' comes before the previous play (2)\n"
+
+
+@pytest.mark.parametrize("strategy", ["paced", "winning_moments", "fixed_odds", "slot"])
+def test_a_simulated_game_drawn_by_the_fairness_rule_verifies(
+    tmp_path: Path, strategy: str
+) -> None:
+    """The simulator and a real game are checked by the same verifier (docs/fairness.md)."""
+    result = simulate("--scenario", "spikes", "--plays", 3000, "--budget", 60, "--strategy",
+                      strategy, "--audit", tmp_path, "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    fairness, audit = tmp_path / "fairness.json", tmp_path / "audit.jsonl"
+    assert len(audit.read_text().splitlines()) == 3000
+    verified = CliRunner().invoke(app, ["verify", str(fairness), str(audit), "--json"])
+    assert verified.exit_code == 0, verified.output
+    report = json.loads(verified.output)
+    assert report["plays"] == 3000
+    assert report["wins"] == json.loads(result.output)["awarded"]
+
+
+def test_audit_wants_a_folder_and_one_strategy(tmp_path: Path) -> None:
+    missing = simulate("--scenario", "flat", "--plays", 100, "--audit", tmp_path / "nope")
+    assert missing.exit_code == 2
+    assert "--audit takes an existing folder" in missing.output
+    both = simulate("--scenario", "flat", "--plays", 100, "--audit", tmp_path, "--compare")
+    assert both.exit_code == 2

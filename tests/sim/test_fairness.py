@@ -1,4 +1,4 @@
-"""The fairness measures (``frolic.sim.fairness``), and the gate: ``paced`` is a fair lottery.
+"""The fairness measures (``frolic.fairness.measures``), and the gate: ``paced`` is a fair lottery.
 
 The gate runs the rows of issue 12's targets (plays at least twice the budget, budgets of at
 least 500; 1,000 for the best timing bot) at a reduced size and pools four seeds, as the
@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from frolic.sim.fairness import (
+from frolic.fairness.measures import (
     BINS,
     Fairness,
     Ratio,

@@ -28,8 +28,8 @@ from rich.console import Console
 
 from frolic.engine.paced import DEFAULT_HORIZON, Horizon
 from frolic.engine.rules import STRATEGIES, StrategyName
+from frolic.fairness.measures import Fairness, Ratio, ratios
 from frolic.sim import runner
-from frolic.sim.fairness import Fairness, Ratio, ratios
 from frolic.sim.metrics import DEFAULT_GRID_POINTS, Metrics, evaluate, oracle_wins
 from frolic.sim.plot import plot_curves
 from frolic.sim.scenarios import SCENARIOS, Scenario
@@ -580,7 +580,7 @@ def _definitions() -> Lines:
         "- **max gap**: the largest distance between the cumulative-awarded curve and the "
         "line over [0, *T*], divided by *B*, computed exactly at the curve's steps.",
         "",
-        "Fairness, from `frolic/sim/fairness.py` (issue 12's definitions). Each is a "
+        "Fairness, from `frolic/fairness/measures.py` (issue 12's definitions). Each is a "
         "*Mantel-Haenszel win-rate ratio* of a set *S* of plays against the other plays: the "
         "game is cut into 50 equal time bins, and the ratio is "
         "Σ_b (wins in S∩b · n_other,b / n_b) / Σ_b (wins in other∩b · n_S,b / n_b) over "
