@@ -77,6 +77,11 @@ class GameStats(Schema):
         "chance from the state Redis holds. Null when the game is not running (not live, "
         "or outside its window), Redis holds no state of it, or Redis did not answer.",
     )  # fmt: skip
+    commitment: str | None = Field(
+        None,
+        description="SHA-256 of the game's secret seed, in hex (GET /games/{id}/fairness, "
+        "docs/fairness.md): published from the moment the game leaves draft; null before.",
+    )
 
 
 class Lag(Schema):

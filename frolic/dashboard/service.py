@@ -66,7 +66,9 @@ CHANCE_TIMEOUT = 1.5
 
 _GAMES = text(
     "SELECT id, name, status, probability_type, start_time, end_time, total_budget, "
-    "pacing_line_t, pacing_line_from "
+    "pacing_line_t, pacing_line_from, "
+    # The fairness commitment, hashed in the database: the seed itself never leaves it.
+    "encode(sha256(fairness_seed), 'hex') AS commitment "
     "FROM games WHERE status IN ('live', 'paused', 'draft') "
     "OR end_time > now() - make_interval(hours => :hours) "
     "ORDER BY CASE WHEN status = 'live' AND end_time > now() THEN 0 "
@@ -204,7 +206,7 @@ async def dashboard(res: Resources, state: DashboardState) -> Dashboard:
                 budget=g.total_budget, awarded=sum(b.total - b.remaining for b in stock),
                 target=target(line, now), pace_line=line, brands=stock,
                 series=series[g.id], minutes=minutes.get(g.id, []),
-                probability=chances.get(g.id),
+                probability=chances.get(g.id), commitment=g.commitment,
             ))  # fmt: skip
     except BaseException:
         lag_task.cancel()
