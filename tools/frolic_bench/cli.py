@@ -67,12 +67,15 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON line.")] = False,
 ) -> None:
     """POST /play doing its real work (a frolic api process) vs a bare FastAPI endpoint."""
-    from frolic_bench.ingest import measure
+    from frolic_bench.ingest import invalid, measure
 
     with _servers() as (settings, state):
         result = measure(settings, state, seconds=seconds, connections=connections,
                          players=players, rounds=rounds, progress=_progress)  # fmt: skip
     _print(result, as_json)
+    if (why := invalid(result)) is not None:
+        print(f"frolic bench ingest: not a measurement of ingestion: {why}", file=sys.stderr)
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -174,7 +174,26 @@ def measure(
         "ingest_cpu_ceiling_rps": cpu["ingest"].ceiling_rps(),
         "hello_cpu_ceiling_rps": cpu["hello"].ceiling_rps(),
         "plays_accepted": accepted, "plays_in_postgres": stored,
+        "ingest_statuses": {str(k): v for k, v in sorted(ingest.statuses.items())},
         "connections": connections, "seconds": seconds, "rounds": rounds, "players": players,
         "rate_limits": "IP limit raised to 100000/s (one client IP); player limits default, "
                        "checked on every play (a refusal counts as an error)",
     }  # fmt: skip
+
+
+ERRORS_ALLOWED = 0.01
+"""The share of refused requests past which the run's figures say nothing of ingestion."""
+
+
+def invalid(result: dict[str, Any]) -> str | None:
+    """Why ``result`` measured something other than plays being taken, or None: a run whose
+    plays were mostly refused (a broken schema answers 503 fast) or not all stored."""
+    requests = sum(result.get("ingest_statuses", {}).values()) or 1
+    if result["ingest_errors"] > ERRORS_ALLOWED * requests:
+        statuses = result.get("ingest_statuses")
+        return (f"{result['ingest_errors']} of {requests} plays were not accepted "
+                f"(statuses {statuses}): the figures count refusals")  # fmt: skip
+    if result["plays_in_postgres"] != result["plays_accepted"]:
+        return (f"{result['plays_accepted']} plays accepted but {result['plays_in_postgres']} "
+                "in PostgreSQL")  # fmt: skip
+    return None
