@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from frolic.fairness.chain import canonical
-from frolic.fairness.draws import ALGORITHM
+from frolic.fairness.draws import ALGORITHM, commitment
 
 
 @dataclass(frozen=True)
@@ -40,3 +40,16 @@ class Terms:
         fields = {k: v for k, v in document.items() if k != "algorithm"}
         fields["budgets"] = {int(b): int(n) for b, n in fields.get("budgets", {}).items()}
         return cls(**fields)
+
+
+def published(
+    game_id: int, seed: bytes, terms: Mapping[str, Any], *, revealed: bool
+) -> dict[str, Any]:
+    """The game's fairness document as ``GET /games/{id}/fairness`` shows it and
+    ``frolic verify`` reads it: the commitment, the terms and their digest, and the seed
+    only when ``revealed``."""
+    return {
+        "gameId": game_id, "algorithm": ALGORITHM, "commitment": commitment(seed),
+        "terms": dict(terms), "termsDigest": Terms.parse(terms).digest(), "revealed": revealed,
+        "seed": seed.hex() if revealed else None,
+    }  # fmt: skip

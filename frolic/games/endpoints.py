@@ -14,8 +14,7 @@ from fastapi import APIRouter, Header, Query, Response
 
 from frolic.engine.redis_store import store_for
 from frolic.errors import NotFound
-from frolic.fairness import draws
-from frolic.fairness.terms import Terms
+from frolic.fairness.terms import published
 from frolic.games import lifecycle, repository, service, top_up
 from frolic.games.schemas import Fairness, GameCreate, GameRead, GameUpdate, TopUpCreate
 from frolic.schemas import BIGINT_MAX, Page
@@ -265,8 +264,4 @@ async def fairness(game_id: PathId, res: Res) -> Fairness:
     if found is None:
         raise NotFound(f"game {game_id} has no fairness commitment (no such game, or a draft)")
     revealed = found.status == lifecycle.ENDED or res.clock() >= found.end
-    return Fairness(
-        game_id=game_id, algorithm=draws.ALGORITHM, commitment=draws.commitment(found.seed),
-        terms=found.terms, terms_digest=Terms.parse(found.terms).digest(), revealed=revealed,
-        seed=found.seed.hex() if revealed else None,
-    )  # fmt: skip
+    return Fairness.model_validate(published(game_id, found.seed, found.terms, revealed=revealed))

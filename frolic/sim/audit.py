@@ -20,7 +20,7 @@ from frolic.engine.step import Decision, Outcome
 from frolic.engine.strategy import Play
 from frolic.fairness import chain, draws
 from frolic.fairness.entries import play_entry
-from frolic.fairness.terms import Terms
+from frolic.fairness.terms import Terms, published
 
 
 def sim_seed(seed: int) -> bytes:
@@ -68,14 +68,9 @@ class FairDraws:
                       budgets=dict(stock), strategy=rules.strategy,
                       slot_seconds=rules.slot_seconds, odds=rules.odds,
                       moments_void=rules.moments_void)  # fmt: skip
-        commitment = draws.commitment(self.seed)
-        document = {
-            "gameId": rules.game_id, "algorithm": draws.ALGORITHM, "commitment": commitment,
-            "terms": terms.document(), "termsDigest": terms.digest(), "revealed": True,
-            "seed": self.seed.hex(),
-        }  # fmt: skip
+        document = published(rules.game_id, self.seed, terms.document(), revealed=True)
         (directory / "fairness.json").write_text(json.dumps(document, indent=2) + "\n")
-        head = chain.Head(chain.genesis(rules.game_id, commitment), 0)
+        head = chain.Head(chain.genesis(rules.game_id, document["commitment"]), 0)
         with (directory / "audit.jsonl").open("w") as out:
             for entry in chain.extend(head, self.bodies):
                 out.write(json.dumps(entry, separators=(",", ":")) + "\n")

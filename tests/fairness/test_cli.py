@@ -9,14 +9,12 @@ from typing import Any
 from typer.testing import CliRunner
 
 from frolic.cli import app
-from frolic.fairness import draws
+from frolic.fairness.terms import published
 from tests.fairness.test_verify import SEED, TERMS, game_log
 
 
 def write(tmp: Path, log: list[dict[str, Any]], *, seed: bool = True) -> tuple[Path, Path]:
-    document = {"algorithm": draws.ALGORITHM, "commitment": draws.commitment(SEED),
-                "terms": TERMS.document(), "termsDigest": TERMS.digest(),
-                "seed": SEED.hex() if seed else None}  # fmt: skip
+    document = published(TERMS.game_id, SEED, TERMS.document(), revealed=seed)
     fairness, audit = tmp / "fairness.json", tmp / "audit.jsonl"
     fairness.write_text(json.dumps(document))
     audit.write_text("".join(json.dumps(e) + "\n" for e in log))
