@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from frolic.config import Settings
 from frolic.db import migrate
-from frolic.db.session import async_url
+from frolic.db.session import async_url, create_engine
 from frolic.stack import Endpoints, Stack
 
 pytest_plugins = ["tests.plugins.redis_cluster"]
@@ -60,3 +60,12 @@ async def create_database(server_url: str) -> str:
 @pytest.fixture
 async def empty_database(endpoints: Endpoints) -> str:
     return await create_database(endpoints.database_url)
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """An engine on the session's database (folders with their own settings define theirs)."""
+    assert settings.database_url
+    engine = create_engine(settings.database_url)
+    yield engine
+    await engine.dispose()

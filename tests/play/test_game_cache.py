@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from frolic.config import Settings
-from frolic.db.session import create_engine
 from frolic.engine.rules import GameRules
 from frolic.games import repository
 from frolic.games.repository import GameCache, GameView
@@ -23,14 +21,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-async def db(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    assert settings.database_url
-    engine = create_engine(settings.database_url)
-    yield engine
-    await engine.dispose()
 
 
 @pytest.fixture

@@ -5,29 +5,17 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from frolic.config import Settings
 from frolic.db.models import PlayRow
-from frolic.db.session import create_engine
 from frolic.playlog.messages import Decided
 from frolic.plays import repository as play_rows
 from tests.reveal.test_history import seed
 
 REVEAL = 10.0
-
-
-@pytest.fixture
-async def db(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    assert settings.database_url
-    engine = create_engine(settings.database_url)
-    yield engine
-    await engine.dispose()
 
 
 async def test_the_recorder_and_the_reveal_read_one_final_of_a_row(db: AsyncEngine) -> None:
