@@ -43,6 +43,7 @@ async def redrive_once(settings: Settings, db: AsyncEngine, playlog: PlayLog) ->
         event = messages.PlayEvent(
             str(row.play_id), row.game_id, row.user_id, row.external_id, t,
             reveal_at(meta.get("revealAt"), t, settings.reveal_seconds), meta.get("device"),
+            row.play_number, row.client_seed or "",
         )  # fmt: skip
         playlog.publish(settings.play_topic, row.external_id, messages.encode(event))
     if rows:

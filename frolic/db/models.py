@@ -205,6 +205,19 @@ class PlayRow(Base):
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB(none_as_null=True))
     created_at: Mapped[datetime | None] = _created()
     idempotency_key: Mapped[str | None] = mapped_column(String(128))  # migration 0007
+    # Bound into the play's draw (migration 0009, docs/fairness.md).
+    play_number: Mapped[int | None] = mapped_column(Integer)
+    client_seed: Mapped[str | None] = mapped_column(String(64))
+
+
+class PlayerPlays(Base):
+    """How many plays a player has made in a game: the last play number given out."""
+
+    __tablename__ = "player_plays"
+
+    game_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("games.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"), primary_key=True)
+    plays: Mapped[int] = mapped_column(Integer)
 
 
 class User(Base):

@@ -56,10 +56,11 @@ async def accept_play(
     if len(body) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"a play's body is at most {MAX_BODY_BYTES} bytes")
     request = parse_play(body)
-    play_id, reveal_at = await service.accept(
-        user, request.gameId, ip=ip, key=key, device=request.device
-    )
-    return orjson.dumps({"playId": play_id, "status": "QUEUED", "revealAt": reveal_at})
+    accepted = await service.accept(
+        user, request.gameId, ip=ip, key=key, device=request.device,
+        client_seed=request.clientSeed or "",
+    )  # fmt: skip
+    return orjson.dumps(accepted.answer())
 
 
 @router.post(
@@ -69,7 +70,10 @@ async def accept_play(
 async def play(request: Request) -> Response:
     """Queue a play; its outcome is revealed at ``revealAt`` over the WebSocket.
 
-    Body: ``{"gameId": <id>, "device": {...}?}``; optional header ``Idempotency-Key``."""
+    Body: ``{"gameId": <id>, "device": {...}?, "clientSeed": "..."?}``; optional header
+    ``Idempotency-Key``. The answer's ``playNumber`` and ``clientSeed`` are the play's
+    receipt: with the game's seed, revealed when it ends, they give its draw
+    (docs/fairness.md)."""
     answer = await accept_play(
         resources(request).settings, plays(request), request.headers.get("authorization"),
         request.headers.get("idempotency-key"), await request.body(),

@@ -7,6 +7,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from frolic.errors import ValidationFailed
+from frolic.fairness.draws import CLIENT_SEED
 
 # Field names are the public JSON names of DESIGN.md §7 (camelCase).
 
@@ -16,6 +17,12 @@ class PlayRequest(BaseModel):
 
     gameId: int = Field(gt=0, lt=2**63)
     device: dict[str, Any] | None = Field(None, max_length=32)
+    clientSeed: str | None = Field(
+        None, pattern=f"^{CLIENT_SEED.pattern}$",
+        description="Any text of up to 64 of A-Z a-z 0-9 . _ ~ -: bound into the play's "
+        "draw with its number, so the operator could not have computed the draw before the "
+        "play was made (docs/fairness.md).",
+    )  # fmt: skip
 
 
 class PlayBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -23,6 +30,7 @@ class PlayBody(msgspec.Struct, forbid_unknown_fields=True):
 
     gameId: Annotated[int, msgspec.Meta(gt=0, le=2**63 - 1)]
     device: Annotated[dict[str, Any], msgspec.Meta(max_length=32)] | None = None
+    clientSeed: Annotated[str, msgspec.Meta(pattern=f"^{CLIENT_SEED.pattern}$")] | None = None
 
 
 # Not strict: like pydantic, take "7" for 7.
@@ -67,6 +75,11 @@ class PlayAccepted(BaseModel):
     playId: str
     status: Literal["QUEUED"] = "QUEUED"
     revealAt: float
+    playNumber: int | None = Field(
+        description="The play's number in the game for this player (1, 2, 3...): its "
+        "receipt, with clientSeed (docs/fairness.md)."
+    )
+    clientSeed: str = Field(description="The client seed the play's draw binds ('' for none).")
 
 
 class PlayView(BaseModel):

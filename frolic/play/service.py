@@ -71,11 +71,13 @@ class PlayService:
         self.ip_rate = Rate(settings.rate_ip_per_second, settings.rate_ip_burst)
 
     async def accept(
-        self, user: str, game_id: int, *, ip: str, key: str | None, device: dict[str, Any] | None
-    ) -> tuple[str, float]:
-        """The accepted play's id and revealAt (an earlier play's, for a retried key)."""
+        self, user: str, game_id: int, *, ip: str, key: str | None,
+        device: dict[str, Any] | None, client_seed: str = "",
+    ) -> Accepted:  # fmt: skip
+        """The accepted play (an earlier play's, for a retried key)."""
         try:
-            accepted = await self._accept(user, game_id, ip=ip, key=key, device=device)
+            accepted = await self._accept(user, game_id, ip=ip, key=key, device=device,
+                                          client_seed=client_seed)  # fmt: skip
         except RedisError as exc:  # restarting: the retry finds its play, in Redis or the ledger
             metrics.PLAYS_REFUSED.labels(NotReady.__name__).inc()
             raise NotReady(
@@ -88,8 +90,9 @@ class PlayService:
         return accepted
 
     async def _accept(
-        self, user: str, game_id: int, *, ip: str, key: str | None, device: dict[str, Any] | None
-    ) -> tuple[str, float]:
+        self, user: str, game_id: int, *, ip: str, key: str | None,
+        device: dict[str, Any] | None, client_seed: str,
+    ) -> Accepted:  # fmt: skip
         if key is not None:
             _check_key(key)
         now = self.clock()
@@ -98,9 +101,9 @@ class PlayService:
             await self.limits.rate("ip", ip, self.ip_rate)  # a refusal is counted too
             # A retry still gets its play back after the game has closed.
             if key is not None and (earlier := await self.limits.claimed(user, key)):
-                return await self._record(user, key, Claim.parse(earlier), device)
+                return await self._record(user, key, Claim.parse(earlier), device, client_seed)
             if key is not None and (kept := await self._keyed_play(user, key)):
-                return kept.play_id, kept.reveal_at
+                return kept
             if game is None:
                 raise NotFound(f"no game {game_id}")
             raise ValidationFailed(closed)
@@ -111,11 +114,12 @@ class PlayService:
         )  # fmt: skip
         if earlier is not None:
             play = Claim.parse(earlier)
-        return await self._record(user, key, play, device)
+        return await self._record(user, key, play, device, client_seed)
 
     async def _record(
-        self, user: str, key: str | None, play: Claim, device: dict[str, Any] | None
-    ) -> tuple[str, float]:
+        self, user: str, key: str | None, play: Claim, device: dict[str, Any] | None,
+        client_seed: str,
+    ) -> Accepted:  # fmt: skip
         """Commit ``play`` (a no-op if an earlier attempt did), then publish it.
 
         A retried key records its claimed play again rather than trusting that the first
@@ -126,6 +130,7 @@ class PlayService:
             written = await self.writer.record(NewPlay(
                 uuid.UUID(play.play_id), user, play.game_id, datetime.fromtimestamp(play.t, UTC),
                 orjson.dumps({"revealAt": play.reveal_at, "device": device}).decode(), key,
+                client_seed,
             ))  # fmt: skip
         except Exception as exc:
             raise NotReady(
@@ -143,15 +148,18 @@ class PlayService:
                 # Redis had lost the key's claim; the ledger has the key's play (published
                 # when it was accepted, or re-driven). Its claim goes back for the next retry.
                 with contextlib.suppress(RedisError):
-                    await self.limits.reclaim(user, key, kept.text())
-                return kept.play_id, kept.reveal_at
+                    await self.limits.reclaim(user, key, kept.claim.text())
+                return kept
+        # A retry of a play written before gets that play's number and client seed back.
+        seed = written.client_seed if written.client_seed is not None else client_seed
         event = messages.PlayEvent(
-            play.play_id, play.game_id, player.id, user, play.t, play.reveal_at, device
-        )
+            play.play_id, play.game_id, player.id, user, play.t, play.reveal_at, device,
+            written.number, seed,
+        )  # fmt: skip
         self.playlog.publish(self.settings.play_topic, user, messages.encode(event))
-        return play.play_id, play.reveal_at
+        return Accepted(play, written.number, seed)
 
-    async def _keyed_play(self, user: str, key: str) -> Claim | None:
+    async def _keyed_play(self, user: str, key: str) -> Accepted | None:
         """The ledger's play of ``user``'s ``key``, if it has one."""
         with not_ready_while_away("the play could not be looked up; try again"):
             async with self.db.connect() as conn:
@@ -160,7 +168,8 @@ class PlayService:
             return None
         t = float(row.requested)
         revealed = reveal_at(row.reveal_at, t, self.settings.reveal_seconds)
-        return Claim(str(row.play_id), revealed, t, row.game_id)
+        claim = Claim(str(row.play_id), revealed, t, row.game_id)
+        return Accepted(claim, row.play_number, row.client_seed or "")
 
     async def view(self, user: str, play_id: str) -> PlayView:
         """A play of ``user``'s; someone else's is as unknown as a play that never was."""
@@ -197,6 +206,30 @@ class PlayService:
 def _check_key(key: str) -> None:
     if not 1 <= len(key) <= 128 or not key.isprintable():
         raise ValidationFailed("Idempotency-Key must be 1 to 128 printable characters")
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What a player is told of an accepted play: its id and reveal time, and its receipt:
+    its number in the game for the player and the client seed it was sent with, which bind
+    its draw (docs/fairness.md; the number is None for a play from before numbers)."""
+
+    claim: Claim
+    number: int | None
+    client_seed: str
+
+    @property
+    def play_id(self) -> str:
+        return self.claim.play_id
+
+    @property
+    def reveal_at(self) -> float:
+        return self.claim.reveal_at
+
+    def answer(self) -> dict[str, Any]:
+        """The 202's body."""
+        return {"playId": self.play_id, "status": "QUEUED", "revealAt": self.reveal_at,
+                "playNumber": self.number, "clientSeed": self.client_seed}  # fmt: skip
 
 
 @dataclass(frozen=True)

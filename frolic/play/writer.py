@@ -44,6 +44,10 @@ class Written:
     # False: the play was not written. Its player is blocked, or the ledger had a play with
     # its id (an earlier attempt's) or with its Idempotency-Key (``PlayService._record``).
     new: bool
+    # Its number in the game for its player (an earlier attempt's, if that wrote it); None
+    # if no row has its id (a blocked player, or another play holds its key).
+    number: int | None = None
+    client_seed: str | None = None  # an earlier attempt's row's; None for a new play
 
 
 _Pending = tuple[NewPlay, asyncio.Future[Written]]
@@ -106,7 +110,10 @@ class PlayWriter:
                 driver.terminate()  # whatever went wrong, the next batch starts afresh
             return None
         written = {
-            row["play_id"]: Written(Player(row["id"], row["blocked"]), row["new"]) for row in rows
+            row["play_id"]: Written(
+                Player(row["id"], row["blocked"]), row["new"], row["number"], row["client_seed"]
+            )
+            for row in rows
         }
         for play, future in batch:
             if not future.done():

@@ -24,6 +24,10 @@ class PlayEvent(msgspec.Struct, frozen=True):
     t: float
     reveal_at: float
     device: dict[str, Any] | None = None
+    # What binds the play's draw (docs/fairness.md): its number in the game for its player,
+    # and the client seed it was sent with. None for a play written before numbers existed.
+    number: int | None = None
+    client_seed: str = ""
 
 
 class Decided(msgspec.Struct, frozen=True):

@@ -3,9 +3,11 @@ route documents it."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -67,8 +69,8 @@ async def test_a_play_is_answered_with_a_sized_json_body(
     assert int(answer.headers["content-length"]) == len(answer.content)
     assert answer.headers["content-type"] == "application/json"
     body = answer.json()
-    assert body.keys() == {"playId", "status", "revealAt"}
-    assert body["status"] == "QUEUED"
+    assert body.keys() == {"playId", "status", "revealAt", "playNumber", "clientSeed"}
+    assert (body["status"], body["playNumber"], body["clientSeed"]) == ("QUEUED", 1, "")
     assert await plays_of(api_settings, user) == 1
 
 
@@ -155,7 +157,7 @@ async def test_the_route_documents_the_play(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
     post = spec["paths"]["/play"]["post"]
     body = post["requestBody"]["content"]["application/json"]["schema"]
-    assert set(body["properties"]) == {"gameId", "device"}
+    assert set(body["properties"]) == {"gameId", "device", "clientSeed"}
     assert body["required"] == ["gameId"]
     assert "202" in post["responses"]
     assert {"401", "403", "429"} <= set(post["responses"])
@@ -179,3 +181,56 @@ async def test_the_api_judges_a_play_by_its_own_clock(api_settings: Settings) ->
     assert answer.status_code == 422
     assert re.fullmatch(rf"game {game.game_id} ended at \S+; it takes no more plays",
                         answer.json()["detail"])  # fmt: skip
+
+
+async def test_a_players_plays_are_numbered_from_1_per_game_with_no_gap(
+    client: httpx.AsyncClient, api_settings: Settings
+) -> None:
+    """Concurrent plays of one player (batched together by the writer, or not) are numbered
+    1..n in each game; another game counts on its own; a retried Idempotency-Key keeps its
+    play's number and client seed (docs/fairness.md)."""
+    s = api_settings
+    game = await create_live_game(s, budgets=(5,))
+    other = await create_live_game(s, budgets=(5,))
+    user = f"numbered-{uuid.uuid4().hex[:6]}"
+    headers = auth(s, user)
+
+    async def play(game_id: int) -> dict[str, Any]:
+        answer = await client.post("/play", json={"gameId": game_id}, headers=headers)
+        assert answer.status_code == 202, answer.text
+        body: dict[str, Any] = answer.json()
+        return body
+
+    first = await asyncio.gather(*(play(game.game_id) for _ in range(4)))
+    assert sorted(b["playNumber"] for b in first) == [1, 2, 3, 4]
+    assert (await play(other.game_id))["playNumber"] == 1
+    keyed = {**headers, "Idempotency-Key": "number-me"}
+    answer = await client.post("/play", json={"gameId": game.game_id, "clientSeed": "lucky-7"},
+                               headers=keyed)  # fmt: skip
+    assert (answer.json()["playNumber"], answer.json()["clientSeed"]) == (5, "lucky-7")
+    again = await client.post("/play", json={"gameId": game.game_id, "clientSeed": "other"},
+                              headers=keyed)  # fmt: skip
+    assert again.json() == answer.json()  # its number and seed, not the retry's
+    assert (await play(game.game_id))["playNumber"] == 6
+    assert s.database_url
+    db = create_engine(s.database_url)
+    async with db.connect() as conn:
+        stored = (await conn.execute(text(
+            "SELECT p.play_number, p.client_seed FROM play_events p JOIN users u "
+            "ON u.id = p.user_id WHERE u.external_id = :u AND p.game_id = :g "
+            "ORDER BY p.play_number"), {"u": user, "g": game.game_id})).all()  # fmt: skip
+    await db.dispose()
+    assert [n for n, _ in stored] == [1, 2, 3, 4, 5, 6]
+    assert [c for n, c in stored if n == 5] == ["lucky-7"]
+
+
+@pytest.mark.parametrize("seed", ["a|b", "x" * 65, "é", "with space"])
+async def test_a_client_seed_outside_its_alphabet_is_422(
+    client: httpx.AsyncClient, api_settings: Settings, seed: str
+) -> None:
+    game = await create_live_game(api_settings, budgets=(1,))
+    headers = auth(api_settings, f"seedy-{uuid.uuid4().hex[:6]}")
+    answer = await client.post("/play", json={"gameId": game.game_id, "clientSeed": seed},
+                               headers=headers)  # fmt: skip
+    assert answer.status_code == 422
+    assert answer.json()["error"] == "ValidationFailed"
