@@ -205,9 +205,17 @@ class PlayRow(Base):
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB(none_as_null=True))
     created_at: Mapped[datetime | None] = _created()
     idempotency_key: Mapped[str | None] = mapped_column(String(128))  # migration 0007
-    # Bound into the play's draw (migration 0009, docs/fairness.md).
-    play_number: Mapped[int | None] = mapped_column(Integer)
+    # Bound into the play's draw with its number (migration 0009, docs/fairness.md).
     client_seed: Mapped[str | None] = mapped_column(String(64))
+
+
+class PlayNumber(Base):
+    """A play's number in its game for its player (1, 2, 3...; migration 0009)."""
+
+    __tablename__ = "play_numbers"
+
+    play_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # a play_events.play_id
+    number: Mapped[int] = mapped_column(Integer)
 
 
 class PlayerPlays(Base):

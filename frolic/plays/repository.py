@@ -48,9 +48,9 @@ class NewPlay:
 _INSERT_QUEUED = """
 WITH input AS (
     SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::timestamptz[], $5::text[],
-                         $6::text[], $7::text[])
+                         $6::text[], $7::text[]) WITH ORDINALITY
         AS t(play_id, external_id, game_id, request_time, metadata, idempotency_key,
-             client_seed)
+             client_seed, k)
 ), players AS (
     INSERT INTO users (external_id)
     SELECT DISTINCT external_id FROM input ORDER BY external_id
@@ -65,68 +65,55 @@ WITH input AS (
     WHERE NOT p.blocked
     -- a retried key records its play again; a key whose claim Redis lost has its play here
     ON CONFLICT DO NOTHING
-    RETURNING play_id
-)
--- An earlier attempt's row (this statement's own are not visible here) has its number.
-SELECT i.play_id, i.game_id, p.id, p.blocked, r.play_id IS NOT NULL AS new,
-       e.play_number AS number, e.client_seed
-FROM input i JOIN players p USING (external_id) LEFT JOIN recorded r USING (play_id)
-LEFT JOIN play_events e ON e.play_id = i.play_id
-"""
-
-# The plays just written, numbered per (game, player) in the order they came: the counter
-# moves by as many as were written, in the same transaction, so a number exists only with
-# its play. Counters are locked in one order, as players are above.
-_NUMBER = """
-WITH fresh AS (
-    SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[]) WITH ORDINALITY
-        AS t(play_id, user_id, game_id, k)
+    RETURNING play_id, user_id, game_id
 ), counted AS (
+    -- Numbers for the plays written, and only those: the counter moves in this statement,
+    -- so a number exists only with its play. Counters are locked in one order.
     INSERT INTO player_plays (game_id, user_id, plays)
-    SELECT game_id, user_id, count(*) FROM fresh GROUP BY game_id, user_id
+    SELECT game_id, user_id, count(*) FROM recorded GROUP BY game_id, user_id
     ORDER BY game_id, user_id
     ON CONFLICT (game_id, user_id) DO UPDATE SET plays = player_plays.plays + EXCLUDED.plays
     RETURNING game_id, user_id, plays
 ), numbered AS (
-    SELECT f.play_id, c.plays - count(*) OVER (PARTITION BY f.game_id, f.user_id)
-           + row_number() OVER (PARTITION BY f.game_id, f.user_id ORDER BY f.k) AS n
-    FROM fresh f JOIN counted c USING (game_id, user_id)
+    INSERT INTO play_numbers (play_id, number)
+    SELECT r.play_id, c.plays - count(*) OVER (PARTITION BY r.game_id, r.user_id)
+           + row_number() OVER (PARTITION BY r.game_id, r.user_id ORDER BY i.k)
+    FROM recorded r JOIN counted c USING (game_id, user_id)
+    -- a batch may hold a play twice (a retry beside its first attempt): ordered by the first
+    JOIN (SELECT play_id, min(k) AS k FROM input GROUP BY play_id) i USING (play_id)
+    RETURNING play_id, number
 )
-UPDATE play_events e SET play_number = numbered.n FROM numbered
-WHERE e.play_id = numbered.play_id
-RETURNING e.play_id, e.play_number
+-- An earlier attempt's play (this statement's own rows are not visible here) has its
+-- number and client seed already.
+SELECT i.play_id, p.id, p.blocked, r.play_id IS NOT NULL AS new,
+       coalesce(n.number, old.number) AS number, e.client_seed
+FROM input i JOIN players p USING (external_id) LEFT JOIN recorded r USING (play_id)
+LEFT JOIN numbered n USING (play_id)
+LEFT JOIN play_numbers old ON old.play_id = i.play_id
+LEFT JOIN play_events e ON e.play_id = i.play_id
 """
 
 
 async def insert_queued(driver: Any, plays: Sequence[NewPlay], *, timeout: float) -> list[Any]:
     """Write ``plays`` QUEUED, with their players, on an asyncpg connection: one statement,
-    in one transaction with their numbers. One record per play: ``play_id``, ``game_id``,
-    its player's ``id`` and ``blocked``, ``new`` (False: not written, its player blocked or
-    its id or key already in the ledger) and ``number`` (its play number in the game for
-    its player; an earlier attempt's for a play written before; None if not written)."""
-    async with driver.transaction():
-        rows = [dict(row) for row in await driver.fetch(
-            _INSERT_QUEUED, [p.play_id for p in plays], [p.user for p in plays],
-            [p.game_id for p in plays], [p.request_time for p in plays],
-            [p.metadata for p in plays], [p.key for p in plays],
-            [p.client_seed for p in plays], timeout=timeout,
-        )]  # fmt: skip
-        new = [row for row in rows if row["new"]]
-        if new:
-            numbered = await driver.fetch(
-                _NUMBER, [r["play_id"] for r in new], [r["id"] for r in new],
-                [r["game_id"] for r in new], timeout=timeout,
-            )  # fmt: skip
-            numbers = {r["play_id"]: r["play_number"] for r in numbered}
-            for row in new:
-                row["number"] = numbers[row["play_id"]]
-    return rows
+    with their numbers. One record per play: ``play_id``, its player's ``id`` and
+    ``blocked``, ``new`` (False: not written, its player blocked or its id or key already
+    in the ledger), ``number`` (its number in the game for its player; an earlier
+    attempt's for a play written before; None if not written) and ``client_seed`` (an
+    earlier attempt's; None for a new play)."""
+    return list(await driver.fetch(
+        _INSERT_QUEUED, [p.play_id for p in plays], [p.user for p in plays],
+        [p.game_id for p in plays], [p.request_time for p in plays],
+        [p.metadata for p in plays], [p.key for p in plays], [p.client_seed for p in plays],
+        timeout=timeout,
+    ))  # fmt: skip
 
 
 _KEYED = text(
     "SELECT p.play_id, extract(epoch FROM p.request_time) AS requested, p.game_id, "
-    "p.metadata->>'revealAt' AS reveal_at, p.play_number, p.client_seed "
+    "p.metadata->>'revealAt' AS reveal_at, n.number AS play_number, p.client_seed "
     "FROM play_events p JOIN users u ON u.id = p.user_id "
+    "LEFT JOIN play_numbers n ON n.play_id = p.play_id "
     "WHERE u.external_id = :user AND p.idempotency_key = :key"
 )
 
@@ -160,9 +147,10 @@ async def of_player(conn: AsyncConnection, play_id: uuid.UUID, user: str) -> Row
 
 _UNDECIDED = text(
     "SELECT p.play_id, p.game_id, p.user_id, u.external_id, "
-    "extract(epoch FROM p.request_time) AS requested, p.metadata, p.play_number, "
+    "extract(epoch FROM p.request_time) AS requested, p.metadata, n.number AS play_number, "
     "p.client_seed "
     "FROM play_events p JOIN users u ON u.id = p.user_id "
+    "LEFT JOIN play_numbers n ON n.play_id = p.play_id "
     "WHERE p.processed_time IS NULL AND p.request_time < now() - make_interval(secs => :age) "
     "ORDER BY p.request_time LIMIT :limit"
 )

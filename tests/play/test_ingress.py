@@ -216,9 +216,10 @@ async def test_a_players_plays_are_numbered_from_1_per_game_with_no_gap(
     db = create_engine(s.database_url)
     async with db.connect() as conn:
         stored = (await conn.execute(text(
-            "SELECT p.play_number, p.client_seed FROM play_events p JOIN users u "
-            "ON u.id = p.user_id WHERE u.external_id = :u AND p.game_id = :g "
-            "ORDER BY p.play_number"), {"u": user, "g": game.game_id})).all()  # fmt: skip
+            "SELECT n.number, p.client_seed FROM play_events p JOIN users u "
+            "ON u.id = p.user_id JOIN play_numbers n ON n.play_id = p.play_id "
+            "WHERE u.external_id = :u AND p.game_id = :g ORDER BY n.number"),
+            {"u": user, "g": game.game_id})).all()  # fmt: skip
     await db.dispose()
     assert [n for n, _ in stored] == [1, 2, 3, 4, 5, 6]
     assert [c for n, c in stored if n == 5] == ["lucky-7"]

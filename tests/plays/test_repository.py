@@ -7,6 +7,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 
+import asyncpg
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -66,3 +67,32 @@ async def test_a_row_ingestion_never_wrote_is_written_queued_and_others_are_left
         }
     assert (rows[kept].status, rows[kept].meta) == ("LOSE", {"revealAt": now + 1})
     assert (rows[lost].status, rows[lost].meta) == ("QUEUED", {"revealAt": now + 5})
+
+
+async def test_a_batch_numbers_each_new_play_once_in_order_and_a_repeat_keeps_its_number(
+    db: AsyncEngine, settings: Settings
+) -> None:
+    """The group insert numbers the plays it writes per (game, player), 1, 2, 3... in the
+    order they came; a play twice in one batch (a retry beside its first attempt) and a
+    play written before keep one number (docs/fairness.md)."""
+    seeded = await seed(db)
+    now = datetime.now(UTC)
+
+    def new_play(client_seed: str = "") -> play_rows.NewPlay:
+        return play_rows.NewPlay(uuid.uuid4(), seeded.user, seeded.game, now, "{}",
+                                 client_seed=client_seed)  # fmt: skip
+
+    a, b, c = new_play("x"), new_play(), new_play()
+    assert settings.database_url
+    driver = await asyncpg.connect(settings.database_url.replace("+asyncpg", ""))
+    try:
+        first = await play_rows.insert_queued(driver, [a, b, a], timeout=5)
+        assert sorted((r["number"], r["new"]) for r in first) == [(1, True), (1, True), (2, True)]
+        assert {r["play_id"]: r["number"] for r in first} == {a.play_id: 1, b.play_id: 2}
+        again = await play_rows.insert_queued(driver, [c, a], timeout=5)
+        assert {r["play_id"]: (r["new"], r["number"], r["client_seed"]) for r in again} == {
+            c.play_id: (True, 3, None),
+            a.play_id: (False, 1, "x"),
+        }
+    finally:
+        await driver.close()
