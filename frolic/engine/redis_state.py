@@ -51,6 +51,13 @@ def parse_state(
     )
 
 
+def parse_processed(value: bytes | str) -> tuple[int, int]:
+    """A processed hash's value: the brand won (0 for a loss) and the decision's seq
+    (``"<brand>:<seq>"``; a rebuild restores ``"<brand>"``, seq 0)."""
+    brand, _, seq = (value.decode() if isinstance(value, bytes) else value).partition(":")
+    return int(brand), int(seq or 0)
+
+
 def check_run(game_id: int, recorded: bytes | str | None, run: str) -> None:
     """``GameLost`` unless the game's state was loaded under ``run``: a Redis that
     restarted may have come back with an older state of it (``scripts._THIS_RUN``)."""

@@ -21,6 +21,7 @@ from frolic.engine.redis_state import (
     anchor_arg,
     cap_arg,
     check_run,
+    parse_processed,
     parse_state,
     state_fields,
 )
@@ -209,11 +210,11 @@ class LuaStore(_RedisStore):
         answer = await self._decide(keys=batch_keys, args=args)
         if not answer:
             raise GameLost(g)
-        raw_state, brands, replays = answer
+        raw_state, brands, replays, seqs = answer
         state = parse_state([*raw_state[:10], raw_state[11]], int(float(raw_state[10])), g)
         outcomes = [
-            Outcome(d.play_id, int(b) or None, r == 1)
-            for d, b, r in zip(decisions, brands, replays, strict=True)
+            Outcome(d.play_id, int(b) or None, r == 1, int(q))
+            for d, b, r, q in zip(decisions, brands, replays, seqs, strict=True)
         ]
         return state, outcomes
 
@@ -239,10 +240,12 @@ class OptimisticStore(_RedisStore):
                     await pipe.watch(pacing_key, *budget_keys, *buckets.processed_keys)
                     *raw, run = await pipe.hmget(pacing_key, [*STATE_FIELDS, "run"])
                     stock = [int(v or 0) for v in await pipe.mget(budget_keys)]
-                    decided: dict[str, int] = {}
+                    decided: dict[str, tuple[int, int]] = {}
                     for key, ids in buckets.play_ids(decisions).items():
                         found = await pipe.hmget(key, ids)
-                        decided.update((i, int(v)) for i, v in zip(ids, found, strict=True) if v)
+                        decided.update(
+                            (i, parse_processed(v)) for i, v in zip(ids, found, strict=True) if v
+                        )
                     before = parse_state(raw, sum(max(v, 0) for v in stock), g)
                     check_run(g, run, await this_run(pipe))
                     state, outcomes = step.apply(
@@ -319,11 +322,11 @@ class OptimisticStore(_RedisStore):
         outcomes: Sequence[Outcome],
     ) -> None:  # fmt: skip
         """Record each new play's outcome in its hour's processed hash (a replay has one)."""
-        processed: dict[str, dict[str, int]] = {}
+        processed: dict[str, dict[str, str]] = {}
         for d, b, outcome in zip(decisions, buckets.of, outcomes, strict=True):
             if not outcome.replay:
                 processed.setdefault(buckets.processed_keys[b - 1], {})[d.play_id] = (
-                    outcome.brand or 0
+                    f"{outcome.brand or 0}:{outcome.seq}"
                 )
         ttls = dict(zip(buckets.processed_keys, buckets.ttls(self.clock(), self.processed_ttl),
                         strict=True))  # fmt: skip

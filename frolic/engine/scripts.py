@@ -31,19 +31,22 @@ return 0
 # frolic/engine/step.py, line for line (the contract test holds them equal).
 #   KEYS[1]                  pacing:game:{g}                            (hash)
 #   KEYS[1+j], j=1..nb       budget:game:{g}:brand:<brands[j]>          (integer)
-#   KEYS[1+nb+b], b=1..np    processed:game:{g}:<hour>                  (hash playId -> brand)
+#   KEYS[1+nb+b], b=1..np    processed:game:{g}:<hour>    (hash playId -> "<brand>:<seq>", or
+#                            "<brand>" for an outcome a rebuild restored from the ledger)
 #   ARGV[1]                  nb, the number of brands
 #   ARGV[1+j]                brands[j], the brand ids in KEYS order
 #   ARGV[nb+2..nb+5]         np, forecast alpha, void (0|1), n plays
 #   ARGV[nb+6..]             np TTLs of the processed hashes
 #   then per play, 7 each:   playId, processed index b, slot, want (0|1), cap,
 #                            slot_cap ('' for none), brand_draw ('' unless want)
-#   returns {state, outcomes, replays}:
+#   returns {state, outcomes, replays, seqs}:
 #     state    {consumed, awarded, slot, slot_awarded, slot_cap, slot_plays, forecast,
 #               plays, line_t, line_from, remaining, epoch} as strings ('' for none); the
 #               line's anchor is TOP_UP's, read and returned unchanged
 #     outcomes the brand won per play, 0 for a loss
 #     replays  1 where the play had been decided before (its stored outcome returned)
+#     seqs     each play's place in the game's decision order under this epoch: 'plays'
+#              just after it (a replay's stored one; 0 for a restored outcome)
 #   or {} when the pacing hash has no epoch, or was loaded under another Redis run: the
 #   game is not loaded (Redis lost it, or came back with an older state of it), and
 #   nothing is decided or written. A missing stock key must never read as "no stock".
@@ -96,21 +99,23 @@ for b = 1, np do
     if #list > 0 then
         local found = redis.call('HMGET', KEYS[pkey + b], unpack(list))
         for x = 1, #list do
-            if found[x] then known[list[x]] = tonumber(found[x]) end
+            if found[x] then known[list[x]] = found[x] end
         end
     end
 end
 
 local new_processed = {}
 for b = 1, np do new_processed[b] = {} end
-local outcomes, replays = {}, {}
+local outcomes, replays, seqs = {}, {}, {}
 for i = 1, n do
     local a = first + (i - 1) * 7
     local id = ARGV[a]
     local prior = known[id]
     if prior then
-        outcomes[i] = prior
+        local b, q = string.match(prior, '^(%-?%d+):?(%d*)$')
+        outcomes[i] = tonumber(b)
         replays[i] = 1
+        seqs[i] = tonumber(q) or 0
     else
         local k = tonumber(ARGV[a + 2])
         if slot == nil or k > slot then
@@ -154,10 +159,12 @@ for i = 1, n do
         end
         outcomes[i] = brand
         replays[i] = 0
-        known[id] = brand
+        seqs[i] = plays
+        local stored = brand .. ':' .. plays
+        known[id] = stored
         local p = new_processed[tonumber(ARGV[a + 1])]
         p[#p + 1] = id
-        p[#p + 1] = brand
+        p[#p + 1] = stored
     end
 end
 
@@ -179,7 +186,7 @@ if slot ~= nil then redis.call('HSET', KEYS[1], 'slot', slot) end
 if forecast ~= nil then redis.call('HSET', KEYS[1], 'forecast', num(forecast)) end
 return {{num(consumed), num(awarded), num(slot), num(slot_awarded), num(slot_cap),
          num(slot_plays), num(forecast), num(plays), st[9] or '', st[10] or '', num(total),
-         st[11]}, outcomes, replays}
+         st[11]}, outcomes, replays, seqs}
 """
 MAX_BATCH = 1000
 

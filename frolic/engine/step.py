@@ -6,7 +6,8 @@ strategy), which is what lets the in-memory, optimistic and Lua stores be held t
 same outputs by one contract test.
 
 Per play, in order:
-  1. A play already decided returns its stored outcome (a replay) and changes nothing.
+  1. A play already decided returns its stored outcome and place in the order (a replay)
+     and changes nothing.
   2. A play in a later slot closes the current one: the slot's play count feeds the
      forecast (EWMA, skipped slots count as empty), and the play's ``slot_cap`` becomes
      the new slot's cap. A play from an earlier slot (a late or clock-skewed allocator)
@@ -47,6 +48,11 @@ class Outcome(NamedTuple):
     play_id: str
     brand: int | None  # the brand won, or None for a loss
     replay: bool = False
+    # Its place in the game's decision order under its epoch: the state's ``plays`` just
+    # after it (1, 2, 3...; a load or rebuild starts again at 1 under a new epoch). The
+    # decision log is chained in (epoch, seq) order. 0 for a replay of an outcome a
+    # rebuild restored from the ledger, which was recorded (and chained) long before.
+    seq: int = 0
 
     @property
     def win(self) -> bool:
@@ -78,14 +84,15 @@ def apply(
     stock: list[int],
     brands: Sequence[int],
     decisions: Sequence[Decision],
-    decided: MutableMapping[str, int],
+    decided: MutableMapping[str, tuple[int, int]],
     *,
     void: bool = False,
     alpha: float,
 ) -> tuple[PacingState, list[Outcome]]:
     """Decide ``decisions`` against ``state``; ``stock`` and ``decided`` change in place.
 
-    ``decided`` maps play ids to the brand won (0 for a loss); a new play is added to it.
+    ``decided`` maps play ids to the brand won (0 for a loss) and the play's ``seq``; a new
+    play is added to it.
     Returns the new state and one outcome per decision.
     """
     s = state
@@ -97,7 +104,7 @@ def apply(
     for d in decisions:
         prior = decided.get(d.play_id)
         if prior is not None:
-            outcomes.append(Outcome(d.play_id, prior or None, replay=True))
+            outcomes.append(Outcome(d.play_id, prior[0] or None, True, prior[1]))
             continue
         if slot is None or d.slot > slot:
             if slot is not None:
@@ -114,8 +121,8 @@ def apply(
             awarded += 1
             slot_awarded += 1
             consumed = max(consumed + 1, math.floor(d.cap)) if void else consumed + 1
-        decided[d.play_id] = brand
-        outcomes.append(Outcome(d.play_id, brand or None))
+        decided[d.play_id] = (brand, plays)
+        outcomes.append(Outcome(d.play_id, brand or None, False, plays))
     after = replace(
         s,
         consumed=consumed, awarded=awarded, slot=slot, slot_awarded=slot_awarded,

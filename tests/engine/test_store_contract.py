@@ -102,7 +102,7 @@ async def test_a_game_not_loaded_is_lost_never_empty(store: BudgetStore) -> None
     await store.load(rules, {7: 1, 8: 0}, epoch=5)
     assert (await store.state(rules)).epoch == 5
     state, outcomes = await store.decide(rules, [want("a")])
-    assert outcomes == [Outcome("a", 7)]  # "a" was not recorded as decided before
+    assert outcomes == [Outcome("a", 7, seq=1)]  # "a" was not recorded as decided before
     assert state.epoch == 5
     assert await store.top_up(rules, 7, 1, "op", 10.0)  # nor the top-up as applied
 
@@ -128,7 +128,7 @@ async def test_a_state_from_another_redis_run_is_lost(store: BudgetStore) -> Non
     await store.restore(rules, {7: 1, 8: 0}, 1, {}, epoch=4)
     assert await store.loaded_epoch(rules.game_id) == 4
     _, outcomes = await store.decide(rules, [want("a")])
-    assert outcomes == [Outcome("a", 7)]
+    assert outcomes == [Outcome("a", 7, seq=1)]  # the rebuilt epoch's first decision
 
 
 async def test_a_restore_replaces_what_redis_held(store: BudgetStore) -> None:
@@ -144,7 +144,8 @@ async def test_a_restore_replaces_what_redis_held(store: BudgetStore) -> None:
     recorded = {(keys.processed_bucket(request_time("a")), "a"): 7}
     assert await store.restore(rules, {7: 3, 8: 0}, 1, recorded, epoch=4) == 1
     state, again = await store.decide(rules, [want("a"), want("b", wants=False)])
-    assert again == [Outcome("a", 7, replay=True), Outcome("b", None)]
+    # A restored outcome has no place in the new epoch's order; "b" is its first decision.
+    assert again == [Outcome("a", 7, replay=True), Outcome("b", None, seq=1)]
     assert (state.epoch, state.awarded, state.remaining) == (4, 1, 3)
 
 
@@ -168,9 +169,32 @@ async def test_a_replay_returns_the_stored_outcome_and_changes_nothing(
     before = await store.state(rules)
     # Replayed with different intents: the stored outcome stands.
     after, again = await store.decide(rules, [want("b", wants=True), want("a", wants=False)])
-    assert again == [Outcome("b", None, replay=True), Outcome("a", 7, replay=True)]
-    assert first == [Outcome("a", 7), Outcome("b", None)]
+    # A replay keeps its place in the decision order, so its log entry is the same.
+    assert again == [Outcome("b", None, True, 2), Outcome("a", 7, True, 1)]
+    assert first == [Outcome("a", 7, seq=1), Outcome("b", None, seq=2)]
     assert after == before
+
+
+async def test_decisions_are_numbered_in_the_order_of_the_atomic_steps(
+    store: BudgetStore,
+) -> None:
+    """Each new decision gets the next ``seq`` of its epoch (what the decision log is chained
+    by), across batches; a play twice in a batch is decided (and numbered) once; a replay
+    in a later batch gets its first seq back; a load starts the numbering again."""
+    rules = new_rules()
+    await store.load(rules, {7: 5, 8: 0}, epoch=2)
+    _, first = await store.decide(rules, [want("a"), want("b", wants=False), want("a")])
+    assert [(o.play_id, o.seq, o.replay) for o in first] == [
+        ("a", 1, False), ("b", 2, False), ("a", 1, True),
+    ]  # fmt: skip
+    state, second = await store.decide(rules, [want("c"), want("b"), want("d", wants=False)])
+    assert [(o.play_id, o.seq, o.replay) for o in second] == [
+        ("c", 3, False), ("b", 2, True), ("d", 4, False),
+    ]  # fmt: skip
+    assert state.plays == 4
+    await store.load(rules, {7: 5, 8: 0}, epoch=3)
+    _, third = await store.decide(rules, [want("e")])
+    assert third[0].seq == 1
 
 
 async def test_the_cumulative_cap_holds(store: BudgetStore) -> None:
@@ -247,7 +271,7 @@ async def game_keys(client: Any, game_id: int) -> set[bytes]:
 async def test_a_decided_play_leaves_its_outcome_and_nothing_else_in_redis(
     store: BudgetStore,
 ) -> None:
-    """Each new play's outcome goes into its hour's processed hash, which lives to the
+    """Each new play's outcome and seq go into its hour's processed hash, which lives to the
     hour's end plus ``processed_ttl``; no result document is written (nothing reads one),
     and a replay writes nothing."""
     if not isinstance(store, LuaStore | OptimisticStore):
@@ -260,7 +284,7 @@ async def test_a_decided_play_leaves_its_outcome_and_nothing_else_in_redis(
     hours = {keys.processed_bucket(request_time(p)) for p in ("w", "l")}
     written = await game_keys(store.client, rules.game_id) - before
     assert written == {keys.processed(rules.game_id, h).encode() for h in hours}
-    for p, brand in (("w", b"7"), ("l", b"0")):
+    for p, brand in (("w", b"7:1"), ("l", b"0:2")):  # the brand won (0: none), and its seq
         hour = keys.processed_bucket(request_time(p))
         key = keys.processed(rules.game_id, hour)
         assert await store.client.hget(key, p) == brand

@@ -11,6 +11,7 @@ import asyncpg
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from frolic.config import Settings
 from frolic.db.models import PlayRow
 from frolic.playlog.messages import Decided
 from frolic.plays import repository as play_rows
