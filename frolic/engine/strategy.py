@@ -51,8 +51,9 @@ class Strategy(Protocol):
 
 def audit(p: float, draw: float) -> str:
     """The audit fragment of a result: the probability and the draw it was decided by (the
-    strategy is the game's ``probability_type``)."""
-    return f'"p":{p:.6g},"draw":{draw:.6g}'
+    strategy is the game's ``probability_type``), exactly: the decision log is judged by
+    ``draw < p``, which a rounded ``p`` could turn the other way."""
+    return f'"p":{p!r},"draw":{draw!r}'
 
 
 def position(rules: GameRules, t: float) -> tuple[float, int]:

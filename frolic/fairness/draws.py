@@ -29,6 +29,30 @@ CLIENT_SEED = re.compile(r"[A-Za-z0-9._~-]{0,64}")
 _SCALE = 2.0**-53
 
 
+class Seed:
+    """A game's secret seed, held so that it cannot leak by accident: its repr and str show
+    only the start of its commitment, so no log line, traceback or error body can carry
+    it. ``value`` is read only to draw."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: bytes) -> None:
+        if len(value) != SEED_BYTES:
+            raise ValueError(f"a seed is {SEED_BYTES} bytes, not {len(value)}")
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"Seed(commitment {commitment(self.value)[:12]}...)"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Seed) and hmac.compare_digest(self.value, other.value)
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+
 def new_seed() -> bytes:
     """256 bits from the operating system's CSPRNG."""
     return secrets.token_bytes(SEED_BYTES)

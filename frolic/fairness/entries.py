@@ -20,17 +20,24 @@ def _cap(cap: float) -> float | None:
     return None if cap >= NO_CAP else cap
 
 
-def play_entry(
+def play_body(
     *, player: str, number: int, client: str, decision: Decision, p: float, draws: Draws,
-    brand: int | None, code_hash: str | None, epoch: int = 0,
+    epoch: int, seq: int,
 ) -> dict[str, Any]:  # fmt: skip
+    """What the allocator knows of a play's entry when the store has decided it: all but
+    the outcome and the code (``decided``)."""
     return {
         "kind": "play", "player": player, "play": number, "client": client,
         "t": decision.t, "slot": decision.slot, "p": p, "cap": _cap(decision.cap),
         "slotCap": _cap(decision.slot_cap), "u": draws.u, "brandU": draws.brand_u,
-        "outcome": "LOSE" if brand is None else "WIN", "brand": brand, "code": code_hash,
-        "epoch": epoch,
+        "epoch": epoch, "seq": seq,
     }  # fmt: skip
+
+
+def decided(body: dict[str, Any], brand: int | None, code_hash: str | None) -> dict[str, Any]:
+    """The entry's body: ``body`` with the outcome, the brand and the code issued's hash."""
+    return {**body, "outcome": "LOSE" if brand is None else "WIN", "brand": brand,
+            "code": code_hash}  # fmt: skip
 
 
 def top_up_entry(*, brand: int, coupons: int, t: float) -> dict[str, Any]:

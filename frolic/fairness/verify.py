@@ -6,8 +6,15 @@ by what was changed, not only by the first hash that no longer matches:
 - seed: it hashes to the commitment published before the first play;
 - chain: each entry's ``prev`` is the hash before it, and its own hash recomputes;
 - draws: each play's ``u`` and ``brandU`` recompute from the seed and the play's message;
+- order: the plays are in the store's decision order, ``(epoch, seq)`` rising, each seq the
+  one after the last within its epoch. A rebuild after a Redis loss starts a new epoch
+  (seq 1 again), and the decisions the lost Redis had made but the ledger had not recorded
+  are dropped and decided again: the only gaps allowed, never in the last epoch;
 - outcomes: replaying the store's atomic step (``engine.step.apply``) entry by entry, from
   the published budgets and the top-ups in the log, gives each play's outcome and brand;
+  at a new epoch the state is what a rebuild restores (the wins so far, the stock left).
+  After a gap until the epoch ends, the dropped decisions' effect on the caps is unknown:
+  a win is checked against ``u < p`` and the stock only (counted in the report);
 - budget: no brand's wins exceed its coupons at any point;
 - codes: every win has a code hash and no code hash repeats;
 - play numbers: each player's run from 1 without a gap or a repeat;
@@ -96,8 +103,8 @@ class Report:
         return "\n".join(lines)
 
 
-_CHECKS = ("seed", "terms", "chain", "draws", "outcomes", "budget", "codes", "play numbers",
-           "probabilities", "wins against p", "uniform draws")  # fmt: skip
+_CHECKS = ("seed", "terms", "chain", "order", "draws", "outcomes", "budget", "codes",
+           "play numbers", "probabilities", "wins against p", "uniform draws")  # fmt: skip
 
 
 def verify(
@@ -143,6 +150,11 @@ class _Replay:
         self.expected = self.variance = 0.0
         self.plays = self.wins = self.eligible_wins = 0
         self.stats: dict[str, float] = {}
+        self.epoch: int | None = None
+        self.seq = 0
+        self.gap: tuple[object, int, int] | None = None  # the last epoch's dropped seqs
+        self.dropped = self.loose = 0
+        self.exact = True
 
     def top_up(self, entry: dict[str, Any]) -> None:
         brand, more = int(entry["brand"]), int(entry["coupons"])
@@ -156,6 +168,7 @@ class _Replay:
     def play(self, entry: dict[str, Any]) -> None:
         n, c, terms = entry.get("n", "?"), self.c, self.terms
         self.plays += 1
+        exact = self._in_order(n, int(entry.get("epoch", 0)), int(entry.get("seq", 0)))
         player, number, client = str(entry["player"]), int(entry["play"]), str(entry["client"])
         self.numbers[player].append(number)
         d = draws.draws(self.seed, terms.game_id, player, number, client)
@@ -170,10 +183,14 @@ class _Replay:
         slot_cap = NO_CAP if entry["slotCap"] is None else float(entry["slotCap"])
         decision = step.Decision(f"{player}/{number}", float(entry["t"]), int(entry["slot"]),
                                  d.u < p, cap, slot_cap, d.brand_u)  # fmt: skip
+        said = int(entry["brand"]) if entry["outcome"] == "WIN" else None
+        if not exact:
+            self._loosely(n, said, d, p)
+            self._code(n, said, entry.get("code"))
+            return
         before, in_stock = self.state, sum(max(v, 0) for v in self.stock) > 0
         self.state, (outcome,) = step.apply(before, self.stock, self.brands, [decision], {},
                                             void=terms.moments_void, alpha=0.0)  # fmt: skip
-        said = int(entry["brand"]) if entry["outcome"] == "WIN" else None
         self.times.append(float(entry["t"]) - terms.start)
         self.won_at.append(said is not None)
         if before.consumed < cap and _slot_room(before, decision) and in_stock:
@@ -184,6 +201,37 @@ class _Replay:
             c["outcomes"].fail(f"entry {n}: {_said(said)}, but the draws and caps give "
                                f"{_said(outcome.brand)} (u {d.u:.6g}, p {p:.6g})")  # fmt: skip
         self._code(n, said, entry.get("code"))
+
+    def _in_order(self, n: object, epoch: int, seq: int) -> bool:
+        """Check the play's place in the decision order; False once a gap in its epoch
+        leaves the caps unknown."""
+        if self.epoch is None or epoch != self.epoch:
+            if self.epoch is not None and epoch < self.epoch:
+                self.c["order"].fail(f"entry {n}: epoch {epoch} after epoch {self.epoch}")
+            elif self.epoch is not None:
+                self.gap = None  # an earlier epoch's gap: decisions a Redis loss dropped
+                wins = sum(self.won.values())
+                self.state = PacingState(consumed=wins, awarded=wins,
+                                         remaining=sum(max(v, 0) for v in self.stock))  # fmt: skip
+            self.epoch, self.seq, self.exact = epoch, 0, True
+        if seq <= self.seq:
+            self.c["order"].fail(f"entry {n}: seq {seq} after seq {self.seq} in epoch {epoch}: "
+                                 "entries moved or repeated")  # fmt: skip
+        elif seq > self.seq + 1:
+            self.dropped += seq - self.seq - 1
+            self.gap, self.exact = (n, self.seq + 1, seq - 1), False
+        self.seq = max(self.seq, seq)
+        return self.exact
+
+    def _loosely(self, n: object, said: int | None, d: draws.Draws, p: float) -> None:
+        """A play after a gap: a win needs ``u < p`` and its brand's stock."""
+        self.loose += 1
+        if said is None:
+            return
+        if not d.u < p:
+            self.c["outcomes"].fail(f"entry {n}: a WIN with u {d.u:.6g} not below p {p:.6g}")
+        if said in self.brands:
+            self.stock[self.brands.index(said)] -= 1
 
     def _code(self, n: object, said: int | None, code: str | None) -> None:
         c = self.c
@@ -206,6 +254,13 @@ class _Replay:
 
     def finish(self) -> None:
         c = self.c
+        if self.gap is not None:
+            at, first, last = self.gap
+            c["order"].fail(f"before entry {at}: seq {first} to {last} of the last epoch are "
+                            "missing (entries removed)")  # fmt: skip
+        if self.dropped:
+            self.stats["decisions dropped at Redis losses (seq gaps)"] = self.dropped
+            self.stats["plays after a gap, checked by u < p only"] = self.loose
         for player, seen in self.numbers.items():
             ordered = sorted(seen)
             if ordered != list(range(1, len(ordered) + 1)):

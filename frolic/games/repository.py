@@ -23,6 +23,7 @@ from frolic.db.models import Game, GameBrandBudget
 from frolic.db.outage import is_outage
 from frolic.engine.rules import STRATEGIES, GameRules, StrategyName
 from frolic.errors import NotReady
+from frolic.fairness.draws import Seed
 
 DRAFT, LIVE = "draft", "live"
 READ_SECONDS = 5.0
@@ -34,6 +35,9 @@ class GameView:
     status: str
     max_plays_per_day: int | None
     cooldown_seconds: int
+    # The committed seed every play's draw derives from (docs/fairness.md); None for a draft
+    # (or a game from before commitments), whose plays draw from the OS instead.
+    seed: Seed | None = None
 
     @property
     def game_id(self) -> int:
@@ -107,7 +111,8 @@ async def load_game(db: AsyncEngine, game_id: int) -> GameView | None:
         slot_seconds=float(g.slot_seconds), odds=g.odds, moments_seed=g.moments_seed,
         moments_void=g.moments_void,
     )  # fmt: skip
-    return GameView(rules, g.status, g.max_plays_per_day, g.cooldown_seconds)
+    seed = None if g.fairness_seed is None else Seed(bytes(g.fairness_seed))
+    return GameView(rules, g.status, g.max_plays_per_day, g.cooldown_seconds, seed)
 
 
 class GameCache:

@@ -18,8 +18,7 @@ from typing import Any
 from frolic.engine.rules import GameRules
 from frolic.engine.step import Decision, Outcome
 from frolic.engine.strategy import Play
-from frolic.fairness import chain, draws
-from frolic.fairness.entries import play_entry
+from frolic.fairness import chain, draws, entries
 from frolic.fairness.terms import Terms, published
 
 
@@ -57,10 +56,11 @@ class FairDraws:
                 self._issued += 1
                 code = chain.code_hash(self.game_id, f"SIM-{self._issued}")
             p = float(json.loads("{" + decision.meta + "}")["p"])
-            self.bodies.append(play_entry(
+            body = entries.play_body(
                 player=ref, number=number, client="", decision=decision, p=p,
-                draws=draws.Draws(play.u, play.brand_u), brand=outcome.brand, code_hash=code,
-            ))  # fmt: skip
+                draws=draws.Draws(play.u, play.brand_u), epoch=0, seq=outcome.seq,
+            )  # fmt: skip
+            self.bodies.append(entries.decided(body, outcome.brand, code))
 
     def write(self, directory: Path, rules: GameRules, stock: dict[int, int]) -> None:
         """``fairness.json`` (the seed revealed) and ``audit.jsonl`` into ``directory``."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import json
 from typing import Any
 
@@ -15,7 +16,7 @@ from frolic.engine.rules import GameRules
 from frolic.engine.store import MemoryStore
 from frolic.engine.strategy import Play
 from frolic.fairness import chain, draws
-from frolic.fairness.entries import play_entry, top_up_entry
+from frolic.fairness.entries import decided, play_body, top_up_entry
 from frolic.fairness.terms import Terms
 from frolic.fairness.verify import Report, kolmogorov_smirnov, verify
 
@@ -24,20 +25,33 @@ GAME = 7
 TERMS = Terms(game_id=GAME, start=0.0, end=600.0, budgets={1: 30, 2: 20}, slot_seconds=5.0)
 
 
-def game_log(plays: int = 3000, *, top_up_at: int = 1500) -> list[dict[str, Any]]:
-    """``plays`` plays by 300 players over the game, decided in batches of 20."""
+def game_log(
+    plays: int = 3000, *, top_up_at: int = 1500, lost_at: int | None = None
+) -> list[dict[str, Any]]:
+    """``plays`` plays by 300 players over the game, decided in batches of 20. At
+    ``lost_at``, Redis is lost: the last batch but one was decided but not recorded (the
+    last one was), so its decisions are dropped, the game is rebuilt from what was recorded
+    under epoch 2 (as ``reconcile.recovery`` does), and those plays are decided again."""
     rules = GameRules(game_id=GAME, start=TERMS.start, end=TERMS.end, budget=50,
                       brands=(1, 2), slot_seconds=TERMS.slot_seconds)  # fmt: skip
     store, strategy = MemoryStore(), PacedStrategy()
-    asyncio.run(store.load(rules, dict(TERMS.budgets)))
+    asyncio.run(store.load(rules, dict(TERMS.budgets), epoch=1))
     numbers: dict[str, int] = {}
     bodies: list[dict[str, Any]] = []
-    issued = 0
+    issued, epoch = 0, 1
+    batch: list[tuple[str, int, str, float]] = []
+    placed: list[tuple[list[tuple[str, int, str, float]], int]] = []  # batch, first body
     for start in range(0, plays, 20):
         if start == top_up_at:
             asyncio.run(store.top_up(rules, 2, 10, "op", start * 0.2))
             bodies.append(top_up_entry(brand=2, coupons=10, t=start * 0.2))
-        batch = []
+        again: list[tuple[str, int, str, float]] = []
+        if start == lost_at:
+            again, first = placed[-2]
+            del bodies[first : first + len(again)]
+            epoch = rebuild(store, rules, bodies)
+        batch = list(again)
+        placed.append((batch, len(bodies)))
         for i in range(start, min(start + 20, plays)):
             player = draws.player_ref(SEED, GAME, f"user-{i * 7 % 300}")
             numbers[player] = numbers.get(player, 0) + 1
@@ -57,11 +71,27 @@ def game_log(plays: int = 3000, *, top_up_at: int = 1500) -> list[dict[str, Any]
             if outcome.brand is not None:
                 issued += 1
                 code = chain.code_hash(GAME, f"CODE-{issued}")
-            bodies.append(play_entry(player=player, number=number, client=client,
-                                     decision=decision, p=p, draws=d, brand=outcome.brand,
-                                     code_hash=code))  # fmt: skip
+            body = play_body(player=player, number=number, client=client, decision=decision,
+                             p=p, draws=d, epoch=epoch, seq=outcome.seq)  # fmt: skip
+            bodies.append(decided(body, outcome.brand, code))
     genesis = chain.Head(chain.genesis(GAME, draws.commitment(SEED)), 0)
     return list(chain.extend(genesis, bodies))
+
+
+def rebuild(store: MemoryStore, rules: GameRules, recorded: list[dict[str, Any]]) -> int:
+    """The game restored from ``recorded`` under epoch 2: the stock left, and the wins so far
+    as awarded and consumed (``scripts.RESTORE_GAME``)."""
+    stock = dict(TERMS.budgets)
+    for e in recorded:
+        if e["kind"] == "topUp":
+            stock[e["brand"]] += e["coupons"]
+        elif e["outcome"] == "WIN":
+            stock[e["brand"]] -= 1
+    wins = sum(e.get("outcome") == "WIN" for e in recorded)
+    asyncio.run(store.load(rules, stock, epoch=2))
+    game = store._games[GAME]
+    game.state = dataclasses.replace(game.state, consumed=wins, awarded=wins)
+    return 2
 
 
 @pytest.fixture(scope="module")
@@ -170,3 +200,23 @@ def test_the_pacing_fairness_measures_are_reported(log: list[dict[str, Any]]) ->
     for name in ("memory", "line phase", "slot phase", "best timing rule"):
         assert f"win-rate ratio, {name}" in report.stats
     assert json.loads(json.dumps(report.as_json(), allow_nan=False))["ok"] is True
+
+
+def test_a_rebuild_after_a_redis_loss_verifies_and_a_gap_at_the_end_fails() -> None:
+    """Decisions a lost Redis made and the ledger never recorded leave a gap in their
+    epoch's seqs; the plays are decided again under the next epoch, whose state is what the
+    rebuild restored. That verifies; the same gap in the last epoch is entries removed."""
+    log = game_log(lost_at=2000)
+    report = check(log)
+    assert report.ok, report.text()
+    assert report.plays == 3000
+    assert report.stats["decisions dropped at Redis losses (seq gaps)"] == 20
+    assert {e["epoch"] for e in log if e["kind"] == "play"} == {1, 2}
+    assert report.stats["plays after a gap, checked by u < p only"] == 20
+    last = [i for i, e in enumerate(log) if e.get("epoch") == 2]
+    cut = rehash([e for i, e in enumerate(log) if i not in last[100:110]])
+    problems = failed(check(cut))
+    assert problems["order"] == [
+        f"before entry {last[110] - 9}: seq 101 to 110 of the last epoch are missing "
+        "(entries removed)"
+    ]
