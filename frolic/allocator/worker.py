@@ -30,6 +30,7 @@ from frolic.engine.redis_store import store_for
 from frolic.engine.step import Decision, Outcome
 from frolic.engine.store import GameLost
 from frolic.engine.strategy import Play
+from frolic.fairness import draws, entries
 from frolic.games.repository import GameCache, GameView
 from frolic.playlog import messages
 from frolic.playlog.consumer import BatchConsumer
@@ -59,7 +60,7 @@ class Allocator:
         self.playlog = playlog
         self.store = store_for(settings, redis)
         self.engine = Engine(self.store)
-        # Players must not predict draws: the operating system's randomness by default.
+        # For a play with no committed seed to draw from: the operating system's randomness.
         self.rng = rng or random.SystemRandom().random
         self.decided = 0
         self.batches = 0
@@ -100,12 +101,19 @@ class Allocator:
             audited = [(None, {"error": "unknown game"}) for _ in events]
             replays = [False] * len(events)
         else:
-            plays = [Play.drawn(e.play_id, e.t, self.rng) for e in events]
+            drawn = [self._draw(game, e) for e in events]
+            plays = [Play(e.play_id, e.t, d.u, d.brand_u)
+                     for e, (_, d) in zip(events, drawn, strict=True)]  # fmt: skip
             decided, epoch = await self._decide_loaded(game, plays)
-            audited = [
-                (outcome.brand, orjson.loads("{" + decision.meta + "}"))
-                for outcome, decision in decided
-            ]
+            audited = []
+            for (outcome, decision), (who, d) in zip(decided, drawn, strict=True):
+                audit = orjson.loads("{" + decision.meta + "}")
+                if who is not None:  # the play's entry in the game's decision log
+                    audit["entry"] = entries.play_body(
+                        player=who[0], number=who[1], client=who[2], decision=decision,
+                        p=float(audit["p"]), draws=d, epoch=epoch, seq=outcome.seq,
+                    )  # fmt: skip
+                audited.append((outcome.brand, audit))
             replays = [outcome.replay for outcome, _ in decided]
         done = self.clock()
         # A replay (a redelivery, a re-driven play) is no new decision: not counted again.
@@ -121,6 +129,20 @@ class Allocator:
             )
             out.append(self.playlog.deliver(topic, e.user, messages.encode(result)))
         return out
+
+    def _draw(
+        self, game: GameView, e: messages.PlayEvent
+    ) -> tuple[tuple[str, int, str] | None, draws.Draws]:
+        """The play's draws from the game's committed seed, and who made it (pseudonym,
+        play number, client seed); a play of a game without a seed, or from before play
+        numbers, draws from the OS and has no entry in a decision log."""
+        if game.seed is None or e.number is None:
+            return None, draws.Draws(self.rng(), self.rng())
+        seed = game.seed.value
+        ref = draws.player_ref(seed, game.game_id, e.user)
+        return (ref, e.number, e.client_seed), draws.draws(
+            seed, game.game_id, ref, e.number, e.client_seed
+        )
 
     async def _decide_loaded(
         self, game: GameView, plays: list[Play]
