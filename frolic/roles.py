@@ -31,6 +31,7 @@ from frolic.play.service import PlayService
 from frolic.play.writer import PlayWriter
 from frolic.playlog.producer import PlayLog
 from frolic.reconcile import recovery
+from frolic.recorder.chainer import chain_forever
 from frolic.recorder.worker import Recorder
 from frolic.resources import Resources
 from frolic.reveal.service import start_reveal, stop_reveal
@@ -126,7 +127,8 @@ class AllocatorRole(RoleBase):
 
 
 class RecorderRole(RoleBase):
-    """Records decided plays in PostgreSQL and publishes their finals."""
+    """Records decided plays in PostgreSQL and publishes their finals; chains them into
+    their games' decision logs."""
 
     name: Role = "recorder"
 
@@ -134,6 +136,7 @@ class RecorderRole(RoleBase):
         res = self.shared.resources
         recorder = Recorder(self.shared.settings, res.db, self.playlog, res.clock)
         self.loops.spawn(recorder.run(self.shared.stop), "recorder")
+        self.loops.spawn(chain_forever(res.db, self.shared.stop), "chainer")
 
 
 class Ws(RoleBase):

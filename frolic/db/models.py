@@ -190,6 +190,13 @@ class PlayRow(Base):
             unique=True,
             postgresql_where=text("idempotency_key IS NOT NULL"),
         ),
+        Index(
+            "ix_play_events_decision_order",
+            "game_id",
+            "decision_epoch",
+            "decision_seq",
+            postgresql_where=text("decision_seq IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -207,6 +214,34 @@ class PlayRow(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(128))  # migration 0007
     # Bound into the play's draw with its number (migration 0009, docs/fairness.md).
     client_seed: Mapped[str | None] = mapped_column(String(64))
+    # Its decision's place in the game's order, which the decision log is chained in
+    # (migration 0010): the Redis epoch and the store's seq.
+    decision_epoch: Mapped[int | None] = mapped_column(BigInteger)
+    decision_seq: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class DecisionLogEntry(Base):
+    """An entry of a game's decision log: a line of its ``audit.jsonl`` (migration 0010)."""
+
+    __tablename__ = "decision_log"
+
+    game_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("games.id"), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    play_id: Mapped[uuid.UUID | None] = mapped_column(unique=True)
+    entry: Mapped[str] = mapped_column(Text)  # canonical JSON, its hash included
+
+
+class DecisionLogHead(Base):
+    """Where a game's decision log stands (migration 0010)."""
+
+    __tablename__ = "decision_log_heads"
+
+    game_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("games.id"), primary_key=True)
+    length: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+    epoch: Mapped[int] = mapped_column(BigInteger)  # of the last decision chained
+    seq: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime | None] = _created()
 
 
 class PlayNumber(Base):

@@ -23,7 +23,7 @@ from sqlalchemy import Row, Select, any_, bindparam, case, cast, func, select, t
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from frolic.db.models import Coupon, PlayRow, User
+from frolic.db.models import Coupon, PlayNumber, PlayRow, User
 from frolic.playlog.messages import Decided, Final
 from frolic.plays.row import final_of
 
@@ -127,7 +127,8 @@ async def keyed(conn: AsyncConnection, user: str, key: str) -> Row[Any] | None:
 
 async def of_player(conn: AsyncConnection, play_id: uuid.UUID, user: str) -> Row[Any] | None:
     """``play_id`` if it is ``user``'s, with its code: ``game_id``, ``status``,
-    ``request_time``, ``processed_time``, ``meta`` (the metadata), ``code``, ``brand_id``."""
+    ``request_time``, ``processed_time``, ``meta`` (the metadata), ``code``, ``brand_id``,
+    and what binds its draw: ``play_number`` and ``client_seed``."""
     query = (
         select(
             PlayRow.game_id,
@@ -137,9 +138,12 @@ async def of_player(conn: AsyncConnection, play_id: uuid.UUID, user: str) -> Row
             PlayRow.metadata_.label("meta"),
             Coupon.code,
             Coupon.brand_id,
+            PlayNumber.number.label("play_number"),
+            PlayRow.client_seed,
         )
         .join(User, User.id == PlayRow.user_id)
         .outerjoin(Coupon, Coupon.id == PlayRow.reward_coupon_id)
+        .outerjoin(PlayNumber, PlayNumber.play_id == PlayRow.play_id)
         .where(PlayRow.play_id == play_id, User.external_id == user)
     )
     return (await conn.execute(query)).one_or_none()
@@ -202,6 +206,8 @@ _RECORD_OUTCOME = (
         processed_time=bindparam("processed"),
         latency_ms=bindparam("latency"),
         reward_coupon_id=bindparam("coupon"),
+        decision_epoch=bindparam("epoch"),
+        decision_seq=bindparam("seq"),
         # Merged into what ingestion recorded (revealAt, device), not in place of it.
         # A row whose metadata is not an object (JSON null in a row written by hand) would
         # make ``||`` build an array; the audit then starts from an empty object.
@@ -215,7 +221,8 @@ _RECORD_OUTCOME = (
 
 async def record_outcomes(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
     """One row a play: ``pid``, ``status``, ``processed``, ``latency`` (ms), ``coupon``
-    (id or None), ``meta`` (merged into the row's metadata)."""
+    (id or None), ``meta`` (merged into the row's metadata), and ``epoch`` and ``seq``, its
+    decision's place in the order the decision log is chained in (None: no log entry)."""
     await conn.execute(_RECORD_OUTCOME, list(rows))
 
 

@@ -17,7 +17,9 @@
    transaction rolls back, the game's epoch is retired (a new one that Redis does not
    have: the warden rebuilds the game from the ledger) and the batch is recorded again,
    the game's decisions now an older epoch's, dropped as in 0.
-3. Write each play's status, processed time, latency, code and audit (probability, draw).
+3. Write each play's status, processed time, latency, code and audit (probability, draw,
+   and the body of its decision log entry), and its place in the game's decision order,
+   where the chainer finds it.
 
 Returns every recorded play of the batch as the player will see it (``Final``), old ones
 included, so a redelivery also repeats the reveal message; and which decisions this call
@@ -119,6 +121,7 @@ async def _record(
                 "latency": max(0, round((now.timestamp() - d.t) * 1000)),
                 "coupon": codes.get(d.play_id),
                 "meta": _audit(d, has_code=d.play_id in codes),
+                **_place(d),
             }
             for d in fresh.values()
         ]
@@ -167,6 +170,15 @@ async def _issue_codes(conn: AsyncConnection, wins: Sequence[Decided]) -> dict[s
     if overdrawn:
         raise _Overdrawn(overdrawn)
     return issued
+
+
+def _place(d: Decided) -> dict[str, int | None]:
+    """The decision's place in its game's order, if it has a decision log entry: the
+    chainer (``frolic.recorder.chainer``) takes it from there."""
+    entry = d.audit.get("entry")
+    if not isinstance(entry, dict):
+        return {"epoch": None, "seq": None}
+    return {"epoch": d.epoch, "seq": int(entry["seq"])}
 
 
 def _audit(d: Decided, *, has_code: bool) -> dict[str, Any]:

@@ -21,7 +21,10 @@ from frolic.db.session import create_engine
 SEED_TABLES = {
     "campaigns", "games", "brands", "game_brand_budgets", "coupons", "play_events", "users"
 }  # fmt: skip
-HEAD_TABLES = SEED_TABLES | {"player_plays", "play_numbers"}  # migration 0009
+HEAD_TABLES = SEED_TABLES | {
+    "player_plays", "play_numbers",  # migration 0009
+    "decision_log", "decision_log_heads",  # migration 0010
+}  # fmt: skip
 
 
 async def tables(engine: AsyncEngine) -> set[str]:

@@ -1,0 +1,72 @@
+"""The chainer: extends each game's decision log with the decisions recorded since its head,
+in the order of the store's atomic steps (docs/fairness.md).
+
+Recorders write decisions in whatever order their partitions deliver them; each carries its
+place in its game's order (the Redis epoch and the store's seq), so the log can be built in
+decision order however they were recorded. A pass chains, per game, the run without a gap
+past the head (``log_rows.chainable``), in one transaction with the head's row locked: two
+chainers (one per recorder process) never chain the same game at once. It runs beside the
+recorder, every ``CHAIN_SECONDS``; a game's head is at most that much behind its ledger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from frolic import periodic
+from frolic.db.outage import postgres_away
+from frolic.fairness import chain, entries, log_rows
+
+log = logging.getLogger(__name__)
+CHAIN_SECONDS = 1.0
+PAGE = 5000  # decisions read per game per transaction
+
+
+async def chain_forever(db: AsyncEngine, stop: asyncio.Event) -> None:
+    await periodic.every(CHAIN_SECONDS, lambda: chain_all(db), stop, name="chainer", log=log,
+                         away=postgres_away)  # fmt: skip
+
+
+async def chain_all(db: AsyncEngine) -> int:
+    """One pass over every game whose log is behind; the entries written."""
+    async with db.connect() as conn:
+        games = await log_rows.behind(conn)
+    written = 0
+    for game in games:
+        while (more := await chain_game(db, game)) == PAGE:
+            written += more
+        written += more
+    return written
+
+
+async def chain_game(db: AsyncEngine, game: log_rows.Behind) -> int:
+    """Chain what can be chained of ``game`` now, up to ``PAGE`` decisions."""
+    async with db.begin() as conn:
+        locked = await log_rows.lock_head(conn, game)
+        if locked is None:
+            return 0  # another chainer has it
+        place, current_epoch = locked
+        rows = await log_rows.past_head(conn, game.game_id, place, PAGE)
+        taken = log_rows.chainable(rows, place, current_epoch)
+        if not taken:
+            return 0
+        bodies = [_body(game.game_id, row) for row in taken]
+        chained = list(chain.extend(place.head, bodies))
+        plays: list[uuid.UUID | None] = [row.play_id for row in taken]
+        await log_rows.append(conn, game.game_id, place, chained, plays,
+                              (taken[-1].epoch, taken[-1].seq))  # fmt: skip
+    return len(taken)
+
+
+def _body(game_id: int, row: Any) -> dict[str, Any]:
+    """The entry of a recorded decision: the allocator's body, with the outcome as the
+    ledger recorded it and the hash of the code issued."""
+    won = row.status == "WIN"
+    brand = int(row.brand) if won and row.brand is not None else None
+    code = chain.code_hash(game_id, row.code) if row.code is not None else None
+    return entries.decided(dict(row.body), brand, code)
