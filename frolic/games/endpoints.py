@@ -8,15 +8,19 @@ endpoint's description repeats its part, since the OpenAPI page is what clients 
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
+from fastapi.responses import StreamingResponse
 
 from frolic.engine.redis_store import store_for
-from frolic.errors import NotFound
+from frolic.errors import Conflict, NotFound
+from frolic.fairness import log_rows
 from frolic.fairness.terms import published
 from frolic.games import lifecycle, repository, service, top_up
 from frolic.games.schemas import Fairness, GameCreate, GameRead, GameUpdate, TopUpCreate
+from frolic.resources import Resources
 from frolic.schemas import BIGINT_MAX, Page
 from frolic.web import (
     AUTH_RESPONSES,
@@ -261,7 +265,52 @@ async def fairness(game_id: PathId, res: Res) -> Fairness:
     nothing here or anywhere shows the seed."""
     async with res.db.connect() as conn:
         found = await repository.commitment(conn, game_id)
+        if found is None:
+            raise NotFound(f"game {game_id} has no fairness commitment (no such game, or a draft)")
+        head = await log_rows.head(conn, game_id)
+        revealed = _revealed(found, res.clock())
+        complete = revealed and await log_rows.complete(conn, game_id)
+    document = published(game_id, found.seed, found.terms, revealed=revealed)
+    if head is not None:
+        document["chain"] = {"length": head.length, "head": head.hash, "complete": complete}
+    return Fairness.model_validate(document)
+
+
+def _revealed(found: repository.Commitment, now: float) -> bool:
+    """Whether the game is over: its row says so, or its end time has passed (after which
+    no play is accepted)."""
+    return found.status == lifecycle.ENDED or now >= found.end
+
+
+@public_router.get(
+    "/games/{game_id}/audit.jsonl",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"application/x-ndjson": {}},
+              "description": "one decision log entry a line, in order"},
+        404: {"description": "no such game, or a draft (no commitment, so no log)"},
+        409: {"description": "the game has not ended: its log is published when it does"},
+    },
+)  # fmt: skip
+async def audit_log(game_id: PathId, res: Res) -> StreamingResponse:
+    """The game's decision log, once it has ended: one entry a line, each chained to the one
+    before it (docs/fairness.md), for ``frolic verify`` with the revealed seed. Not before
+    the end: entries show outcomes before their reveal, and the pacing state a player could
+    time plays by. The fairness document's ``chain`` says whether it is complete yet."""
+    async with res.db.connect() as conn:
+        found = await repository.commitment(conn, game_id)
     if found is None:
         raise NotFound(f"game {game_id} has no fairness commitment (no such game, or a draft)")
-    revealed = found.status == lifecycle.ENDED or res.clock() >= found.end
-    return Fairness.model_validate(published(game_id, found.seed, found.terms, revealed=revealed))
+    if not _revealed(found, res.clock()):
+        raise Conflict(f"game {game_id} has not ended; its decision log is published when it "
+                       "does")  # fmt: skip
+    return StreamingResponse(
+        _log_lines(res, game_id), media_type="application/x-ndjson",
+        headers={"Content-Disposition": f'attachment; filename="game-{game_id}-audit.jsonl"'},
+    )  # fmt: skip
+
+
+async def _log_lines(res: Resources, game_id: int) -> AsyncIterator[bytes]:
+    async with res.db.connect() as conn:
+        async for line in log_rows.lines(conn, game_id):
+            yield line.encode() + b"\n"

@@ -113,6 +113,16 @@ class TopUpCreate(Schema):
     coupons: Annotated[int, Field(ge=1, le=INTEGER_MAX)]
 
 
+class DecisionLog(Schema):
+    """Where a game's decision log stands (``GET /games/{id}/audit.jsonl`` once it ends)."""
+
+    length: int  # entries chained
+    head: str  # the last entry's hash, hex
+    # The game has ended, every play it took is decided and every decision chained: the
+    # log will not grow, and ``frolic verify`` checks all of it.
+    complete: bool
+
+
 class Fairness(Schema):
     """A game's fairness commitment (``GET /games/{id}/fairness``, docs/fairness.md)."""
 
@@ -123,3 +133,4 @@ class Fairness(Schema):
     terms_digest: str
     revealed: bool
     seed: str | None  # hex, once the game has ended
+    chain: DecisionLog | None = None  # None until the game's first decision is chained

@@ -82,6 +82,18 @@ class PlayAccepted(BaseModel):
     clientSeed: str = Field(description="The client seed the play's draw binds ('' for none).")
 
 
+class PlayReceipt(BaseModel):
+    """What lets a player check their play after the game (docs/fairness.md)."""
+
+    playNumber: int | None = Field(description="The play's number in the game for its player "
+                                   "(1, 2, 3...): bound into its draw. Null for a play from "
+                                   "before play numbers.")  # fmt: skip
+    clientSeed: str = Field(description="The client seed the play was sent with ('' for none).")
+    entry: str | None = Field(None, description="The hash of the play's decision log entry, "
+                              "once revealed and chained; null before.")  # fmt: skip
+    n: int | None = Field(None, description="The entry's position in the game's log.")
+
+
 class PlayView(BaseModel):
     playId: str
     gameId: int
@@ -91,6 +103,7 @@ class PlayView(BaseModel):
     outcome: Literal["WIN", "LOSE"] | None = None
     brand: int | None = None
     couponCode: str | None = None
+    receipt: PlayReceipt | None = None
     probability: float | None = Field(
         None, ge=0, le=1,
         description="The probability the play was decided with: its strategy's p, as the "

@@ -34,9 +34,10 @@ from frolic.config import Settings
 from frolic.db.models import play_metadata
 from frolic.db.outage import not_ready_while_away
 from frolic.errors import Forbidden, FrolicError, NotFound, NotReady, ValidationFailed
+from frolic.fairness import log_rows
 from frolic.games.repository import GameCache
 from frolic.play.limits import Limits, Rate
-from frolic.play.schemas import PlayView
+from frolic.play.schemas import PlayReceipt, PlayView
 from frolic.play.writer import PlayWriter
 from frolic.playlog import messages
 from frolic.playlog.producer import PlayLog
@@ -180,26 +181,31 @@ class PlayService:
         with not_ready_while_away("plays cannot be read right now; try again"):
             async with self.db.connect() as conn:
                 row = await play_rows.of_player(conn, wanted, user)
-        if row is None:
-            raise NotFound(f"no play {play_id}")
-        meta = play_metadata(row.meta)
-        revealed = reveal_at(
-            meta.get("revealAt"), row.request_time.timestamp(), self.settings.reveal_seconds
-        )
+                if row is None:
+                    raise NotFound(f"no play {play_id}")
+                meta = play_metadata(row.meta)
+                revealed = reveal_at(meta.get("revealAt"), row.request_time.timestamp(),
+                                     self.settings.reveal_seconds)  # fmt: skip
+                shown = self.clock() >= revealed
+                entry = await log_rows.receipt(conn, wanted) if shown else None
+        receipt = PlayReceipt(playNumber=row.play_number, clientSeed=row.client_seed or "")
         decided = row.processed_time is not None and row.status in ("WIN", "LOSE")
-        if self.clock() < revealed:
+        if not shown:
             # Not yet revealed: say so, and nothing more.
             return PlayView(playId=play_id, gameId=row.game_id, status="QUEUED",
-                            revealAt=revealed)  # fmt: skip
+                            revealAt=revealed, receipt=receipt)  # fmt: skip
         if not decided:
             # Due, but its outcome is not recorded yet (PostgreSQL was away, the pipeline is
             # behind): pending, never a guess.
             return PlayView(playId=play_id, gameId=row.game_id, status="PENDING",
-                            revealAt=revealed)  # fmt: skip
+                            revealAt=revealed, receipt=receipt)  # fmt: skip
+        if entry is not None:
+            receipt = receipt.model_copy(update={"n": entry[0], "entry": entry[1]})
         return PlayView(
             playId=play_id, gameId=row.game_id, status="REVEALED", revealAt=revealed,
             outcome=row.status, brand=row.brand_id if row.status == "WIN" else None,
             couponCode=row.code, probability=messages.probability(meta.get("p")),
+            receipt=receipt,
         )  # fmt: skip
 
 
