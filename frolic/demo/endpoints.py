@@ -11,7 +11,7 @@ import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
@@ -57,6 +57,15 @@ class GuestSession(BaseModel):
     brands: list[Brand]
 
 
+# The verify page imports its module from this server: 'self' beside the inline scripts.
+DEMO_HEADERS = {
+    **PAGE_HEADERS,
+    "Content-Security-Policy": PAGE_HEADERS["Content-Security-Policy"].replace(
+        "script-src 'unsafe-inline'", "script-src 'self' 'unsafe-inline'"
+    ),
+}
+
+
 def demo_on(res: Annotated[Resources, Depends(resources)]) -> None:
     if not res.settings.demo:
         raise NotFound("the demo is off (FROLIC_DEMO)")
@@ -64,7 +73,22 @@ def demo_on(res: Annotated[Resources, Depends(resources)]) -> None:
 
 @router.get("/demo", include_in_schema=False, dependencies=[Depends(demo_on)])
 async def demo_page() -> HTMLResponse:
-    return HTMLResponse(page("frolic.demo", "demo.html"), headers=PAGE_HEADERS)
+    return HTMLResponse(page("frolic.demo", "demo.html"), headers=DEMO_HEADERS)
+
+
+@router.get("/demo/verify", include_in_schema=False, dependencies=[Depends(demo_on)])
+async def verify_page() -> HTMLResponse:
+    """Recomputes a player's draws in their browser once the game's seed is revealed."""
+    return HTMLResponse(page("frolic.demo", "verify.html"), headers=DEMO_HEADERS)
+
+
+@router.get("/demo/fairness.js", include_in_schema=False, dependencies=[Depends(demo_on)])
+async def fairness_module() -> Response:
+    """The draws' rule in JavaScript (Web Crypto), as ``frolic.fairness.draws`` has it."""
+    return Response(
+        page("frolic.demo", "fairness.js"), media_type="text/javascript",
+        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+    )  # fmt: skip
 
 
 @router.post(
