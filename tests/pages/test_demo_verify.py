@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import struct
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.async_api import BrowserContext, Route, expect
 from typer.testing import CliRunner
 
 from frolic.cli import app
-from frolic.fairness import chain, draws
+from frolic.fairness import draws
 from tests.pages.conftest import Browser, LiveServer
 from tests.support.factories import create_live_game
 
@@ -180,35 +182,14 @@ async def test_before_the_reveal_the_page_says_when_the_seed_comes(
 async def test_a_play_shows_its_receipt_and_after_the_game_the_player_verifies_it(
     server: LiveServer, browser: Browser
 ) -> None:
-    """The demo's path: a client seed typed, a play whose receipt shows its number, seed and
-    (once ``GET /plays/{id}`` has it) its entry; after the end, the link to the verify page,
-    which finds the play in the log and the receipt matching it. The fairness document, the
-    log and the receipt's entry are answered here as the lead's endpoints will answer them."""
-    game = await create_live_game(server.settings, budgets=(3,), strategy="fixed_odds", odds=1)
-    g, seed = game.game_id, DOCS_SEED
-    document: dict[str, Any] = {
-        "gameId": g, "algorithm": draws.ALGORITHM, "commitment": draws.commitment(seed),
-        "terms": {"end": 4102444800.0}, "revealed": False, "seed": None,
-    }  # fmt: skip
-    served: dict[str, Any] = {"document": document, "entry": None, "log": []}
-
-    async def fairness(route: Route) -> None:
-        await route.fulfill(json=served["document"])
-
-    async def audit(route: Route) -> None:
-        await route.fulfill(body="".join(json.dumps(e) + "\n" for e in served["log"]))
-
-    async def play_view(route: Route) -> None:  # the real answer, with the receipt to come
-        answer = await route.fetch()
-        view = await answer.json()
-        entry = served["entry"]
-        view["receipt"] = {"playNumber": 1, "clientSeed": "lucky-7",
-                           "entry": entry and entry["hash"], "n": entry and entry["n"]}  # fmt: skip
-        await route.fulfill(response=answer, json=view)
-
-    await browser.context.route(f"**/games/{g}/fairness", fairness)
-    await browser.context.route(f"**/games/{g}/audit.jsonl", audit)
-    await browser.context.route("**/plays/*", play_view)
+    """The demo's path on the real server: a client seed typed, a play whose receipt shows
+    its number, seed and (once chained) its entry; the game ended by the operator; then
+    the link to the verify page, which finds the play in the published log, recomputes its
+    draw from the revealed seed and matches the receipt the browser kept."""
+    seed = draws.new_seed()
+    game = await create_live_game(server.settings, budgets=(3,), strategy="fixed_odds", odds=1,
+                                  seed=seed)  # fmt: skip
+    g = game.game_id
     page = await browser.open(f"{server.url}/demo#game={g}", width=480, height=900)
     await expect(page.locator("#verify")).to_contain_text("published when it ends")
     await expect(page.locator("#verify-link")).to_have_count(0)
@@ -224,28 +205,26 @@ async def test_a_play_shows_its_receipt_and_after_the_game_the_player_verifies_i
     assert posted["clientSeed"] == "lucky-7"
     receipt = page.locator("#history li .receipt")
     await expect(receipt).to_have_text("receipt: play #1 · seed lucky-7")
+    await expect(page.locator("#result[data-outcome]")).to_have_attribute("data-outcome", "win")
 
-    # The decision is chained: the log holds the play's entry, and GET /plays/{id} its hash.
-    player = await page.evaluate("JSON.parse(sessionStorage.getItem('frolic.demoSession')).player")
-    ref = draws.player_ref(seed, g, player)
-    d = draws.draws(seed, g, ref, 1, "lucky-7")
-    body = {"kind": "play", "player": ref, "play": 1, "client": "lucky-7", "t": 0.0, "slot": 0,
-            "p": 1.0, "cap": None, "slotCap": None, "u": d.u, "brandU": d.brand_u,
-            "outcome": "WIN", "brand": next(iter(game.brands)), "code": "0" * 64,
-            "epoch": 1, "seq": 1}  # fmt: skip
-    head = chain.Head(chain.genesis(g, document["commitment"]), 0)
-    served["log"] = list(chain.extend(head, [body]))
-    served["entry"] = served["log"][0]
-    await expect(receipt).to_have_attribute("data-entry", served["entry"]["hash"])
-    await expect(receipt).to_contain_text("entry " + served["entry"]["hash"][:12] + "…")
+    # Revealed and chained (the chainer runs every second): the receipt names its entry.
+    await expect(receipt).to_have_attribute("data-entry", re.compile("^[0-9a-f]{64}$"),
+                                            timeout=15_000)  # fmt: skip
+    entry = await receipt.get_attribute("data-entry")
+    assert entry is not None
+    await expect(receipt).to_contain_text("entry " + entry[:12] + "…")
     await browser.shot(page, "demo-receipt")
 
-    # The game ends: its seed is published, and the page offers the check.
-    served["document"] = {**document, "revealed": True, "seed": seed.hex(),
-                          "chain": {"length": 1, "head": served["entry"]["hash"]}}  # fmt: skip
+    # The operator ends the game: its seed is published, and the page offers the check.
+    assert server.settings.admin_token is not None
+    token = server.settings.admin_token.get_secret_value()
+    async with httpx.AsyncClient(base_url=server.url) as admin:
+        ended = await admin.post(f"/admin/games/{g}/end",
+                                 headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        assert ended.status_code == 200, ended.text
     await page.reload()
     link = page.locator("#verify-link")
-    await expect(link).to_have_text("Verify my plays")
+    await expect(link).to_have_text("Verify my plays", timeout=15_000)
     await browser.shot(page, "demo-verify-link")
     await link.click()
     verdict = page.locator("#verdict")
@@ -253,6 +232,8 @@ async def test_a_play_shows_its_receipt_and_after_the_game_the_player_verifies_i
     await expect(verdict).to_contain_text("Your play recomputes from the revealed seed")
     await expect(page.locator("#checks")).to_contain_text("The receipt this browser kept")
     await expect(page.locator("#checks")).to_contain_text("up to the head published")
+    player = await page.evaluate("JSON.parse(sessionStorage.getItem('frolic.demoSession')).player")
+    d = draws.draws(seed, g, draws.player_ref(seed, g, player), 1, "lucky-7")
     row = page.locator("#plays tr[data-play='1'] td")
     await expect(row.nth(1)).to_have_text("lucky-7")
     await expect(row.nth(2)).to_have_text(repr(d.u))

@@ -4,6 +4,7 @@ a wait for its plays' outcomes."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from frolic import topics
 from frolic.config import Settings
 from frolic.db.session import create_engine
 from frolic.engine.redis_store import store_for
+from frolic.fairness.terms import Terms
 from frolic.games.repository import load_game
 from frolic.redis_client import connect
 
@@ -41,8 +43,10 @@ class LiveGame:
 
 async def create_live_game(
     settings: Settings, *, budgets: tuple[int, ...] = (10, 10), minutes: float = 60,
-    strategy: str = "paced", spare_codes: int = 0, **limits: object,
+    strategy: str = "paced", spare_codes: int = 0, seed: bytes | None = None, **limits: object,
 ) -> LiveGame:  # fmt: skip
+    """``seed``: the game's committed fairness seed (its terms committed with it, as
+    ``lifecycle.commit_fairness`` does), so its plays draw from it and are chained."""
     assert settings.database_url
     assert settings.redis_url
     db = create_engine(settings.database_url)
@@ -81,6 +85,17 @@ async def create_live_game(
                 await conn.execute(text(
                     "INSERT INTO coupons (brand_id, code) VALUES (:b, :c)"), {"b": brand, "c": code}
                 )  # fmt: skip
+    if seed is not None:
+        async with db.begin() as conn:
+            await conn.execute(text(
+                "UPDATE games SET fairness_seed = :seed, fairness_terms = CAST(:terms AS jsonb) "
+                "WHERE id = :g"),
+                {"seed": seed, "g": game, "terms": json.dumps(Terms(
+                    game_id=game, start=(now - timedelta(seconds=5)).timestamp(),
+                    end=(now + timedelta(minutes=minutes)).timestamp(), budgets=brands,
+                    strategy=strategy, slot_seconds=1.0, odds=int(str(limits.get("odds", 100))),
+                ).document())},
+            )  # fmt: skip
     view = await load_game(db, game)
     assert view is not None
     redis = connect(settings.redis_url)
