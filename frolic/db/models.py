@@ -231,6 +231,21 @@ class DecisionLogEntry(Base):
     entry: Mapped[str] = mapped_column(Text)  # canonical JSON, its hash included
 
 
+class DecisionLogTopUp(Base):
+    """A top-up of a committed game, placed in its decision order (migration 0011)."""
+
+    __tablename__ = "decision_log_top_ups"
+
+    game_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("games.id"), primary_key=True)
+    operation: Mapped[str] = mapped_column(String(128), primary_key=True)
+    brand_id: Mapped[int] = mapped_column(BigInteger)
+    coupons: Mapped[int] = mapped_column(Integer)
+    t: Mapped[float] = mapped_column(Double)
+    epoch: Mapped[int] = mapped_column(BigInteger)  # after the decision ``seq`` of ``epoch``
+    seq: Mapped[int] = mapped_column(BigInteger)
+    n: Mapped[int | None] = mapped_column(BigInteger)  # its entry's position, once chained
+
+
 class DecisionLogHead(Base):
     """Where a game's decision log stands (migration 0010)."""
 

@@ -58,6 +58,16 @@ def parse_processed(value: bytes | str) -> tuple[int, int]:
     return int(brand), int(seq or 0)
 
 
+def parse_top_up(value: bytes | str | None) -> tuple[int, int] | None:
+    """A top-up's place in the decision order, from its record in the top-ups hash
+    (``"<coupons>:<epoch>:<plays>"``): after the decision whose seq is ``plays`` in
+    ``epoch``. None if there is no record, or one from before places were kept."""
+    if value is None:
+        return None
+    parts = (value.decode() if isinstance(value, bytes) else value).split(":")
+    return (int(parts[1]), int(parts[2])) if len(parts) == 3 else None
+
+
 def check_run(game_id: int, recorded: bytes | str | None, run: str) -> None:
     """``GameLost`` unless the game's state was loaded under ``run``: a Redis that
     restarted may have come back with an older state of it (``scripts._THIS_RUN``)."""

@@ -23,6 +23,7 @@ from frolic.engine.redis_state import (
     check_run,
     parse_processed,
     parse_state,
+    parse_top_up,
     state_fields,
 )
 from frolic.engine.rules import GameRules, PacingState
@@ -149,6 +150,9 @@ class _RedisStore:
         if int(applied) < 0:
             raise GameLost(g)
         return bool(applied)
+
+    async def top_up_place(self, rules: GameRules, operation: str) -> tuple[int, int] | None:
+        return parse_top_up(await self.client.hget(keys.top_ups(rules.game_id), operation))
 
     async def resume(self, rules: GameRules, t: float) -> tuple[float, float]:
         """Re-anchor the pacing line at ``t`` at the coupons awarded (``scripts.RESUME``)."""
@@ -288,7 +292,7 @@ class OptimisticStore(_RedisStore):
                     pipe.hset(pacing_key, mapping={"line_t": repr(line_t),
                                                    "line_from": repr(line_from)})  # fmt: skip
                     pipe.incrby(keys.budget(g, brand_id), coupons)
-                    pipe.hset(top_ups_key, operation, coupons)
+                    pipe.hset(top_ups_key, operation, f"{coupons}:{before.epoch}:{before.plays}")
                     await pipe.execute()
                     return True
                 except WatchError:

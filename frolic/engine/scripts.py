@@ -242,7 +242,9 @@ return total
 # and the pacing line is re-anchored at its value now (step.line_after_top_up, the same
 # arithmetic in the same order), all in one atomic step.
 #   KEYS[1]          pacing:game:{g}
-#   KEYS[2]          top_ups:game:{g}                        (hash operation id -> coupons)
+#   KEYS[2]          top_ups:game:{g}     (hash operation id -> "<coupons>:<epoch>:<plays>":
+#                    where it falls in the decision order, after the decision whose seq
+#                    is <plays> of <epoch>; the decision log places it there)
 #   KEYS[2+j]        budget:game:{g}:brand:<brand j>, every brand of the game
 #   ARGV[1]          the operation id
 #   ARGV[2]          j, the index of the brand topped up in KEYS
@@ -253,7 +255,8 @@ return total
 #                    it or came back older; no change)
 TOP_UP = """
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 0 end
-local st = redis.call('HMGET', KEYS[1], 'awarded', 'line_t', 'line_from', 'epoch', 'run')
+local st = redis.call('HMGET', KEYS[1], 'awarded', 'line_t', 'line_from', 'epoch', 'run',
+                      'plays')
 local run = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
 if not st[4] or st[5] ~= run then return -1 end
 local start, finish, t = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -273,7 +276,7 @@ end
 redis.call('HSET', KEYS[1], 'line_t', string.format('%.17g', t),
            'line_from', string.format('%.17g', from))
 redis.call('INCRBY', KEYS[2 + tonumber(ARGV[2])], ARGV[3])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3] .. ':' .. st[4] .. ':' .. (st[6] or '0'))
 return 1
 """
 

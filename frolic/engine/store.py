@@ -44,6 +44,11 @@ class BudgetStore(Protocol):
         False when the operation was applied before and nothing changed. ``GameLost`` if
         the game is not loaded."""
 
+    async def top_up_place(self, rules: GameRules, operation: str) -> tuple[int, int] | None:
+        """Where the top-up ``operation`` fell in the game's decision order: ``(epoch,
+        seq)``, after the decision with that seq (0: before any). Recorded atomically with
+        the top-up, so a retry learns it too; None if the store has no such top-up."""
+
     async def resume(self, rules: GameRules, t: float) -> tuple[float, float]:
         """Re-anchor the pacing line at ``t`` at the coupons awarded so far
         (``step.line_at_resume``), atomically: a paused game's line kept rising, and
@@ -68,7 +73,7 @@ class _Game:
     state: PacingState
     stock: dict[int, int]
     decided: dict[str, tuple[int, int]] = field(default_factory=dict)
-    top_ups: dict[str, int] = field(default_factory=dict)
+    top_ups: dict[str, tuple[int, int]] = field(default_factory=dict)  # op -> place
 
 
 class MemoryStore:
@@ -100,11 +105,14 @@ class MemoryStore:
         state = replace(game.state, remaining=self._remaining(game, rules))
         line_t, line_from = step.line_after_top_up(state, rules.start, rules.end, t)
         game.stock[brand_id] = game.stock.get(brand_id, 0) + coupons
-        game.top_ups[operation] = coupons
+        game.top_ups[operation] = (state.epoch, state.plays)
         game.state = replace(
             state, line_t=line_t, line_from=line_from, remaining=self._remaining(game, rules)
         )
         return True
+
+    async def top_up_place(self, rules: GameRules, operation: str) -> tuple[int, int] | None:
+        return self._game(rules).top_ups.get(operation)
 
     async def resume(self, rules: GameRules, t: float) -> tuple[float, float]:
         game = self._game(rules)

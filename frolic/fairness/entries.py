@@ -40,5 +40,9 @@ def decided(body: dict[str, Any], brand: int | None, code_hash: str | None) -> d
             "code": code_hash}  # fmt: skip
 
 
-def top_up_entry(*, brand: int, coupons: int, t: float) -> dict[str, Any]:
-    return {"kind": "topUp", "brand": brand, "coupons": coupons, "t": t}
+def top_up_entry(
+    *, brand: int, coupons: int, t: float, epoch: int = 0, seq: int = 0
+) -> dict[str, Any]:
+    """A top-up's entry: it falls after the decision ``seq`` of ``epoch`` (0: before any)."""
+    return {"kind": "topUp", "brand": brand, "coupons": coupons, "t": t, "epoch": epoch,
+            "seq": seq}  # fmt: skip

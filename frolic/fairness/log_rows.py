@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from frolic.fairness import chain
 
@@ -24,12 +24,24 @@ from frolic.fairness import chain
 _BEHIND = text("""
 SELECT g.id, encode(sha256(g.fairness_seed), 'hex') AS commitment
 FROM games g LEFT JOIN decision_log_heads h ON h.game_id = g.id
-WHERE g.fairness_seed IS NOT NULL AND EXISTS (
+WHERE g.fairness_seed IS NOT NULL AND (EXISTS (
     SELECT 1 FROM play_events p
     WHERE p.game_id = g.id AND p.decision_seq IS NOT NULL
       AND (p.decision_epoch, p.decision_seq) > (coalesce(h.epoch, 0), coalesce(h.seq, 0)))
+  OR EXISTS (SELECT 1 FROM decision_log_top_ups u WHERE u.game_id = g.id AND u.n IS NULL))
 ORDER BY g.id
 """)
+_TOP_UPS = text(
+    "SELECT operation, brand_id, coupons, t AS at, epoch, seq FROM decision_log_top_ups "
+    "WHERE game_id = :game AND n IS NULL ORDER BY epoch, seq, operation"
+)
+_ADD_TOP_UP = text(
+    "INSERT INTO decision_log_top_ups (game_id, operation, brand_id, coupons, t, epoch, seq) "
+    "VALUES (:game, :operation, :brand, :coupons, :t, :epoch, :seq) ON CONFLICT DO NOTHING"
+)
+_TOP_UP_CHAINED = text(
+    "UPDATE decision_log_top_ups SET n = :n WHERE game_id = :game AND operation = :operation"
+)
 _NEW_HEAD = text(
     "INSERT INTO decision_log_heads (game_id, length, hash, epoch, seq) "
     "VALUES (:game, 0, :genesis, 0, 0) ON CONFLICT (game_id) DO NOTHING"
@@ -90,49 +102,88 @@ async def lock_head(conn: AsyncConnection, game: Behind) -> tuple[Place, int] | 
     return Place(chain.Head(row.hash, row.length), row.epoch, row.seq), row.redis_epoch
 
 
-async def past_head(conn: AsyncConnection, game_id: int, place: Place, limit: int) -> list[Any]:
-    """Recorded decisions past ``place``, in order: ``play_id``, ``epoch``, ``seq``, ``body``
-    (the allocator's entry body), ``brand``, ``status`` and the coupon ``code``."""
-    return list(await conn.execute(
+async def add_top_up(
+    conn: AsyncConnection | AsyncSession, game_id: int, operation: str, brand_id: int,
+    coupons: int, t: float, place: tuple[int, int],
+) -> None:  # fmt: skip
+    """Record a top-up of a committed game at its place in the decision order (once per
+    operation), for the chainer."""
+    await conn.execute(_ADD_TOP_UP, {
+        "game": game_id, "operation": operation, "brand": brand_id, "coupons": coupons,
+        "t": t, "epoch": place[0], "seq": place[1],
+    })  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A decision recorded, or a top-up applied, not chained yet. A top-up comes after the
+    decision with its seq (0: before any of its epoch)."""
+
+    epoch: int
+    seq: int
+    top_up: bool
+    row: Any
+
+    def key(self) -> tuple[int, int, bool]:
+        return self.epoch, self.seq, self.top_up
+
+
+async def past_head(conn: AsyncConnection, game_id: int, place: Place, limit: int) -> list[Pending]:
+    """What is past ``place``, in decision order: recorded decisions (``play_id``, ``body``,
+    the allocator's entry body, ``brand``, ``status``, the coupon ``code``) and top-ups
+    (``operation``, ``brand_id``, ``coupons``, ``at``: its time; a Row's ``t`` is itself)."""
+    plays = await conn.execute(
         _PAST_HEAD, {"game": game_id, "epoch": place.epoch, "seq": place.seq, "limit": limit}
-    ))  # fmt: skip
+    )
+    top_ups = await conn.execute(_TOP_UPS, {"game": game_id})
+    pending = [Pending(r.epoch, r.seq, False, r) for r in plays]
+    pending += [Pending(r.epoch, r.seq, True, r) for r in top_ups]
+    return sorted(pending, key=Pending.key)
 
 
-def chainable(rows: Sequence[Any], place: Place, current_epoch: int) -> list[Any]:
-    """The rows that can be chained now: the run from ``place`` without a gap. A gap is a
-    decision not recorded yet, which is waited for, unless its epoch is over (the game has
-    a later one): then nothing of that epoch can be recorded any more (a rebuild takes the
-    game's row after every recorder of the old epoch has committed, and recorders drop the
-    old epoch's decisions after it), so the gap is for good (decisions a lost Redis made
-    and the ledger never recorded; their plays are decided again) and is stepped over.
-    ``verify`` counts such gaps."""
+def chainable(pending: Sequence[Pending], place: Place, current_epoch: int) -> list[Pending]:
+    """What can be chained now: the run from ``place`` without a gap. A gap is a decision
+    not recorded yet, which is waited for, unless its epoch is over (the game has a later
+    one): then nothing of that epoch can be recorded any more (a rebuild takes the game's
+    row after every recorder of the old epoch has committed, and recorders drop the old
+    epoch's decisions after it), so the gap is for good (decisions a lost Redis made and
+    the ledger never recorded; their plays are decided again) and is stepped over.
+    ``verify`` counts such gaps. A top-up follows the decision with its seq."""
     taken = []
     epoch, seq = place.epoch, place.seq
-    for row in rows:
+    for item in pending:
         over = epoch < current_epoch or epoch == 0  # epoch 0: nothing chained yet
-        if row.epoch == epoch and row.seq == seq + 1:
-            pass
-        elif row.epoch == epoch and over:
+        step = 0 if item.top_up else 1
+        first = 0 if item.top_up else 1
+        if item.epoch == epoch and item.seq <= seq + step:
+            pass  # next in line (a top-up recorded late falls where it is: verify tells)
+        elif item.epoch == epoch and over:
             pass  # a gap in an epoch that is over
-        elif row.epoch > epoch and over and (row.seq == 1 or row.epoch < current_epoch):
+        elif item.epoch > epoch and over and (item.seq == first or item.epoch < current_epoch):
             pass  # the next epoch, from its start (or with a gap, if it is over too)
         else:
             break
-        taken.append(row)
-        epoch, seq = row.epoch, row.seq
+        taken.append(item)
+        epoch, seq = item.epoch, max(item.seq, seq) if item.epoch == epoch else item.seq
     return taken
 
 
 async def append(
-    conn: AsyncConnection, game_id: int, place: Place, entries: Sequence[dict[str, Any]],
-    plays: Sequence[uuid.UUID | None], last: tuple[int, int],
+    conn: AsyncConnection, game_id: int, entries: Sequence[dict[str, Any]],
+    taken: Sequence[Pending],
 ) -> Place:  # fmt: skip
-    """Write ``entries`` (chained after ``place``) and move the head to the last of them;
-    ``last`` is its decision's (epoch, seq)."""
+    """Write ``entries`` (chained after the head, one per ``taken``) and move the head to
+    the last of them."""
     await conn.execute(_APPEND, {
-        "game": game_id, "ns": [e["n"] for e in entries], "plays": list(plays),
+        "game": game_id, "ns": [e["n"] for e in entries],
+        "plays": [None if p.top_up else p.row.play_id for p in taken],
         "entries": [chain.canonical(e).decode() for e in entries],
     })  # fmt: skip
+    for entry, p in zip(entries, taken, strict=True):
+        if p.top_up:
+            await conn.execute(_TOP_UP_CHAINED, {"game": game_id, "n": entry["n"],
+                                                 "operation": p.row.operation})  # fmt: skip
+    last = (taken[-1].epoch, max(p.seq for p in taken if p.epoch == taken[-1].epoch))
     moved = Place(chain.Head(entries[-1]["hash"], entries[-1]["n"]), *last)
     await conn.execute(_MOVE_HEAD, {
         "game": game_id, "length": moved.head.length, "hash": moved.head.hash,
@@ -147,9 +198,10 @@ _LINES = text("SELECT entry FROM decision_log WHERE game_id = :game AND n > :aft
               "ORDER BY n LIMIT :limit")  # fmt: skip
 
 
-# Every play the game took decided, and every decision chained.
+# Every play the game took decided, and every decision and top-up chained.
 _COMPLETE = text("""
 SELECT NOT EXISTS (SELECT 1 FROM play_events WHERE game_id = :game AND processed_time IS NULL)
+   AND NOT EXISTS (SELECT 1 FROM decision_log_top_ups WHERE game_id = :game AND n IS NULL)
    AND NOT EXISTS (
        SELECT 1 FROM play_events p LEFT JOIN decision_log_heads h ON h.game_id = p.game_id
        WHERE p.game_id = :game AND p.decision_seq IS NOT NULL

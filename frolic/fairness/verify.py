@@ -7,7 +7,8 @@ by what was changed, not only by the first hash that no longer matches:
 - chain: each entry's ``prev`` is the hash before it, and its own hash recomputes;
 - draws: each play's ``u`` and ``brandU`` recompute from the seed and the play's message;
 - order: the plays are in the store's decision order, ``(epoch, seq)`` rising, each seq the
-  one after the last within its epoch. A rebuild after a Redis loss starts a new epoch
+  one after the last within its epoch, and each top-up right after the decision the store
+  placed it after. A rebuild after a Redis loss starts a new epoch
   (seq 1 again), and the decisions the lost Redis had made but the ledger had not recorded
   are dropped and decided again: the only gaps allowed, never in the last epoch;
 - outcomes: replaying the store's atomic step (``engine.step.apply``) entry by entry, from
@@ -157,6 +158,12 @@ class _Replay:
         self.exact = True
 
     def top_up(self, entry: dict[str, Any]) -> None:
+        epoch, seq = int(entry.get("epoch", 0)), int(entry.get("seq", 0))
+        here = (self.epoch, self.seq) if self.epoch is not None else None
+        if (epoch, seq) != here and not (seq == 0 and (here is None or epoch > here[0])):
+            where = "before any play" if here is None else f"after seq {here[1]} of epoch {here[0]}"
+            self.c["order"].fail(f"entry {entry.get('n')}: a top-up the store placed after "
+                                 f"seq {seq} of epoch {epoch}, {where}")  # fmt: skip
         brand, more = int(entry["brand"]), int(entry["coupons"])
         if brand not in self.coupons:
             self.c["outcomes"].fail(f"entry {entry.get('n')}: a top-up of brand {brand}, "

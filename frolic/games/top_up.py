@@ -33,6 +33,7 @@ from frolic.db.models import Brand, GameBrandBudget
 from frolic.engine.rules import GameRules, PacingState
 from frolic.engine.store import GameLost
 from frolic.errors import Conflict, NotFound, NotReady
+from frolic.fairness import log_rows
 from frolic.games import promises
 from frolic.games.lifecycle import ENDED, WARM, locked_game
 from frolic.games.repository import budgets_of, load_game
@@ -49,6 +50,8 @@ class TopUpStore(Protocol):
     ) -> bool: ...
 
     async def state(self, rules: GameRules) -> PacingState: ...
+
+    async def top_up_place(self, rules: GameRules, operation: str) -> tuple[int, int] | None: ...
 
 
 async def top_up(
@@ -93,18 +96,24 @@ async def top_up(
         await promises.ensure_codes(
             session, game_id, {brand_id: row.remaining_coupons}, "be topped up"
         )
-        line = await _top_up_redis(db, store, game_id, brand_id, coupons, operation)
+        now = time.time()
+        line, place = await _top_up_redis(db, store, game_id, brand_id, coupons, operation, now)
         game.pacing_line_t, game.pacing_line_from = line
+        if game.fairness_seed is not None and place is not None:
+            # Its entry in the decision log, where Redis placed it among the decisions.
+            await log_rows.add_top_up(session, game_id, operation, brand_id, coupons, now, place)
         await session.flush()
     return await read_game(session, game, budgets=budgets)
 
 
 async def _top_up_redis(
-    db: AsyncEngine, store: TopUpStore, game_id: int, brand_id: int, coupons: int, operation: str
-) -> tuple[float | None, float]:
-    """Apply the top-up in Redis; the pacing line's anchor there afterwards. Read back
-    rather than computed here: a retry finds the top-up applied and must still learn the
-    anchor it set, and nothing else moves the anchor while we hold the game's row lock."""
+    db: AsyncEngine, store: TopUpStore, game_id: int, brand_id: int, coupons: int,
+    operation: str, now: float,
+) -> tuple[tuple[float | None, float], tuple[int, int] | None]:  # fmt: skip
+    """Apply the top-up in Redis; the pacing line's anchor there afterwards, and the top-up's
+    place in the decision order. Read back rather than computed here: a retry finds the
+    top-up applied and must still learn what it set, and nothing else moves the anchor
+    while we hold the game's row lock."""
     view = await load_game(db, game_id)
     if view is None:  # the row is locked by us, so this cannot happen
         raise NotFound(f"no game {game_id}")
@@ -112,8 +121,9 @@ async def _top_up_redis(
     brands = tuple(sorted({b for b in view.rules.brands if b} | {brand_id}))
     rules = dataclasses.replace(view.rules, brands=brands)
     try:
-        await store.top_up(rules, brand_id, coupons, operation, time.time())
+        await store.top_up(rules, brand_id, coupons, operation, now)
         state = await store.state(rules)
+        place = await store.top_up_place(rules, operation)
     except (RedisError, GameLost) as e:  # lost: back once rebuilt (frolic.reconcile.recovery)
         raise NotReady(f"Redis did not take the top-up ({type(e).__name__}); try again") from e
-    return state.line_t, state.line_from
+    return (state.line_t, state.line_from), place

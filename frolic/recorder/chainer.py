@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -51,21 +50,22 @@ async def chain_game(db: AsyncEngine, game: log_rows.Behind) -> int:
         if locked is None:
             return 0  # another chainer has it
         place, current_epoch = locked
-        rows = await log_rows.past_head(conn, game.game_id, place, PAGE)
-        taken = log_rows.chainable(rows, place, current_epoch)
+        pending = await log_rows.past_head(conn, game.game_id, place, PAGE)
+        taken = log_rows.chainable(pending, place, current_epoch)
         if not taken:
             return 0
-        bodies = [_body(game.game_id, row) for row in taken]
-        chained = list(chain.extend(place.head, bodies))
-        plays: list[uuid.UUID | None] = [row.play_id for row in taken]
-        await log_rows.append(conn, game.game_id, place, chained, plays,
-                              (taken[-1].epoch, taken[-1].seq))  # fmt: skip
+        bodies = [_body(game.game_id, p) for p in taken]
+        await log_rows.append(conn, game.game_id, list(chain.extend(place.head, bodies)), taken)
     return len(taken)
 
 
-def _body(game_id: int, row: Any) -> dict[str, Any]:
-    """The entry of a recorded decision: the allocator's body, with the outcome as the
-    ledger recorded it and the hash of the code issued."""
+def _body(game_id: int, pending: log_rows.Pending) -> dict[str, Any]:
+    """The entry of a top-up, or of a recorded decision: the allocator's body, with the
+    outcome as the ledger recorded it and the hash of the code issued."""
+    row = pending.row
+    if pending.top_up:
+        return entries.top_up_entry(brand=row.brand_id, coupons=row.coupons, t=row.at,
+                                    epoch=row.epoch, seq=row.seq)  # fmt: skip
     won = row.status == "WIN"
     brand = int(row.brand) if won and row.brand is not None else None
     code = chain.code_hash(game_id, row.code) if row.code is not None else None

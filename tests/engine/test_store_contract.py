@@ -197,6 +197,21 @@ async def test_decisions_are_numbered_in_the_order_of_the_atomic_steps(
     assert third[0].seq == 1
 
 
+async def test_a_top_up_keeps_its_place_in_the_decision_order(store: BudgetStore) -> None:
+    """A top-up falls after the decisions made before it (the decision log puts its entry
+    there): its place is recorded with it, atomically, and a retry finds the same one."""
+    rules = new_rules()
+    await store.load(rules, {7: 5, 8: 0}, epoch=4)
+    assert await store.top_up(rules, 8, 2, "first", 10.0)
+    await store.decide(rules, [want("a"), want("b")])
+    assert await store.top_up(rules, 7, 1, "second", 10.0)
+    assert not await store.top_up(rules, 7, 1, "second", 10.0)  # a retry
+    await store.decide(rules, [want("c")])
+    assert await store.top_up_place(rules, "first") == (4, 0)
+    assert await store.top_up_place(rules, "second") == (4, 2)
+    assert await store.top_up_place(rules, "never") is None
+
+
 async def test_the_cumulative_cap_holds(store: BudgetStore) -> None:
     rules = new_rules()
     await store.load(rules, {7: 50, 8: 50})

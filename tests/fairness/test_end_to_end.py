@@ -30,7 +30,7 @@ PLAYERS = 40
 PLAYS_EACH = 6
 
 
-async def admin_game(admin: httpx.AsyncClient) -> int:
+async def admin_game(admin: httpx.AsyncClient) -> tuple[int, list[int]]:
     """A live game made through the admin API, as an operator makes one: two brands, 15 and
     10 coupons, one win in four plays while they last."""
     brands = []
@@ -54,7 +54,18 @@ async def admin_game(admin: httpx.AsyncClient) -> int:
     assert imported.status_code < 300, imported.text
     started = await admin.post(f"/admin/games/{game_id}/start")
     assert started.status_code == 200, started.text
-    return game_id
+    return game_id, brands
+
+
+async def top_up(admin: httpx.AsyncClient, game: int, brand: int, coupons: int) -> None:
+    """More coupons for ``brand`` while the game runs (its codes imported first)."""
+    imported = await admin.post("/admin/coupons/import", headers={"Content-Type": "text/csv"},
+                                content=csv_of((brand, c) for c in codes(coupons)))  # fmt: skip
+    assert imported.status_code < 300, imported.text
+    answer = await admin.post(f"/admin/games/{game}/budgets/{brand}/top-up",
+                              json={"coupons": coupons},
+                              headers={"Idempotency-Key": uuid.uuid4().hex})  # fmt: skip
+    assert answer.status_code == 200, answer.text
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +86,7 @@ async def _play(s: Settings, state: Path) -> dict[str, Any]:
         url = cluster.roles[0].url
         admin_auth = {"Authorization": f"Bearer {s.admin_token.get_secret_value()}"}
         async with httpx.AsyncClient(base_url=url, timeout=30, headers=admin_auth) as admin:
-            game = await admin_game(admin)
+            game, brands = await admin_game(admin)
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
             during = (await client.get(f"/games/{game}/fairness")).json()
             early_log = await client.get(f"/games/{game}/audit.jsonl")
@@ -98,6 +109,10 @@ async def _play(s: Settings, state: Path) -> dict[str, Any]:
                     owner[answer.json()["playId"]] = user
 
                 await asyncio.gather(*(one(u) for u in users))
+                if round_ == 2:  # halfway, the operator adds coupons: an entry in the log
+                    async with httpx.AsyncClient(base_url=url, timeout=30,
+                                                 headers=admin_auth) as admin:  # fmt: skip
+                        await top_up(admin, game, brands[1], 8)
             await wait_decided(s, list(owner), timeout=60)
             async with httpx.AsyncClient(base_url=url, timeout=30, headers=admin_auth) as admin:
                 ended = await admin.post(f"/admin/games/{game}/end")
@@ -141,7 +156,10 @@ def test_the_game_verifies_from_what_http_gives(played: dict[str, Any], tmp_path
     plays = [e for e in log if e["kind"] == "play"]
     assert len(plays) == PLAYERS * PLAYS_EACH
     assert document["chain"] == {"length": len(log), "head": log[-1]["hash"], "complete": True}
-    assert 0 < sum(e["outcome"] == "WIN" for e in plays) <= 25
+    assert 0 < sum(e["outcome"] == "WIN" for e in plays) <= 25 + 8
+    [added] = [e for e in log if e["kind"] == "topUp"]
+    assert added["coupons"] == 8
+    assert 0 < added["n"] < len(log)
     assert any(e["client"] for e in plays)
     (tmp_path / "fairness.json").write_text(json.dumps(document))
     (tmp_path / "audit.jsonl").write_text(played["log"].text)

@@ -44,7 +44,10 @@ def game_log(
     for start in range(0, plays, 20):
         if start == top_up_at:
             asyncio.run(store.top_up(rules, 2, 10, "op", start * 0.2))
-            bodies.append(top_up_entry(brand=2, coupons=10, t=start * 0.2))
+            place = asyncio.run(store.top_up_place(rules, "op"))
+            assert place is not None
+            bodies.append(top_up_entry(brand=2, coupons=10, t=start * 0.2, epoch=place[0],
+                                       seq=place[1]))  # fmt: skip
         again: list[tuple[str, int, str, float]] = []
         if start == lost_at:
             again, first = placed[-2]
@@ -186,6 +189,15 @@ def test_a_top_up_removed_shows_as_overspent(log: list[dict[str, Any]]) -> None:
     tampered = rehash([e for e in log if e.get("kind") != "topUp"])
     problems = failed(check(tampered))
     assert "budget" in problems or "outcomes" in problems
+
+
+def test_a_top_up_moved_fails(log: list[dict[str, Any]]) -> None:
+    """Earlier in the log than the store placed it, a top-up would lend the plays before
+    it coupons they never had: named by the order check even if the outcomes agree."""
+    i = next(i for i, e in enumerate(log) if e["kind"] == "topUp")
+    moved = rehash([*log[: i - 3], log[i], *log[i - 3 : i], *log[i + 1 :]])
+    problems = failed(check(moved))
+    assert problems["order"][0].startswith(f"entry {i - 2}: a top-up the store placed after")
 
 
 def test_draws_uniform_and_skewed() -> None:
