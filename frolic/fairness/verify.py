@@ -110,10 +110,11 @@ _CHECKS = ("seed", "terms", "chain", "order", "draws", "outcomes", "budget", "co
 
 def verify(
     terms: Terms, commitment: str, seed: bytes, log: Sequence[dict[str, Any]],
-    *, terms_digest: str | None = None,
+    *, terms_digest: str | None = None, head: chain.Head | None = None,
 ) -> Report:  # fmt: skip
     """``terms_digest``, the digest published before the first play, is checked against
-    the terms when given."""
+    the terms when given; ``head``, the chain's head as published, against the log's end
+    (entries cut from the end leave every hash intact, but not the head)."""
     checks = {name: Check(name) for name in _CHECKS}
     if terms_digest is not None and terms.digest() != terms_digest:
         checks["terms"].fail(f"the terms hash to {terms.digest()}, not the published "
@@ -122,6 +123,10 @@ def verify(
         checks["seed"].fail(f"SHA-256 of the seed is {draws.commitment(seed)}, not the "
                             f"commitment {commitment}: a different seed")  # fmt: skip
     _check_chain(terms.game_id, commitment, log, checks["chain"])
+    ends = chain.Head(str(log[-1].get("hash")), len(log)) if log else None
+    if head is not None and head.length > 0 and ends != head:
+        checks["chain"].fail(f"the log ends at entry {len(log)}, not at the published head "
+                             f"(entry {head.length}, {head.hash[:12]}...)")  # fmt: skip
     replay = _Replay(terms, seed, checks)
     for entry in log:
         if entry.get("kind") == "topUp":

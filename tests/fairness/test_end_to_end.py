@@ -82,7 +82,9 @@ def played(fair_settings: Settings, tmp_path_factory: pytest.TempPathFactory) ->
 
 async def _play(s: Settings, state: Path) -> dict[str, Any]:
     assert s.admin_token is not None
-    with running(s, state, [["api", "allocator", "recorder"]]) as cluster:
+    # Every log line the process writes, down to DEBUG: none may carry the seed.
+    with running(s, state, [["api", "allocator", "recorder"]],
+                 env={"FROLIC_LOG_LEVEL": "DEBUG"}) as cluster:  # fmt: skip
         url = cluster.roles[0].url
         admin_auth = {"Authorization": f"Bearer {s.admin_token.get_secret_value()}"}
         async with httpx.AsyncClient(base_url=url, timeout=30, headers=admin_auth) as admin:
@@ -124,13 +126,17 @@ async def _play(s: Settings, state: Path) -> dict[str, Any]:
                     break
                 await asyncio.sleep(0.2)
             log = await client.get(f"/games/{game}/audit.jsonl")
+            # What an outsider runs: the game's URL, nothing else.
+            by_url = CliRunner().invoke(cli, ["verify", f"{url}/games/{game}", "--json"])
             await asyncio.sleep(s.reveal_seconds)
             views = {}
             for p, u in owner.items():
                 mine = {"Authorization": f"Bearer {tokens[u]}"}
                 views[p] = (await client.get(f"/plays/{p}", headers=mine)).json()
+    process_log = "".join(p.read_text() for p in state.glob("*.log"))
     return {"game": game, "during": during, "early_log": early_log, "document": document,
-            "log": log, "accepted": accepted, "views": views, "owner": owner}  # fmt: skip
+            "log": log, "accepted": accepted, "views": views, "owner": owner,
+            "by_url": by_url, "process_log": process_log}  # fmt: skip
 
 
 def entries(played: dict[str, Any]) -> list[dict[str, Any]]:
@@ -171,6 +177,23 @@ def test_the_game_verifies_from_what_http_gives(played: dict[str, Any], tmp_path
     assert report["plays"] == PLAYERS * PLAYS_EACH
 
 
+def test_frolic_verify_takes_the_games_url(played: dict[str, Any]) -> None:
+    result = played["by_url"]
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["ok"]
+    assert report["entries"] == played["document"]["chain"]["length"]
+
+
+def test_the_seed_is_in_no_log_line(played: dict[str, Any]) -> None:
+    """The process that held the seed all game (the allocator drew from it) never wrote it:
+    not in hex, nor as the bytes' repr."""
+    seed = bytes.fromhex(played["document"]["seed"])
+    assert played["process_log"]  # the process did log (its start, its roles)
+    for form in (seed.hex(), repr(seed), seed.hex().upper()):
+        assert form not in played["process_log"]
+
+
 def test_each_receipt_names_its_entry(played: dict[str, Any]) -> None:
     by_hash = {e["hash"]: e for e in entries(played)}
     for answer in played["accepted"]:
@@ -185,12 +208,16 @@ def test_each_receipt_names_its_entry(played: dict[str, Any]) -> None:
         )  # fmt: skip
 
 
-def _verified(played: dict[str, Any], log: list[dict[str, Any]], seed: str | None = None
-              ) -> dict[str, list[str]]:  # fmt: skip
-    """The checks that fail, with their first problems."""
+def _verified(played: dict[str, Any], log: list[dict[str, Any]], seed: str | None = None,
+              *, published: bool = True) -> dict[str, list[str]]:  # fmt: skip
+    """The checks that fail, with their first problems: against the head published, or
+    (``published=False``) as if nobody had noted it, so a forger could re-chain the log
+    and only what the entries say can give the edit away."""
     document = played["document"]
+    head = chain.Head(document["chain"]["head"], document["chain"]["length"])
     report = verify(Terms.parse(document["terms"]), document["commitment"],
-                    bytes.fromhex(seed or document["seed"]), log)  # fmt: skip
+                    bytes.fromhex(seed or document["seed"]), log,
+                    head=head if published else None)  # fmt: skip
     return {c.name: c.problems for c in report.checks if not c.ok}
 
 
@@ -212,26 +239,32 @@ def test_each_tampering_fails_naming_what_broke(played: dict[str, Any]) -> None:
     failed = _verified(played, flipped)
     assert "outcomes" in failed
     assert "chain" in failed
-    assert "outcomes" in _verified(played, _rehash(flipped, document))
+    assert "outcomes" in _verified(played, _rehash(flipped, document), published=False)
+    assert "chain" in _verified(played, _rehash(flipped, document))  # the head gives it away
 
     changed = copy.deepcopy(log)
     changed[wins[0]]["p"] = 0.0
-    assert "outcomes" in _verified(played, _rehash(changed, document))
+    assert "outcomes" in _verified(played, _rehash(changed, document), published=False)
+
+    cut = log[:-3]  # the last entries dropped: every hash left still recomputes
+    assert _verified(played, cut) == {"chain": [
+        f"the log ends at entry {len(log) - 3}, not at the published head (entry {len(log)}, "
+        f"{log[-1]['hash'][:12]}...)"]}  # fmt: skip
 
     swapped = list(log)
     swapped[3], swapped[4] = swapped[4], swapped[3]
     assert "chain" in _verified(played, swapped)
-    assert "order" in _verified(played, _rehash(swapped, document))
+    assert "order" in _verified(played, _rehash(swapped, document), published=False)
 
     removed = log[:5] + log[6:]
     assert "chain" in _verified(played, removed)
-    again = _verified(played, _rehash(removed, document))
+    again = _verified(played, _rehash(removed, document), published=False)
     assert "order" in again
     assert "play numbers" in again
 
     duplicated = copy.deepcopy(log)
     duplicated[wins[1]]["code"] = duplicated[wins[0]]["code"]
-    failed = _verified(played, _rehash(duplicated, document))
+    failed = _verified(played, _rehash(duplicated, document), published=False)
     assert list(failed) == ["codes"]
     assert "was issued at entry" in failed["codes"][0]
 
