@@ -108,10 +108,17 @@ class Allocator:
             audited = []
             for (outcome, decision), (who, d) in zip(decided, drawn, strict=True):
                 audit = orjson.loads("{" + decision.meta + "}")
+                if outcome.judged is not None:
+                    # A replay: planned again on a later state, but decided (and logged)
+                    # as it was the first time, whose publish may have died with its
+                    # allocator.
+                    p, cap, slot_cap = outcome.judged
+                    decision = decision._replace(p=p, cap=cap, slot_cap=slot_cap)
+                    audit = {"p": p, "draw": d.u}
                 if who is not None:  # the play's entry in the game's decision log
                     audit["entry"] = entries.play_body(
                         player=who[0], number=who[1], client=who[2], decision=decision,
-                        p=float(audit["p"]), draws=d, epoch=epoch, seq=outcome.seq,
+                        p=decision.p, draws=d, epoch=epoch, seq=outcome.seq,
                     )  # fmt: skip
                 audited.append((outcome.brand, audit))
             replays = [outcome.replay for outcome, _ in decided]

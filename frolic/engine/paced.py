@@ -124,7 +124,7 @@ class PacedStrategy:
                 remaining -= 1
                 slot_awarded += 1
             out.append(Decision(play.play_id, play.t, k, draw < p, cap, NO_CAP, play.brand_u,
-                                audit(p, draw)))  # fmt: skip
+                                audit(p, draw), p))  # fmt: skip
         return out
 
     def chance(self, rules: GameRules, state: PacingState, t: float) -> float:

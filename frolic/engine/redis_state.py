@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from frolic.engine import keys
 from frolic.engine.rules import NO_CAP, PacingState
-from frolic.engine.step import Decision
+from frolic.engine.step import Decision, Stored
 from frolic.engine.store import GameLost
 
 # "epoch" last: a pacing hash without it is a game Redis lost (scripts.DECIDE_BATCH).
@@ -51,11 +51,19 @@ def parse_state(
     )
 
 
-def parse_processed(value: bytes | str) -> tuple[int, int]:
-    """A processed hash's value: the brand won (0 for a loss) and the decision's seq
-    (``"<brand>:<seq>"``; a rebuild restores ``"<brand>"``, seq 0)."""
-    brand, _, seq = (value.decode() if isinstance(value, bytes) else value).partition(":")
-    return int(brand), int(seq or 0)
+def parse_processed(value: bytes | str) -> Stored:
+    """A processed hash's value: the brand won (0 for a loss), the decision's seq and how
+    it was judged (``"<brand>:<seq>:<p>:<cap>:<slot_cap>"``; a rebuild restores
+    ``"<brand>"``: seq 0, not judged here)."""
+    brand, _, rest = (value.decode() if isinstance(value, bytes) else value).partition(":")
+    seq, _, how = rest.partition(":")
+    return int(brand), int(seq or 0), parse_judged(how) if how else None
+
+
+def parse_judged(value: bytes | str) -> tuple[float, float, float]:
+    """``"<p>:<cap>:<slot_cap>"`` as the script keeps it ('' for no cap)."""
+    p, cap, slot_cap = (value.decode() if isinstance(value, bytes) else value).split(":")
+    return float(p), float(cap) if cap else NO_CAP, float(slot_cap) if slot_cap else NO_CAP
 
 
 def parse_top_up(value: bytes | str | None) -> tuple[int, int] | None:

@@ -21,13 +21,14 @@ from frolic.engine.redis_state import (
     anchor_arg,
     cap_arg,
     check_run,
+    parse_judged,
     parse_processed,
     parse_state,
     parse_top_up,
     state_fields,
 )
-from frolic.engine.rules import GameRules, PacingState
-from frolic.engine.step import Decision, Outcome
+from frolic.engine.rules import NO_CAP, GameRules, PacingState
+from frolic.engine.step import Decision, Outcome, Stored
 from frolic.engine.store import GameLost
 from frolic.redis_client import AsyncRedis
 
@@ -208,17 +209,18 @@ class LuaStore(_RedisStore):
             # brand draw of a play that does not want to win go as empty strings.
             if d.want:
                 args += (d.play_id, b, d.slot, b"1", cap_arg(d.cap), cap_arg(d.slot_cap),
-                         d.brand_draw)  # fmt: skip
+                         d.brand_draw, d.p)  # fmt: skip
             else:
-                args += (d.play_id, b, d.slot, b"0", cap_arg(d.cap), cap_arg(d.slot_cap), b"")
+                args += (d.play_id, b, d.slot, b"0", cap_arg(d.cap), cap_arg(d.slot_cap), b"",
+                         d.p)  # fmt: skip
         answer = await self._decide(keys=batch_keys, args=args)
         if not answer:
             raise GameLost(g)
-        raw_state, brands, replays, seqs = answer
+        raw_state, brands, replays, seqs, judged = answer
         state = parse_state([*raw_state[:10], raw_state[11]], int(float(raw_state[10])), g)
         outcomes = [
-            Outcome(d.play_id, int(b) or None, r == 1, int(q))
-            for d, b, r, q in zip(decisions, brands, replays, seqs, strict=True)
+            Outcome(d.play_id, int(b) or None, r == 1, int(q), parse_judged(j) if j else None)
+            for d, b, r, q, j in zip(decisions, brands, replays, seqs, judged, strict=True)
         ]
         return state, outcomes
 
@@ -244,7 +246,7 @@ class OptimisticStore(_RedisStore):
                     await pipe.watch(pacing_key, *budget_keys, *buckets.processed_keys)
                     *raw, run = await pipe.hmget(pacing_key, [*STATE_FIELDS, "run"])
                     stock = [int(v or 0) for v in await pipe.mget(budget_keys)]
-                    decided: dict[str, tuple[int, int]] = {}
+                    decided: dict[str, Stored] = {}
                     for key, ids in buckets.play_ids(decisions).items():
                         found = await pipe.hmget(key, ids)
                         decided.update(
@@ -330,13 +332,19 @@ class OptimisticStore(_RedisStore):
         for d, b, outcome in zip(decisions, buckets.of, outcomes, strict=True):
             if not outcome.replay:
                 processed.setdefault(buckets.processed_keys[b - 1], {})[d.play_id] = (
-                    f"{outcome.brand or 0}:{outcome.seq}"
+                    f"{outcome.brand or 0}:{outcome.seq}:{d.p!r}:{_cap_text(d.cap)}:"
+                    f"{_cap_text(d.slot_cap)}"
                 )
         ttls = dict(zip(buckets.processed_keys, buckets.ttls(self.clock(), self.processed_ttl),
                         strict=True))  # fmt: skip
         for key, mapping in processed.items():
             pipe.hset(key, mapping=mapping)
             pipe.expire(key, ttls[key])
+
+
+def _cap_text(cap: float) -> str:
+    """A cap as the script writes it in a processed hash: its argument as sent."""
+    return "" if cap >= NO_CAP else repr(cap)
 
 
 def store_for(settings: Settings, client: AsyncRedis) -> LuaStore | OptimisticStore:

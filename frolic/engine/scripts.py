@@ -31,14 +31,15 @@ return 0
 # frolic/engine/step.py, line for line (the contract test holds them equal).
 #   KEYS[1]                  pacing:game:{g}                            (hash)
 #   KEYS[1+j], j=1..nb       budget:game:{g}:brand:<brands[j]>          (integer)
-#   KEYS[1+nb+b], b=1..np    processed:game:{g}:<hour>    (hash playId -> "<brand>:<seq>", or
-#                            "<brand>" for an outcome a rebuild restored from the ledger)
+#   KEYS[1+nb+b], b=1..np    processed:game:{g}:<hour>    (hash playId ->
+#                            "<brand>:<seq>:<p>:<cap>:<slot_cap>", as judged; "<brand>" for
+#                            an outcome a rebuild restored from the ledger)
 #   ARGV[1]                  nb, the number of brands
 #   ARGV[1+j]                brands[j], the brand ids in KEYS order
 #   ARGV[nb+2..nb+5]         np, forecast alpha, void (0|1), n plays
 #   ARGV[nb+6..]             np TTLs of the processed hashes
-#   then per play, 7 each:   playId, processed index b, slot, want (0|1), cap,
-#                            slot_cap ('' for none), brand_draw ('' unless want)
+#   then per play, 8 each:   playId, processed index b, slot, want (0|1), cap,
+#                            slot_cap ('' for none), brand_draw ('' unless want), p
 #   returns {state, outcomes, replays, seqs}:
 #     state    {consumed, awarded, slot, slot_awarded, slot_cap, slot_plays, forecast,
 #               plays, line_t, line_from, remaining, epoch} as strings ('' for none); the
@@ -47,6 +48,8 @@ return 0
 #     replays  1 where the play had been decided before (its stored outcome returned)
 #     seqs     each play's place in the game's decision order under this epoch: 'plays'
 #              just after it (a replay's stored one; 0 for a restored outcome)
+#     judged   a replay's stored "<p>:<cap>:<slot_cap>" (its first decision's, which its
+#              log entry must show); '' for a new play or a restored outcome
 #   or {} when the pacing hash has no epoch, or was loaded under another Redis run: the
 #   game is not loaded (Redis lost it, or came back with an older state of it), and
 #   nothing is decided or written. A missing stock key must never read as "no stock".
@@ -89,7 +92,7 @@ end
 local asked = {}
 for b = 1, np do asked[b] = {} end
 for i = 1, n do
-    local a = first + (i - 1) * 7
+    local a = first + (i - 1) * 8
     local list = asked[tonumber(ARGV[a + 1])]
     list[#list + 1] = ARGV[a]
 end
@@ -106,16 +109,17 @@ end
 
 local new_processed = {}
 for b = 1, np do new_processed[b] = {} end
-local outcomes, replays, seqs = {}, {}, {}
+local outcomes, replays, seqs, judged = {}, {}, {}, {}
 for i = 1, n do
-    local a = first + (i - 1) * 7
+    local a = first + (i - 1) * 8
     local id = ARGV[a]
     local prior = known[id]
     if prior then
-        local b, q = string.match(prior, '^(%-?%d+):?(%d*)$')
+        local b, q, how = string.match(prior, '^(%-?%d+):?(%d*):?(.*)$')
         outcomes[i] = tonumber(b)
         replays[i] = 1
         seqs[i] = tonumber(q) or 0
+        judged[i] = how
     else
         local k = tonumber(ARGV[a + 2])
         if slot == nil or k > slot then
@@ -160,7 +164,9 @@ for i = 1, n do
         outcomes[i] = brand
         replays[i] = 0
         seqs[i] = plays
-        local stored = brand .. ':' .. plays
+        judged[i] = ''
+        local stored = brand .. ':' .. plays .. ':' .. ARGV[a + 7] .. ':' .. ARGV[a + 4] .. ':'
+                       .. ARGV[a + 5]
         known[id] = stored
         local p = new_processed[tonumber(ARGV[a + 1])]
         p[#p + 1] = id
@@ -186,7 +192,7 @@ if slot ~= nil then redis.call('HSET', KEYS[1], 'slot', slot) end
 if forecast ~= nil then redis.call('HSET', KEYS[1], 'forecast', num(forecast)) end
 return {{num(consumed), num(awarded), num(slot), num(slot_awarded), num(slot_cap),
          num(slot_plays), num(forecast), num(plays), st[9] or '', st[10] or '', num(total),
-         st[11]}, outcomes, replays, seqs}
+         st[11]}, outcomes, replays, seqs, judged}
 """
 MAX_BATCH = 1000
 

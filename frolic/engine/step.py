@@ -42,6 +42,7 @@ class Decision(NamedTuple):
     brand_draw: float  # in [0, 1)
     meta: str = ""  # a JSON fragment for the audit trail, e.g. '"p":0.1,"draw":0.05';
     # the allocator publishes it with the outcome, and it never goes to Redis
+    p: float = 0.0  # the probability ``want`` was drawn against: kept with the outcome
 
 
 class Outcome(NamedTuple):
@@ -53,10 +54,19 @@ class Outcome(NamedTuple):
     # decision log is chained in (epoch, seq) order. 0 for a replay of an outcome a
     # rebuild restored from the ledger, which was recorded (and chained) long before.
     seq: int = 0
+    # A replay's first decision as the store judged it: ``(p, cap, slot_cap)``. A replay is
+    # planned again on a later state, but its outcome, and so its log entry, is the first
+    # decision's (its publish may have been lost with its allocator). None for a new
+    # decision (the caller has its ``Decision``) and for an outcome a rebuild restored.
+    judged: tuple[float, float, float] | None = None
 
     @property
     def win(self) -> bool:
         return self.brand is not None
+
+
+Stored = tuple[int, int, tuple[float, float, float] | None]
+"""What a store keeps of a decided play: the brand won (0: none), its seq, how it was judged."""
 
 
 def pick_brand(stock: Sequence[int], draw: float) -> int:
@@ -84,15 +94,15 @@ def apply(
     stock: list[int],
     brands: Sequence[int],
     decisions: Sequence[Decision],
-    decided: MutableMapping[str, tuple[int, int]],
+    decided: MutableMapping[str, Stored],
     *,
     void: bool = False,
     alpha: float,
 ) -> tuple[PacingState, list[Outcome]]:
     """Decide ``decisions`` against ``state``; ``stock`` and ``decided`` change in place.
 
-    ``decided`` maps play ids to the brand won (0 for a loss) and the play's ``seq``; a new
-    play is added to it.
+    ``decided`` maps play ids to the brand won (0 for a loss), the play's ``seq`` and how
+    it was judged (``Outcome.judged``); a new play is added to it.
     Returns the new state and one outcome per decision.
     """
     s = state
@@ -104,7 +114,7 @@ def apply(
     for d in decisions:
         prior = decided.get(d.play_id)
         if prior is not None:
-            outcomes.append(Outcome(d.play_id, prior[0] or None, True, prior[1]))
+            outcomes.append(Outcome(d.play_id, prior[0] or None, True, prior[1], prior[2]))
             continue
         if slot is None or d.slot > slot:
             if slot is not None:
@@ -121,7 +131,7 @@ def apply(
             awarded += 1
             slot_awarded += 1
             consumed = max(consumed + 1, math.floor(d.cap)) if void else consumed + 1
-        decided[d.play_id] = (brand, plays)
+        decided[d.play_id] = (brand, plays, (d.p, d.cap, d.slot_cap))
         outcomes.append(Outcome(d.play_id, brand or None, False, plays))
     after = replace(
         s,

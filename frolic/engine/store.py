@@ -72,7 +72,7 @@ class BudgetStore(Protocol):
 class _Game:
     state: PacingState
     stock: dict[int, int]
-    decided: dict[str, tuple[int, int]] = field(default_factory=dict)
+    decided: dict[str, step.Stored] = field(default_factory=dict)
     top_ups: dict[str, tuple[int, int]] = field(default_factory=dict)  # op -> place
 
 

@@ -52,7 +52,7 @@ class SlotStrategy:
                 given += 1
                 remaining -= 1
             out.append(Decision(play.play_id, play.t, k, want, NO_CAP, share, play.brand_u,
-                                audit(p, draw)))  # fmt: skip
+                                audit(p, draw), p))  # fmt: skip
         return out
 
     def chance(self, rules: GameRules, state: PacingState, t: float) -> float:
@@ -117,7 +117,7 @@ class WinningMomentsStrategy:
                 meta = f'"p":1,"moment":{instants[consumed]:.3f}'
                 consumed = passed if rules.moments_void else consumed + 1
             out.append(Decision(play.play_id, play.t, slot, want, float(passed), NO_CAP,
-                                play.brand_u, meta))  # fmt: skip
+                                play.brand_u, meta, 1.0 if want else 0.0))  # fmt: skip
         return out
 
     def chance(self, rules: GameRules, state: PacingState, t: float) -> float:
@@ -139,7 +139,7 @@ class FixedOddsStrategy:
         for play in plays:
             _, slot = position(rules, play.t)
             out.append(Decision(play.play_id, play.t, slot, play.u < p, NO_CAP, NO_CAP,
-                                play.brand_u, audit(p, play.u)))  # fmt: skip
+                                play.brand_u, audit(p, play.u), p))  # fmt: skip
         return out
 
     def chance(self, rules: GameRules, state: PacingState, t: float) -> float:

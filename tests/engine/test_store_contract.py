@@ -169,10 +169,26 @@ async def test_a_replay_returns_the_stored_outcome_and_changes_nothing(
     before = await store.state(rules)
     # Replayed with different intents: the stored outcome stands.
     after, again = await store.decide(rules, [want("b", wants=True), want("a", wants=False)])
-    # A replay keeps its place in the decision order, so its log entry is the same.
-    assert again == [Outcome("b", None, True, 2), Outcome("a", 7, True, 1)]
+    # A replay keeps its place in the decision order and how it was judged, so its log
+    # entry is the first decision's.
+    judged = (0.0, NO_CAP, NO_CAP)
+    assert again == [Outcome("b", None, True, 2, judged), Outcome("a", 7, True, 1, judged)]
     assert first == [Outcome("a", 7, seq=1), Outcome("b", None, seq=2)]
     assert after == before
+
+
+async def test_a_replay_is_judged_as_its_first_decision_was(store: BudgetStore) -> None:
+    """Planned again on a later state (another ``p``, other caps), a replay gets its first
+    decision's ``p`` and caps back, exactly, with its outcome: what its log entry shows."""
+    rules = new_rules()
+    await store.load(rules, {7: 3, 8: 0})
+    first = want("a", cap=2.5, slot_cap=1.0)._replace(p=0.123456789012345678)
+    await store.decide(rules, [first, want("b", wants=False)._replace(p=0.5)])
+    later = want("a", cap=9.0)._replace(p=0.9)
+    _, (again,) = await store.decide(rules, [later])
+    assert again == Outcome("a", 7, True, 1, (0.123456789012345678, 2.5, 1.0))
+    _, (loss,) = await store.decide(rules, [want("b")])
+    assert loss.judged == (0.5, NO_CAP, NO_CAP)
 
 
 async def test_decisions_are_numbered_in_the_order_of_the_atomic_steps(
@@ -299,7 +315,8 @@ async def test_a_decided_play_leaves_its_outcome_and_nothing_else_in_redis(
     hours = {keys.processed_bucket(request_time(p)) for p in ("w", "l")}
     written = await game_keys(store.client, rules.game_id) - before
     assert written == {keys.processed(rules.game_id, h).encode() for h in hours}
-    for p, brand in (("w", b"7:1"), ("l", b"0:2")):  # the brand won (0: none), and its seq
+    # The brand won (0: none), its seq, and its p and caps as judged ('' for none).
+    for p, brand in (("w", b"7:1:0.0::"), ("l", b"0:2:0.0::")):
         hour = keys.processed_bucket(request_time(p))
         key = keys.processed(rules.game_id, hour)
         assert await store.client.hget(key, p) == brand

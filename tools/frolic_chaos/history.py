@@ -27,6 +27,7 @@ from frolic.config import Settings
 from frolic.db.models import play_metadata
 from frolic.db.session import create_engine
 from frolic.engine import keys
+from frolic.engine.redis_state import parse_processed
 from frolic.engine.redis_store import store_for
 from frolic.games.repository import load_game
 from frolic.redis_client import connect
@@ -273,5 +274,5 @@ async def _remembered(redis: Any, plays: list[Play]) -> dict[str, int]:
             chunk = ids[start : start + 1000]
             for play_id, raw in zip(chunk, await redis.hmget(key, chunk), strict=True):
                 if raw is not None:
-                    found[play_id] = int(raw)
+                    found[play_id] = parse_processed(raw)[0]
     return found
