@@ -29,6 +29,8 @@ async def run(name: str, state: Path, plan: Plan = PLAN) -> Row:
     assert row.counts["finalized"] == row.counts["accepted"], row.evidence.get("stuck")
     assert (row.counts["overspent"], row.counts["duplicated"], row.counts["lost"]) == (0, 0, 0)
     assert row.counts["violations"] == []
+    # Each game's decision log verifies, whatever the fault did to the pipeline.
+    assert row.counts["unverified"] == 0, row.fairness
     assert row.missing == [], row.evidence
     return row
 

@@ -1,5 +1,7 @@
 """A chaos run: the real multi-process stack under a steady load, one fault injected mid-load,
-then drain and the history checker. ``frolic bench chaos`` and tests/chaos both use it.
+then drain, the history checker, and each game's decision log verified as an outsider would
+(ended, fetched over HTTP, ``frolic verify``'s checks). ``frolic bench chaos`` and
+tests/chaos both use it.
 
     async with Chaos(Settings(), state, SMOKE, progress) as chaos:   # its own servers
         row = await chaos.run(faults.named(["sigkill"])[0])
@@ -36,6 +38,7 @@ from frolic.demo.campaign import Admin
 from frolic.playlog import messages
 from frolic.stack import Stack
 from frolic_chaos import stuck
+from frolic_chaos.fairness import verify_games
 from frolic_chaos.fault import Context, Fault, LoadProgress, Progress
 from frolic_chaos.history import check, read_ledger
 from frolic_chaos.load import Load
@@ -77,17 +80,20 @@ class Row:
     drain_seconds: float
     load_average: float
     plan: dict[str, Any] = field(default_factory=dict)
+    fairness: dict[str, Any] = field(default_factory=dict)  # per game: verify's findings
 
     @property
     def holds(self) -> bool:
         c = self.counts
-        return not (c["overspent"] or c["duplicated"] or c["lost"] or c["violations"])
+        return not (c["overspent"] or c["duplicated"] or c["lost"] or c["violations"]
+                    or c.get("unverified"))  # fmt: skip
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "fault": self.fault, **self.counts, "holds": self.holds,
             "fault_happened": not self.missing, "missing": self.missing,
-            "evidence": self.evidence, "refused": {str(k): v for k, v in self.refused.items()},
+            "evidence": self.evidence, "fairness": self.fairness,
+            "refused": {str(k): v for k, v in self.refused.items()},
             "drain_s": round(self.drain_seconds, 1), "load_avg_1m": self.load_average,
             **self.plan,
         }  # fmt: skip
@@ -160,16 +166,20 @@ class Chaos:
                 say(f"{fault.name}: where they stopped: {ctx.evidence['stuck']}")
             say(f"{fault.name}: drained in {drained:.1f} s; gathering the evidence ...")
             await fault.after(ctx)
+            say(f"{fault.name}: ending the games and verifying their decision logs ...")
+            verified = await verify_games(settings, api, games, say)
         say(f"{fault.name}: roles stopped; checking the history ...")
         for raw in await asyncio.to_thread(read_all, settings, settings.final_topic):
             final = _final.decode(raw)
             load.sent.observe(final.play_id, final.outcome, final.coupon_code)
         report = check(load.sent, await read_ledger(settings, games))
         missing = fault.missing(ctx.evidence)
+        counts = {**report.counts(),
+                  "unverified": sum(bool(v["failed"]) for v in verified.values())}  # fmt: skip
         row = Row(
-            fault.name, fault.summary, report.counts(), ctx.evidence, missing,
+            fault.name, fault.summary, counts, ctx.evidence, missing,
             dict(load.sent.refused), drained, round(os.getloadavg()[0], 2),
-            {"seconds": plan.seconds, "rate": plan.rate},
+            {"seconds": plan.seconds, "rate": plan.rate}, verified,
         )  # fmt: skip
         verdict = "holds" if row.holds else f"{len(report.violations)} violations"
         say(f"{fault.name}: {verdict}; {'fault happened' if not missing else missing}")
