@@ -11,6 +11,7 @@ processes may race to decide the same play and must still agree on one outcome).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import multiprocessing
 import random
 import threading
@@ -24,8 +25,11 @@ from frolic.engine.engine import Engine
 from frolic.engine.redis_store import LuaStore, OptimisticStore
 from frolic.engine.rules import GameRules
 from frolic.engine.step import Outcome
-from frolic.engine.strategy import Play, RandomSource
+from frolic.engine.strategy import Play
+from frolic.fairness import draws
 from frolic.redis_client import connect
+
+PLAYERS = 5000  # the plays are dealt to this many players, each numbering theirs from 1
 
 StoreKind = Literal["lua", "optimistic"]
 
@@ -136,7 +140,6 @@ async def _worker(h: Hammer, worker: int, barrier: Barrier) -> WorkerReport:
     store = kind(client, processed_ttl=h.processed_ttl)
     engine = Engine(store)
     rng = random.Random(1000 + worker)
-    draw = random.Random(worker).random
     report = WorkerReport(worker)
     seen: dict[str, int | None] = {}
     decided: list[int] = []
@@ -144,7 +147,7 @@ async def _worker(h: Hammer, worker: int, barrier: Barrier) -> WorkerReport:
         await store.state(h.rules)  # connects, and warms the script cache
         await asyncio.to_thread(barrier.wait, 60)
         report.started = time.monotonic()
-        for batch in _batches(h, worker, rng, draw, decided):
+        for batch in _batches(h, worker, rng, decided):
             outcomes = await engine.decide(h.rules, batch)
             _tally(report, seen, decided, outcomes, h.record)
         report.finished = time.monotonic()
@@ -154,9 +157,13 @@ async def _worker(h: Hammer, worker: int, barrier: Barrier) -> WorkerReport:
 
 
 def _batches(
-    h: Hammer, worker: int, rng: random.Random, draw: RandomSource, decided: list[int]
+    h: Hammer, worker: int, rng: random.Random, decided: list[int]
 ) -> Iterator[list[Play]]:
-    """This worker's batches; lazy, so a batch replays only plays decided before it."""
+    """This worker's batches; lazy, so a batch replays only plays decided before it. Each
+    play's draws are derived from a seed by the fairness rule, as an allocator derives
+    them (``frolic.fairness.draws``): play ``n`` is play number ``n // PLAYERS + 1`` of
+    player ``n % PLAYERS``."""
+    seed = hashlib.sha256(b"frolic-bench-hammer").digest()
     fresh = range(worker, h.plays, h.workers)
     per_batch = max(1, round(h.batch * (1 - h.replay_ratio)))
     replays = h.batch - per_batch if h.replay_ratio > 0 else 0
@@ -168,7 +175,13 @@ def _batches(
         elif decided:
             ids += [rng.choice(decided) for _ in range(replays)]
         # A replay is the same event again: it carries the play's own request time.
-        yield [Play.drawn(f"p{n}", h.rules.start + n * step, draw) for n in ids]
+        yield [_play(seed, h.rules.game_id, n, h.rules.start + n * step) for n in ids]
+
+
+def _play(seed: bytes, game_id: int, n: int, t: float) -> Play:
+    ref = draws.player_ref(seed, game_id, f"player-{n % PLAYERS}")
+    d = draws.draws(seed, game_id, ref, n // PLAYERS + 1)
+    return Play(f"p{n}", t, d.u, d.brand_u)
 
 
 def _tally(
