@@ -31,6 +31,7 @@ from frolic.engine.step import Decision, Outcome
 from frolic.engine.store import GameLost
 from frolic.engine.strategy import Play
 from frolic.fairness import draws, entries
+from frolic.fairness.draws import Seed
 from frolic.games.repository import GameCache, GameView
 from frolic.playlog import messages
 from frolic.playlog.consumer import BatchConsumer
@@ -64,6 +65,7 @@ class Allocator:
         self.rng = rng or random.SystemRandom().random
         self.decided = 0
         self.batches = 0
+        self._drawers: dict[int, tuple[Seed, draws.Drawer]] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         # The broker answers a fetch when data is there or after fetch.wait.max.ms (500 ms
@@ -145,11 +147,14 @@ class Allocator:
         numbers, draws from the OS and has no entry in a decision log."""
         if game.seed is None or e.number is None:
             return None, draws.Draws(self.rng(), self.rng())
-        seed = game.seed.value
-        ref = draws.player_ref(seed, game.game_id, e.user)
-        return (ref, e.number, e.client_seed), draws.draws(
-            seed, game.game_id, ref, e.number, e.client_seed
-        )
+        drawer = self._drawers.get(game.game_id)
+        if drawer is None or drawer[0] != game.seed:
+            drawer = self._drawers[game.game_id] = (
+                game.seed,
+                draws.Drawer(game.seed.value, game.game_id),
+            )
+        ref = drawer[1].player_ref(e.user)
+        return (ref, e.number, e.client_seed), drawer[1].draws(ref, e.number, e.client_seed)
 
     async def _decide_loaded(
         self, game: GameView, plays: list[Play]

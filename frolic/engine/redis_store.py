@@ -21,7 +21,6 @@ from frolic.engine.redis_state import (
     anchor_arg,
     cap_arg,
     check_run,
-    parse_judged,
     parse_processed,
     parse_state,
     parse_top_up,
@@ -216,12 +215,20 @@ class LuaStore(_RedisStore):
         answer = await self._decide(keys=batch_keys, args=args)
         if not answer:
             raise GameLost(g)
-        raw_state, brands, replays, seqs, judged = answer
+        raw_state, brands, flat = answer
         state = parse_state([*raw_state[:10], raw_state[11]], int(float(raw_state[10])), g)
-        outcomes = [
-            Outcome(d.play_id, int(b) or None, r == 1, int(q), parse_judged(j) if j else None)
-            for d, b, r, q, j in zip(decisions, brands, replays, seqs, judged, strict=True)
-        ]
+        priors = {
+            int(i) - 1: parse_processed(v) for i, v in zip(flat[::2], flat[1::2], strict=True)
+        }
+        seq = state.plays - (len(decisions) - len(priors))  # the last seq before the batch
+        outcomes = []
+        for i, (d, b) in enumerate(zip(decisions, brands, strict=True)):
+            prior = priors.get(i)
+            if prior is None:
+                seq += 1
+                outcomes.append(Outcome(d.play_id, int(b) or None, False, seq))
+            else:
+                outcomes.append(Outcome(d.play_id, prior[0] or None, True, prior[1], prior[2]))
         return state, outcomes
 
 

@@ -40,16 +40,15 @@ return 0
 #   ARGV[nb+6..]             np TTLs of the processed hashes
 #   then per play, 8 each:   playId, processed index b, slot, want (0|1), cap,
 #                            slot_cap ('' for none), brand_draw ('' unless want), p
-#   returns {state, outcomes, replays, seqs}:
+#   returns {state, outcomes, priors}:
 #     state    {consumed, awarded, slot, slot_awarded, slot_cap, slot_plays, forecast,
 #               plays, line_t, line_from, remaining, epoch} as strings ('' for none); the
 #               line's anchor is TOP_UP's, read and returned unchanged
 #     outcomes the brand won per play, 0 for a loss
-#     replays  1 where the play had been decided before (its stored outcome returned)
-#     seqs     each play's place in the game's decision order under this epoch: 'plays'
-#              just after it (a replay's stored one; 0 for a restored outcome)
-#     judged   a replay's stored "<p>:<cap>:<slot_cap>" (its first decision's, which its
-#              log entry must show); '' for a new play or a restored outcome
+#     priors   for each play decided before (a replay: its stored outcome returned), its
+#              index i and what the processed hash holds of it (its seq, p and caps);
+#              a new play's seq is its place among the batch's new plays, counted back
+#              from the state's 'plays': each new play adds one, in order
 #   or {} when the pacing hash has no epoch, or was loaded under another Redis run: the
 #   game is not loaded (Redis lost it, or came back with an older state of it), and
 #   nothing is decided or written. A missing stock key must never read as "no stock".
@@ -109,17 +108,15 @@ end
 
 local new_processed = {}
 for b = 1, np do new_processed[b] = {} end
-local outcomes, replays, seqs, judged = {}, {}, {}, {}
+local outcomes, priors = {}, {}
 for i = 1, n do
     local a = first + (i - 1) * 8
     local id = ARGV[a]
     local prior = known[id]
     if prior then
-        local b, q, how = string.match(prior, '^(%-?%d+):?(%d*):?(.*)$')
-        outcomes[i] = tonumber(b)
-        replays[i] = 1
-        seqs[i] = tonumber(q) or 0
-        judged[i] = how
+        outcomes[i] = tonumber(string.match(prior, '^(%-?%d+)'))
+        priors[#priors + 1] = i
+        priors[#priors + 1] = prior
     else
         local k = tonumber(ARGV[a + 2])
         if slot == nil or k > slot then
@@ -162,9 +159,6 @@ for i = 1, n do
             end
         end
         outcomes[i] = brand
-        replays[i] = 0
-        seqs[i] = plays
-        judged[i] = ''
         local stored = brand .. ':' .. plays .. ':' .. ARGV[a + 7] .. ':' .. ARGV[a + 4] .. ':'
                        .. ARGV[a + 5]
         known[id] = stored
@@ -192,7 +186,7 @@ if slot ~= nil then redis.call('HSET', KEYS[1], 'slot', slot) end
 if forecast ~= nil then redis.call('HSET', KEYS[1], 'forecast', num(forecast)) end
 return {{num(consumed), num(awarded), num(slot), num(slot_awarded), num(slot_cap),
          num(slot_plays), num(forecast), num(plays), st[9] or '', st[10] or '', num(total),
-         st[11]}, outcomes, replays, seqs, judged}
+         st[11]}, outcomes, priors}
 """
 MAX_BATCH = 1000
 

@@ -101,6 +101,37 @@ def draws(seed: bytes, game_id: int, player: str, number: int, client_seed: str 
     return Draws.of(seed, message(game_id, player, number, client_seed))
 
 
+class Drawer:
+    """One game's draws on the hot path, the same as ``player_ref`` and ``draws``: the seed's
+    HMAC key is prepared once (each draw copies it), and each player's pseudonym is
+    remembered, since a player plays many times (up to ``remember`` of them, then afresh).
+    The client seed is not checked here: ingestion refused any outside ``CLIENT_SEED``."""
+
+    def __init__(self, seed: bytes, game_id: int, *, remember: int = 200_000) -> None:
+        self._mac = hmac.new(seed, digestmod=hashlib.sha256)
+        self._player = f"{ALGORITHM}|player|{game_id}|".encode()
+        self._play = f"{ALGORITHM}|play|{game_id}|"
+        self._refs: dict[str, str] = {}
+        self._remember = remember
+
+    def _digest(self, message: bytes) -> bytes:
+        mac = self._mac.copy()
+        mac.update(message)
+        return mac.digest()
+
+    def player_ref(self, user: str) -> str:
+        ref = self._refs.get(user)
+        if ref is None:
+            if len(self._refs) >= self._remember:
+                self._refs.clear()
+            ref = self._refs[user] = self._digest(self._player + user.encode()).hex()[:32]
+        return ref
+
+    def draws(self, player: str, number: int, client_seed: str = "") -> Draws:
+        digest = self._digest(f"{self._play}{player}|{number}|{client_seed}".encode())
+        return Draws(unit(digest[:8]), unit(digest[8:16]))
+
+
 def moment(seed: bytes, game_id: int, index: int) -> float:
     """``winning_moments``'s ``index``-th instant (from 0) as a fraction of its span, from
     ``HMAC-SHA256(seed, "frolic-fair-v1|moment|<game>|<index>")``'s first 8 bytes."""

@@ -58,3 +58,15 @@ def test_a_seed_is_fresh_256_bits() -> None:
     seeds = {draws.new_seed() for _ in range(100)}
     assert len(seeds) == 100
     assert all(len(s) == 32 for s in seeds)
+
+
+def test_the_hot_path_drawer_gives_the_rules_draws() -> None:
+    """``Drawer`` (the allocator's) gives exactly ``player_ref`` and ``draws`` (the rule's),
+    for many players and play numbers, a pseudonym remembered or not."""
+    seed = bytes(range(32))
+    drawer = draws.Drawer(seed, 42, remember=3)
+    for i in range(50):
+        user, number, client = f"player-{i % 7}", i // 7 + 1, "" if i % 2 else f"c-{i}"
+        ref = draws.player_ref(seed, 42, user)
+        assert drawer.player_ref(user) == ref
+        assert drawer.draws(ref, number, client) == draws.draws(seed, 42, ref, number, client)

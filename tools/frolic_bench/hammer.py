@@ -163,7 +163,7 @@ def _batches(
     play's draws are derived from a seed by the fairness rule, as an allocator derives
     them (``frolic.fairness.draws``): play ``n`` is play number ``n // PLAYERS + 1`` of
     player ``n % PLAYERS``."""
-    seed = hashlib.sha256(b"frolic-bench-hammer").digest()
+    drawer = draws.Drawer(hashlib.sha256(b"frolic-bench-hammer").digest(), h.rules.game_id)
     fresh = range(worker, h.plays, h.workers)
     per_batch = max(1, round(h.batch * (1 - h.replay_ratio)))
     replays = h.batch - per_batch if h.replay_ratio > 0 else 0
@@ -175,12 +175,11 @@ def _batches(
         elif decided:
             ids += [rng.choice(decided) for _ in range(replays)]
         # A replay is the same event again: it carries the play's own request time.
-        yield [_play(seed, h.rules.game_id, n, h.rules.start + n * step) for n in ids]
+        yield [_play(drawer, n, h.rules.start + n * step) for n in ids]
 
 
-def _play(seed: bytes, game_id: int, n: int, t: float) -> Play:
-    ref = draws.player_ref(seed, game_id, f"player-{n % PLAYERS}")
-    d = draws.draws(seed, game_id, ref, n // PLAYERS + 1)
+def _play(drawer: draws.Drawer, n: int, t: float) -> Play:
+    d = drawer.draws(drawer.player_ref(f"player-{n % PLAYERS}"), n // PLAYERS + 1)
     return Play(f"p{n}", t, d.u, d.brand_u)
 
 
