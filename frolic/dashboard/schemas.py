@@ -82,6 +82,12 @@ class GameStats(Schema):
         description="SHA-256 of the game's secret seed, in hex (GET /games/{id}/fairness, "
         "docs/fairness.md): published from the moment the game leaves draft; null before.",
     )
+    chain_length: int | None = Field(
+        None, description="Entries in the game's decision log so far; null before its first."
+    )
+    chain_head: str | None = Field(
+        None, description="The hash of the log's last entry, hex: published as the game runs."
+    )
 
 
 class Lag(Schema):

@@ -68,8 +68,11 @@ _GAMES = text(
     "SELECT id, name, status, probability_type, start_time, end_time, total_budget, "
     "pacing_line_t, pacing_line_from, "
     # The fairness commitment, hashed in the database: the seed itself never leaves it.
-    "encode(sha256(fairness_seed), 'hex') AS commitment "
-    "FROM games WHERE status IN ('live', 'paused', 'draft') "
+    "encode(sha256(fairness_seed), 'hex') AS commitment, "
+    # Where its decision log stands (``frolic.fairness.log_rows``).
+    "h.length AS chain_length, h.hash AS chain_head "
+    "FROM games LEFT JOIN decision_log_heads h ON h.game_id = games.id "
+    "WHERE status IN ('live', 'paused', 'draft') "
     "OR end_time > now() - make_interval(hours => :hours) "
     "ORDER BY CASE WHEN status = 'live' AND end_time > now() THEN 0 "
     "WHEN status = 'paused' THEN 1 WHEN status = 'live' THEN 2 "
@@ -207,6 +210,7 @@ async def dashboard(res: Resources, state: DashboardState) -> Dashboard:
                 target=target(line, now), pace_line=line, brands=stock,
                 series=series[g.id], minutes=minutes.get(g.id, []),
                 probability=chances.get(g.id), commitment=g.commitment,
+                chain_length=g.chain_length, chain_head=g.chain_head,
             ))  # fmt: skip
     except BaseException:
         lag_task.cancel()
