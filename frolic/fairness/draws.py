@@ -132,8 +132,11 @@ class Drawer:
         return Draws(unit(digest[:8]), unit(digest[8:16]))
 
 
-def moment(seed: bytes, game_id: int, index: int) -> float:
-    """``winning_moments``'s ``index``-th instant (from 0) as a fraction of its span, from
-    ``HMAC-SHA256(seed, "frolic-fair-v1|moment|<game>|<index>")``'s first 8 bytes."""
-    text = f"{ALGORITHM}|moment|{game_id}|{index}".encode()
-    return unit(hmac.new(seed, text, hashlib.sha256).digest()[:8])
+def moments_seed(seed: bytes, game_id: int) -> int:
+    """``winning_moments``'s seed, committed with the game's: the first 8 bytes of
+    ``HMAC-SHA256(seed, "frolic-fair-v1|moments|<game>")``, big-endian, shifted right by 1
+    (a positive BIGINT). The instants are drawn from it by Python's ``random.Random``
+    (``engine.strategies.winning_moments``), so they too are fixed before the first play
+    and anyone can draw them again after the reveal."""
+    text = f"{ALGORITHM}|moments|{game_id}".encode()
+    return int.from_bytes(hmac.new(seed, text, hashlib.sha256).digest()[:8], "big") >> 1

@@ -136,6 +136,7 @@ def commit_fairness(game: Game, budgets: list[GameBrandBudget], reveal_seconds: 
     with (docs/fairness.md). A draft may change its terms, so each departure from draft
     commits anew; a scheduled game going live keeps its commitment."""
     game.fairness_seed = draws.new_seed()
+    game.moments_seed = draws.moments_seed(game.fairness_seed, game.id)
     game.fairness_terms = Terms(
         game_id=game.id, start=game.start_time.timestamp(), end=game.end_time.timestamp(),
         budgets={b.brand_id: b.total_coupons for b in budgets}, strategy=game.probability_type,

@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from frolic.app import create_app
 from frolic.config import Settings
+from frolic.fairness import draws
 from frolic.fairness.terms import Terms
 from frolic.resources import Resources
 from tests.admin.conftest import codes, csv_of, import_csv, new_brand, new_game, ok
@@ -66,6 +67,11 @@ async def test_the_commitment_is_made_leaving_draft_and_kept_going_live(
     terms = Terms.parse(scheduled["terms"])
     assert (terms.game_id, terms.budgets, terms.strategy) == (game, {brand: 4}, "paced")
     assert terms.digest() == scheduled["termsDigest"]
+    # winning_moments' instants come from the committed seed too (docs/fairness.md).
+    async with res.db.connect() as conn:
+        moments = (await conn.execute(text("SELECT moments_seed FROM games WHERE id = :g"),
+                                      {"g": game})).scalar_one()  # fmt: skip
+    assert moments == draws.moments_seed(seed, game)
     ok(await admin.post(f"/admin/games/{game}/start"))
     assert ok(await public.get(f"/games/{game}/fairness")) == scheduled  # kept
     await public.aclose()
