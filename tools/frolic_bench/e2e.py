@@ -35,6 +35,7 @@ from frolic.db.session import create_engine
 from frolic.engine import keys
 from frolic.engine.redis_store import store_for
 from frolic.engine.rules import GameRules
+from frolic.fairness import draws
 from frolic.games.repository import load_game
 from frolic.playlog import messages
 from frolic.playlog.producer import PlayLog
@@ -87,7 +88,8 @@ def measure(
 
 
 async def _create_game(settings: Settings) -> GameRules:
-    """A live hour-long paced game of two brands, in PostgreSQL and loaded into Redis."""
+    """A live hour-long paced game of two brands, in PostgreSQL and loaded into Redis, with
+    a committed fairness seed: its plays are drawn from it and logged, as a real game's."""
     assert settings.database_url
     assert settings.redis_url
     db = create_engine(settings.database_url)
@@ -103,6 +105,7 @@ async def _create_game(settings: Settings) -> GameRules:
                 campaign_id=campaign, name=f"bench-{tag}", total_budget=BUDGET,
                 start_time=now - timedelta(seconds=5), end_time=now + timedelta(hours=1),
                 probability_type="paced", status="live", slot_seconds=1,
+                fairness_seed=draws.new_seed(), fairness_terms={},
             ).returning(models.Game.id))  # fmt: skip
             stock = {}
             for i in range(2):
@@ -215,7 +218,9 @@ def _produce(
             play_id = str(uuid.uuid4())
             user = f"bench-{n % USERS}"
             t = time.time()
-            event = messages.PlayEvent(play_id, game_id, n % USERS + 1, user, t, t + reveal)
+            # numbered as ingestion numbers them: each player's plays 1, 2, 3...
+            event = messages.PlayEvent(play_id, game_id, n % USERS + 1, user, t, t + reveal,
+                                       number=n // USERS + 1)  # fmt: skip
             playlog.publish(topic, user, messages.encode(event))
             published[play_id] = t
         time.sleep(0.001)
