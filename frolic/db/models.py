@@ -231,18 +231,21 @@ class DecisionLogEntry(Base):
     entry: Mapped[str] = mapped_column(Text)  # canonical JSON, its hash included
 
 
-class DecisionLogTopUp(Base):
-    """A top-up of a committed game, placed in its decision order (migration 0011)."""
+class DecisionLogEvent(Base):
+    """A top-up of a committed game, placed in its decision order, or a pause or resume
+    (migrations 0011, 0012)."""
 
-    __tablename__ = "decision_log_top_ups"
+    __tablename__ = "decision_log_events"
 
     game_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("games.id"), primary_key=True)
     operation: Mapped[str] = mapped_column(String(128), primary_key=True)
-    brand_id: Mapped[int] = mapped_column(BigInteger)
-    coupons: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16), server_default="topUp")  # pause, resume
+    brand_id: Mapped[int | None] = mapped_column(BigInteger)  # a top-up's
+    coupons: Mapped[int | None] = mapped_column(Integer)
     t: Mapped[float] = mapped_column(Double)
-    epoch: Mapped[int] = mapped_column(BigInteger)  # after the decision ``seq`` of ``epoch``
-    seq: Mapped[int] = mapped_column(BigInteger)
+    # A top-up falls after the decision ``seq`` of ``epoch``; a pause or resume has none.
+    epoch: Mapped[int | None] = mapped_column(BigInteger)
+    seq: Mapped[int | None] = mapped_column(BigInteger)
     n: Mapped[int | None] = mapped_column(BigInteger)  # its entry's position, once chained
 
 

@@ -46,3 +46,9 @@ def top_up_entry(
     """A top-up's entry: it falls after the decision ``seq`` of ``epoch`` (0: before any)."""
     return {"kind": "topUp", "brand": brand, "coupons": coupons, "t": t, "epoch": epoch,
             "seq": seq}  # fmt: skip
+
+
+def pause_entry(*, kind: str, t: float) -> dict[str, Any]:
+    """A pause's or resume's entry (``kind`` ``pause`` or ``resume``): when the game stopped
+    or started taking plays again. It changes no caps and no stock."""
+    return {"kind": kind, "t": t}

@@ -28,19 +28,20 @@ WHERE g.fairness_seed IS NOT NULL AND (EXISTS (
     SELECT 1 FROM play_events p
     WHERE p.game_id = g.id AND p.decision_seq IS NOT NULL
       AND (p.decision_epoch, p.decision_seq) > (coalesce(h.epoch, 0), coalesce(h.seq, 0)))
-  OR EXISTS (SELECT 1 FROM decision_log_top_ups u WHERE u.game_id = g.id AND u.n IS NULL))
+  OR EXISTS (SELECT 1 FROM decision_log_events u WHERE u.game_id = g.id AND u.n IS NULL))
 ORDER BY g.id
 """)
-_TOP_UPS = text(
-    "SELECT operation, brand_id, coupons, t AS at, epoch, seq FROM decision_log_top_ups "
-    "WHERE game_id = :game AND n IS NULL ORDER BY epoch, seq, operation"
+_EVENTS = text(
+    "SELECT operation, kind, brand_id, coupons, t AS at, epoch, seq FROM decision_log_events "
+    "WHERE game_id = :game AND n IS NULL ORDER BY t, operation"
 )
-_ADD_TOP_UP = text(
-    "INSERT INTO decision_log_top_ups (game_id, operation, brand_id, coupons, t, epoch, seq) "
-    "VALUES (:game, :operation, :brand, :coupons, :t, :epoch, :seq) ON CONFLICT DO NOTHING"
+_ADD_EVENT = text(
+    "INSERT INTO decision_log_events (game_id, operation, kind, brand_id, coupons, t, epoch, "
+    "seq) VALUES (:game, :operation, :kind, :brand, :coupons, :t, :epoch, :seq) "
+    "ON CONFLICT DO NOTHING"
 )
-_TOP_UP_CHAINED = text(
-    "UPDATE decision_log_top_ups SET n = :n WHERE game_id = :game AND operation = :operation"
+_EVENT_CHAINED = text(
+    "UPDATE decision_log_events SET n = :n WHERE game_id = :game AND operation = :operation"
 )
 _NEW_HEAD = text(
     "INSERT INTO decision_log_heads (game_id, length, hash, epoch, seq) "
@@ -108,16 +109,29 @@ async def add_top_up(
 ) -> None:  # fmt: skip
     """Record a top-up of a committed game at its place in the decision order (once per
     operation), for the chainer."""
-    await conn.execute(_ADD_TOP_UP, {
-        "game": game_id, "operation": operation, "brand": brand_id, "coupons": coupons,
-        "t": t, "epoch": place[0], "seq": place[1],
+    await conn.execute(_ADD_EVENT, {
+        "game": game_id, "operation": operation, "kind": "topUp", "brand": brand_id,
+        "coupons": coupons, "t": t, "epoch": place[0], "seq": place[1],
+    })  # fmt: skip
+
+
+async def add_pause(
+    conn: AsyncConnection | AsyncSession, game_id: int, kind: str, t: float
+) -> None:
+    """Record that a committed game was paused or resumed (``kind``) at ``t``: an entry the
+    chainer logs where it finds it. It changes no caps and no stock; it tells when the
+    game took no plays."""
+    await conn.execute(_ADD_EVENT, {
+        "game": game_id, "operation": f"{kind}-{uuid.uuid4()}", "kind": kind, "brand": None,
+        "coupons": None, "t": t, "epoch": None, "seq": None,
     })  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Pending:
     """A decision recorded, or a top-up applied, not chained yet. A top-up comes after the
-    decision with its seq (0: before any of its epoch)."""
+    decision with its seq (0: before any of its epoch). (A pause or resume has no place:
+    ``past_head`` returns it apart.)"""
 
     epoch: int
     seq: int
@@ -128,17 +142,20 @@ class Pending:
         return self.epoch, self.seq, self.top_up
 
 
-async def past_head(conn: AsyncConnection, game_id: int, place: Place, limit: int) -> list[Pending]:
-    """What is past ``place``, in decision order: recorded decisions (``play_id``, ``body``,
+async def past_head(
+    conn: AsyncConnection, game_id: int, place: Place, limit: int
+) -> tuple[list[Pending], list[Any]]:
+    """What is past ``place``: in decision order, recorded decisions (``play_id``, ``body``,
     the allocator's entry body, ``brand``, ``status``, the coupon ``code``) and top-ups
-    (``operation``, ``brand_id``, ``coupons``, ``at``: its time; a Row's ``t`` is itself)."""
+    (``operation``, ``brand_id``, ``coupons``, ``at``: its time; a Row's ``t`` is itself);
+    and apart, in time order, pauses and resumes (``operation``, ``kind``, ``at``)."""
     plays = await conn.execute(
         _PAST_HEAD, {"game": game_id, "epoch": place.epoch, "seq": place.seq, "limit": limit}
     )
-    top_ups = await conn.execute(_TOP_UPS, {"game": game_id})
+    events = (await conn.execute(_EVENTS, {"game": game_id})).all()
     pending = [Pending(r.epoch, r.seq, False, r) for r in plays]
-    pending += [Pending(r.epoch, r.seq, True, r) for r in top_ups]
-    return sorted(pending, key=Pending.key)
+    pending += [Pending(r.epoch, r.seq, True, r) for r in events if r.kind == "topUp"]
+    return sorted(pending, key=Pending.key), [r for r in events if r.kind != "topUp"]
 
 
 def chainable(pending: Sequence[Pending], place: Place, current_epoch: int) -> list[Pending]:
@@ -169,21 +186,28 @@ def chainable(pending: Sequence[Pending], place: Place, current_epoch: int) -> l
 
 
 async def append(
-    conn: AsyncConnection, game_id: int, entries: Sequence[dict[str, Any]],
-    taken: Sequence[Pending],
+    conn: AsyncConnection, game_id: int, place: Place, entries: Sequence[dict[str, Any]],
+    taken: Sequence[Pending | Any],
 ) -> Place:  # fmt: skip
-    """Write ``entries`` (chained after the head, one per ``taken``) and move the head to
-    the last of them."""
+    """Write ``entries`` (chained after the head, one per ``taken``: a ``Pending``, or a
+    pause's or resume's row) and move the head to the last of them."""
     await conn.execute(_APPEND, {
         "game": game_id, "ns": [e["n"] for e in entries],
-        "plays": [None if p.top_up else p.row.play_id for p in taken],
+        "plays": [p.row.play_id if isinstance(p, Pending) and not p.top_up else None
+                  for p in taken],
         "entries": [chain.canonical(e).decode() for e in entries],
     })  # fmt: skip
     for entry, p in zip(entries, taken, strict=True):
-        if p.top_up:
-            await conn.execute(_TOP_UP_CHAINED, {"game": game_id, "n": entry["n"],
-                                                 "operation": p.row.operation})  # fmt: skip
-    last = (taken[-1].epoch, max(p.seq for p in taken if p.epoch == taken[-1].epoch))
+        event = p if not isinstance(p, Pending) else p.row if p.top_up else None
+        if event is not None:
+            await conn.execute(_EVENT_CHAINED, {"game": game_id, "n": entry["n"],
+                                                "operation": event.operation})  # fmt: skip
+    placed = [p for p in taken if isinstance(p, Pending)]
+    last = (
+        (place.epoch, place.seq)
+        if not placed
+        else (placed[-1].epoch, max(p.seq for p in placed if p.epoch == placed[-1].epoch))
+    )
     moved = Place(chain.Head(entries[-1]["hash"], entries[-1]["n"]), *last)
     await conn.execute(_MOVE_HEAD, {
         "game": game_id, "length": moved.head.length, "hash": moved.head.hash,
@@ -201,7 +225,7 @@ _LINES = text("SELECT entry FROM decision_log WHERE game_id = :game AND n > :aft
 # Every play the game took decided, and every decision and top-up chained.
 _COMPLETE = text("""
 SELECT NOT EXISTS (SELECT 1 FROM play_events WHERE game_id = :game AND processed_time IS NULL)
-   AND NOT EXISTS (SELECT 1 FROM decision_log_top_ups WHERE game_id = :game AND n IS NULL)
+   AND NOT EXISTS (SELECT 1 FROM decision_log_events WHERE game_id = :game AND n IS NULL)
    AND NOT EXISTS (
        SELECT 1 FROM play_events p LEFT JOIN decision_log_heads h ON h.game_id = p.game_id
        WHERE p.game_id = :game AND p.decision_seq IS NOT NULL

@@ -129,8 +129,11 @@ def verify(
                              f"(entry {head.length}, {head.hash[:12]}...)")  # fmt: skip
     replay = _Replay(terms, seed, checks)
     for entry in log:
-        if entry.get("kind") == "topUp":
+        kind = entry.get("kind")
+        if kind == "topUp":
             replay.top_up(entry)
+        elif kind in ("pause", "resume"):
+            replay.stats[f"{kind}s"] = replay.stats.get(f"{kind}s", 0) + 1
         else:
             replay.play(entry)
     replay.finish()

@@ -48,7 +48,7 @@ from frolic.engine import step
 from frolic.engine.rules import GameRules
 from frolic.engine.store import GameLost
 from frolic.errors import Conflict, NotFound, NotReady
-from frolic.fairness import draws
+from frolic.fairness import draws, log_rows
 from frolic.fairness.terms import Terms
 from frolic.games import promises
 from frolic.games.repository import DRAFT, LIVE, budgets_of, load_game, next_epoch
@@ -165,6 +165,8 @@ async def change_status(session: AsyncSession, game_id: int, action: str) -> Gam
         return await read_game(session, game)
     if game.status not in sources:
         raise Conflict(f"game {game_id} is {game.status}; it cannot {action}")
+    if target == PAUSED and game.fairness_seed is not None:
+        await log_rows.add_pause(session, game.id, "pause", time.time())
     return await _set_status(session, game, target)
 
 
@@ -193,6 +195,8 @@ async def resume_game(
     except (RedisError, GameLost) as e:  # lost: back once rebuilt (frolic.reconcile.recovery)
         raise NotReady(f"Redis did not take the resume ({type(e).__name__}); try again") from e
     game.pacing_line_t, game.pacing_line_from = anchor
+    if game.fairness_seed is not None:
+        await log_rows.add_pause(session, game.id, "resume", time.time())
     return await _set_status(session, game, LIVE)
 
 

@@ -50,18 +50,24 @@ async def chain_game(db: AsyncEngine, game: log_rows.Behind) -> int:
         if locked is None:
             return 0  # another chainer has it
         place, current_epoch = locked
-        pending = await log_rows.past_head(conn, game.game_id, place, PAGE)
-        taken = log_rows.chainable(pending, place, current_epoch)
+        pending, pauses = await log_rows.past_head(conn, game.game_id, place, PAGE)
+        taken: list[log_rows.Pending | Any] = [*log_rows.chainable(pending, place, current_epoch)]
+        # Pauses and resumes change no caps and no stock: logged where they are found.
+        taken += pauses
         if not taken:
             return 0
         bodies = [_body(game.game_id, p) for p in taken]
-        await log_rows.append(conn, game.game_id, list(chain.extend(place.head, bodies)), taken)
+        chained = list(chain.extend(place.head, bodies))
+        await log_rows.append(conn, game.game_id, place, chained, taken)
     return len(taken)
 
 
-def _body(game_id: int, pending: log_rows.Pending) -> dict[str, Any]:
-    """The entry of a top-up, or of a recorded decision: the allocator's body, with the
-    outcome as the ledger recorded it and the hash of the code issued."""
+def _body(game_id: int, pending: log_rows.Pending | Any) -> dict[str, Any]:
+    """The entry of a pause or resume, of a top-up, or of a recorded decision: the
+    allocator's body, with the outcome as the ledger recorded it and the hash of the code
+    issued."""
+    if not isinstance(pending, log_rows.Pending):
+        return entries.pause_entry(kind=pending.kind, t=pending.at)
     row = pending.row
     if pending.top_up:
         return entries.top_up_entry(brand=row.brand_id, coupons=row.coupons, t=row.at,

@@ -24,7 +24,7 @@ SEED_TABLES = {
 HEAD_TABLES = SEED_TABLES | {
     "player_plays", "play_numbers",  # migration 0009
     "decision_log", "decision_log_heads",  # migration 0010
-    "decision_log_top_ups",  # migration 0011
+    "decision_log_events",  # migrations 0011, 0012
 }  # fmt: skip
 
 

@@ -115,6 +115,13 @@ async def _play(s: Settings, state: Path) -> dict[str, Any]:
                     async with httpx.AsyncClient(base_url=url, timeout=30,
                                                  headers=admin_auth) as admin:  # fmt: skip
                         await top_up(admin, game, brands[1], 8)
+                if round_ == 3:  # and pauses the game, then resumes it: two entries more
+                    async with httpx.AsyncClient(base_url=url, timeout=30,
+                                                 headers=admin_auth) as admin:  # fmt: skip
+                        for action in ("pause", "resume"):
+                            done = await admin.post(f"/admin/games/{game}/{action}")
+                            assert done.status_code == 200, done.text
+                    await asyncio.sleep(2.5)  # the game cache (2 s) sees it live again
             await wait_decided(s, list(owner), timeout=60)
             async with httpx.AsyncClient(base_url=url, timeout=30, headers=admin_auth) as admin:
                 ended = await admin.post(f"/admin/games/{game}/end")
@@ -166,6 +173,9 @@ def test_the_game_verifies_from_what_http_gives(played: dict[str, Any], tmp_path
     [added] = [e for e in log if e["kind"] == "topUp"]
     assert added["coupons"] == 8
     assert 0 < added["n"] < len(log)
+    paused = [(e["kind"], e["n"]) for e in log if e["kind"] in ("pause", "resume")]
+    assert [k for k, _ in paused] == ["pause", "resume"]
+    assert paused[0][1] < paused[1][1]  # logged where the chainer found them, in time order
     assert any(e["client"] for e in plays)
     (tmp_path / "fairness.json").write_text(json.dumps(document))
     (tmp_path / "audit.jsonl").write_text(played["log"].text)
