@@ -109,7 +109,11 @@ class Allocator:
             decided, epoch = await self._decide_loaded(game, plays)
             audited = []
             for (outcome, decision), (who, d) in zip(decided, drawn, strict=True):
-                audit = orjson.loads("{" + decision.meta + "}")
+                # The audit: the probability and the draw it was decided by (the strategy
+                # is the game's probability_type), exactly, and what the strategy adds.
+                audit: dict[str, object] = {"p": decision.p, "draw": d.u}
+                if decision.meta:
+                    audit.update(orjson.loads("{" + decision.meta + "}"))
                 if outcome.judged is not None:
                     # A replay: planned again on a later state, but decided (and logged)
                     # as it was the first time, whose publish may have died with its

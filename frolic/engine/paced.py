@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from frolic.engine.rules import NO_CAP, GameRules, PacingState
 from frolic.engine.step import Decision, next_forecast
-from frolic.engine.strategy import Play, audit, position
+from frolic.engine.strategy import Play, position
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ class PacedStrategy:
                 remaining -= 1
                 slot_awarded += 1
             out.append(Decision(play.play_id, play.t, k, draw < p, cap, NO_CAP, play.brand_u,
-                                audit(p, draw), p))  # fmt: skip
+                                "", p))  # fmt: skip
         return out
 
     def chance(self, rules: GameRules, state: PacingState, t: float) -> float:

@@ -40,8 +40,9 @@ class Decision(NamedTuple):
     cap: float
     slot_cap: float
     brand_draw: float  # in [0, 1)
-    meta: str = ""  # a JSON fragment for the audit trail, e.g. '"p":0.1,"draw":0.05';
-    # the allocator publishes it with the outcome, and it never goes to Redis
+    # A JSON fragment of what the strategy adds to the audit beside ``p`` and the draw (a
+    # winning moment's instant), e.g. '"moment":12.5'; it never goes to Redis.
+    meta: str = ""
     p: float = 0.0  # the probability ``want`` was drawn against: kept with the outcome
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from frolic.engine.paced import DEFAULT_HORIZON, Horizon, PacedStrategy
 from frolic.engine.rules import NO_CAP, GameRules, PacingState
 from frolic.engine.step import Decision
-from frolic.engine.strategy import Play, Strategy, audit, position
+from frolic.engine.strategy import Play, Strategy, position
 
 
 class SlotStrategy:
@@ -52,7 +52,7 @@ class SlotStrategy:
                 given += 1
                 remaining -= 1
             out.append(Decision(play.play_id, play.t, k, want, NO_CAP, share, play.brand_u,
-                                audit(p, draw), p))  # fmt: skip
+                                "", p))  # fmt: skip
         return out
 
     def chance(self, rules: GameRules, state: PacingState, t: float) -> float:
@@ -112,9 +112,9 @@ class WinningMomentsStrategy:
             t, slot = position(rules, play.t)
             passed = bisect.bisect_right(instants, t)
             want = consumed < passed
-            meta = '"p":0,"draw":null'
+            meta = ""
             if want:
-                meta = f'"p":1,"moment":{instants[consumed]:.3f}'
+                meta = f'"moment":{instants[consumed]:.3f}'
                 consumed = passed if rules.moments_void else consumed + 1
             out.append(Decision(play.play_id, play.t, slot, want, float(passed), NO_CAP,
                                 play.brand_u, meta, 1.0 if want else 0.0))  # fmt: skip
@@ -139,7 +139,7 @@ class FixedOddsStrategy:
         for play in plays:
             _, slot = position(rules, play.t)
             out.append(Decision(play.play_id, play.t, slot, play.u < p, NO_CAP, NO_CAP,
-                                play.brand_u, audit(p, play.u), p))  # fmt: skip
+                                play.brand_u, "", p))  # fmt: skip
         return out
 
     def chance(self, rules: GameRules, state: PacingState, t: float) -> float:

@@ -1,5 +1,5 @@
 """What every probability strategy shares: the play it plans for (with its two draws), the
-protocol it keeps, and the audit fragment and game time of a play.
+protocol it keeps, and the game time of a play.
 
 Each strategy turns a batch of plays into ``step.Decision`` intents from the last known
 state. The state may be a batch old, or shared with other allocators; the caps in each
@@ -47,13 +47,6 @@ class Strategy(Protocol):
     def chance(self, rules: GameRules, state: PacingState, t: float) -> float:
         """The probability a play made at ``t`` would win with, from ``state``: the ``p``
         that ``plan`` records for such a play as the next one (the dashboard's figure)."""
-
-
-def audit(p: float, draw: float) -> str:
-    """The audit fragment of a result: the probability and the draw it was decided by (the
-    strategy is the game's ``probability_type``), exactly: the decision log is judged by
-    ``draw < p``, which a rounded ``p`` could turn the other way."""
-    return f'"p":{p!r},"draw":{draw!r}'
 
 
 def position(rules: GameRules, t: float) -> tuple[float, int]:

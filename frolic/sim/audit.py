@@ -55,7 +55,7 @@ class FairDraws:
             if outcome.brand is not None:
                 self._issued += 1
                 code = chain.code_hash(self.game_id, f"SIM-{self._issued}")
-            p = float(json.loads("{" + decision.meta + "}")["p"])
+            p = decision.p
             body = entries.play_body(
                 player=ref, number=number, client="", decision=decision, p=p,
                 draws=draws.Draws(play.u, play.brand_u), epoch=0, seq=outcome.seq,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import random
 from collections.abc import Awaitable, Callable, Iterable
@@ -119,7 +118,7 @@ def test_slot_strategy_case_1_is_the_seed_probability() -> None:
     state = PacingState(remaining=10)
     # 1000 s left in 5 s slots: 200 slots, P_base = 10 / 200
     (decision,) = SlotStrategy().plan(rules, state, [Play("a", 0.0, 0.01, 0.01)])
-    assert json.loads("{" + decision.meta + "}")["p"] == pytest.approx(0.05)
+    assert decision.p == pytest.approx(0.05)
     assert decision.want  # 0.01 < 0.05
 
 
@@ -382,7 +381,7 @@ async def test_top_ups_at_any_time_never_overspend(
 def recorded_p(strategy: Strategy, rules: GameRules, state: PacingState, t: float) -> float:
     """The ``p`` that ``plan`` writes into the audit of one play at ``t`` from ``state``."""
     (decision,) = strategy.plan(rules, state, [Play("next", t, 0.5, 0.5)])
-    return float(json.loads("{" + decision.meta + "}")["p"])
+    return decision.p
 
 
 @settings(max_examples=150, deadline=None)

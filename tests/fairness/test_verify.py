@@ -69,7 +69,7 @@ def game_log(
         for (player, number, client, _), d, decision, outcome in zip(
             batch, seeded, decisions, outcomes, strict=True
         ):
-            p = json.loads("{" + decision.meta + "}")["p"]
+            p = decision.p
             code = None
             if outcome.brand is not None:
                 issued += 1
