@@ -162,6 +162,18 @@ def chaos(
         raise typer.Exit(1)
 
 
+@app.command()
+def chain(
+    decisions: Annotated[int, typer.Option(min=1, help="Recorded decisions to chain.")] = 20_000,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON line.")] = False,
+) -> None:
+    """The chainer's cost: a game's recorded decisions chained into its decision log."""
+    from frolic_bench import chain as chaining
+
+    with _servers() as (settings, _):
+        _print(chaining.measure(settings, decisions=decisions), as_json)
+
+
 @app.command("all")
 def run_all(
     smoke: Annotated[bool, typer.Option(help="A second or two of each (CI).")] = False,
