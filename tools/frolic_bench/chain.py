@@ -1,8 +1,9 @@
 """``frolic bench chain``: the chainer's cost. ``decisions`` recorded decisions of one game
 are written straight into the ledger (as recorders leave them: each with its place and its
-entry's body), then chained from scratch by ``frolic.recorder.chainer.chain_all``, as a
-recorder process does every second: entries a second, and the chainer's own CPU an entry
-(PostgreSQL's is on top)."""
+entry's body), then chained from scratch by ``frolic.recorder.chainer.chain_game``, a page
+a transaction, as a recorder process's pass does: entries a second, and the chainer's own
+CPU an entry (PostgreSQL's is on top). Only this game is chained: the database may hold
+others'."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from frolic.config import Settings
 from frolic.db.session import create_engine
 from frolic.fairness import draws
-from frolic.recorder.chainer import chain_all
+from frolic.fairness.log_rows import Behind
+from frolic.recorder.chainer import chain_game
 
 EPOCH = 1
 # A paced play's entry body as the allocator publishes it (its seq is added per row).
@@ -36,10 +38,11 @@ def measure(settings: Settings, *, decisions: int) -> dict[str, Any]:
 async def _measure(url: str, decisions: int) -> dict[str, Any]:
     db = create_engine(url)
     try:
-        game = await _recorded_game(db, decisions)
+        game, seed = await _recorded_game(db, decisions)
+        behind = Behind(game, draws.commitment(seed))
         cpu, wall = time.process_time(), time.perf_counter()
         written = 0
-        while more := await chain_all(db):
+        while more := await chain_game(db, behind):
             written += more
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         async with db.connect() as conn:
@@ -56,9 +59,9 @@ async def _measure(url: str, decisions: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def _recorded_game(db: AsyncEngine, decisions: int) -> int:
-    """A committed game with ``decisions`` recorded, none chained: its id."""
-    tag = uuid.uuid4().hex[:8]
+async def _recorded_game(db: AsyncEngine, decisions: int) -> tuple[int, bytes]:
+    """A committed game with ``decisions`` recorded, none chained: its id and seed."""
+    tag, seed = uuid.uuid4().hex[:8], draws.new_seed()
     async with db.begin() as conn:
         campaign = await conn.scalar(text(
             "INSERT INTO campaigns (name, start_time, end_time, status) "
@@ -68,7 +71,7 @@ async def _recorded_game(db: AsyncEngine, decisions: int) -> int:
             "INSERT INTO games (campaign_id, name, start_time, end_time, total_budget, "
             "probability_type, status, fairness_seed, redis_epoch) VALUES (:c, :n, now(), "
             "now() + interval '1 hour', 100, 'paced', 'live', :s, :e) RETURNING id"),
-            {"c": campaign, "n": tag, "s": draws.new_seed(), "e": EPOCH})  # fmt: skip
+            {"c": campaign, "n": tag, "s": seed, "e": EPOCH})  # fmt: skip
         user = await conn.scalar(text(
             "INSERT INTO users (external_id) VALUES (:n) RETURNING id"),
             {"n": f"bench-{tag}"})  # fmt: skip
@@ -82,4 +85,4 @@ async def _recorded_game(db: AsyncEngine, decisions: int) -> int:
             {"u": user, "g": game, "e": EPOCH, "n": decisions, "body": json.dumps(_BODY)},
         )  # fmt: skip
     assert game is not None
-    return int(game)
+    return int(game), seed
