@@ -8,6 +8,7 @@ stack must not see that)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,10 @@ async def run(name: str, state: Path, plan: Plan = PLAN) -> Row:
     async with Chaos(Settings(), state, plan, progress=lambda line: None) as chaos:
         row = await chaos.run(fault)
     assert row.counts["accepted"] >= 0.95 * row.counts["sent"], row.refused
-    assert row.counts["finalized"] == row.counts["accepted"], row.evidence.get("stuck")
+    # As text: pytest cuts a dict's repr short, and the diagnosis is what a failure needs.
+    assert row.counts["finalized"] == row.counts["accepted"], json.dumps(
+        row.evidence.get("stuck"), indent=1, default=str
+    )
     assert (row.counts["overspent"], row.counts["duplicated"], row.counts["lost"]) == (0, 0, 0)
     assert row.counts["violations"] == []
     # Each game's decision log verifies, whatever the fault did to the pipeline.
