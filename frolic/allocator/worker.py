@@ -109,18 +109,17 @@ class Allocator:
             decided, epoch = await self._decide_loaded(game, plays)
             audited = []
             for (outcome, decision), (who, d) in zip(decided, drawn, strict=True):
+                if outcome.judged is not None:
+                    # A replay: planned again on a later state, but decided (and logged)
+                    # as it was the first time, whose publish may have died with its
+                    # allocator; the re-plan's additions to the audit are not its.
+                    p, cap, slot_cap = outcome.judged
+                    decision = decision._replace(p=p, cap=cap, slot_cap=slot_cap, meta="")
                 # The audit: the probability and the draw it was decided by (the strategy
                 # is the game's probability_type), exactly, and what the strategy adds.
                 audit: dict[str, object] = {"p": decision.p, "draw": d.u}
                 if decision.meta:
                     audit.update(orjson.loads("{" + decision.meta + "}"))
-                if outcome.judged is not None:
-                    # A replay: planned again on a later state, but decided (and logged)
-                    # as it was the first time, whose publish may have died with its
-                    # allocator.
-                    p, cap, slot_cap = outcome.judged
-                    decision = decision._replace(p=p, cap=cap, slot_cap=slot_cap)
-                    audit = {"p": p, "draw": d.u}
                 if who is not None:  # the play's entry in the game's decision log
                     audit["entry"] = entries.play_body(
                         player=who[0], number=who[1], client=who[2], decision=decision,
