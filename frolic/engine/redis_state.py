@@ -51,18 +51,22 @@ def parse_state(
     )
 
 
+def _text(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
 def parse_processed(value: bytes | str) -> Stored:
     """A processed hash's value: the brand won (0 for a loss), the decision's seq and how
     it was judged (``"<brand>:<seq>:<p>:<cap>:<slot_cap>"``; a rebuild restores
     ``"<brand>"``: seq 0, not judged here)."""
-    brand, _, rest = (value.decode() if isinstance(value, bytes) else value).partition(":")
+    brand, _, rest = _text(value).partition(":")
     seq, _, how = rest.partition(":")
     return int(brand), int(seq or 0), parse_judged(how) if how else None
 
 
 def parse_judged(value: bytes | str) -> tuple[float, float, float]:
     """``"<p>:<cap>:<slot_cap>"`` as the script keeps it ('' for no cap)."""
-    p, cap, slot_cap = (value.decode() if isinstance(value, bytes) else value).split(":")
+    p, cap, slot_cap = _text(value).split(":")
     return float(p), float(cap) if cap else NO_CAP, float(slot_cap) if slot_cap else NO_CAP
 
 
@@ -72,7 +76,7 @@ def parse_top_up(value: bytes | str | None) -> tuple[int, int] | None:
     ``epoch``. None if there is no record, or one from before places were kept."""
     if value is None:
         return None
-    parts = (value.decode() if isinstance(value, bytes) else value).split(":")
+    parts = _text(value).split(":")
     return (int(parts[1]), int(parts[2])) if len(parts) == 3 else None
 
 
