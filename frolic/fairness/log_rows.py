@@ -19,18 +19,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from frolic.fairness import chain
 
-# Game g's log is behind, its head h (NULL: none yet): a recorded decision past the head
-# (the row comparison reads ix_play_events_decision_order), or an event not chained.
-_UNCHAINED = """(EXISTS (
+# Games with a commitment whose recorded decisions are past their head (or with no head
+# yet). The row comparison reads ix_play_events_decision_order.
+_BEHIND = text("""
+SELECT g.id, encode(sha256(g.fairness_seed), 'hex') AS commitment
+FROM games g LEFT JOIN decision_log_heads h ON h.game_id = g.id
+WHERE g.fairness_seed IS NOT NULL AND (EXISTS (
     SELECT 1 FROM play_events p
     WHERE p.game_id = g.id AND p.decision_seq IS NOT NULL
       AND (p.decision_epoch, p.decision_seq) > (coalesce(h.epoch, 0), coalesce(h.seq, 0)))
-  OR EXISTS (SELECT 1 FROM decision_log_events u WHERE u.game_id = g.id AND u.n IS NULL))"""
-# Games with a commitment whose log is behind.
-_BEHIND = text(f"""
-SELECT g.id, encode(sha256(g.fairness_seed), 'hex') AS commitment
-FROM games g LEFT JOIN decision_log_heads h ON h.game_id = g.id
-WHERE g.fairness_seed IS NOT NULL AND {_UNCHAINED}
+  OR EXISTS (SELECT 1 FROM decision_log_events u WHERE u.game_id = g.id AND u.n IS NULL))
 ORDER BY g.id
 """)
 _EVENTS = text(
@@ -224,11 +222,14 @@ _LINES = text("SELECT entry FROM decision_log WHERE game_id = :game AND n > :aft
               "ORDER BY n LIMIT :limit")  # fmt: skip
 
 
-# Every play the game took decided, and every decision and event chained.
-_COMPLETE = text(f"""
+# Every play the game took decided, and every decision and top-up chained.
+_COMPLETE = text("""
 SELECT NOT EXISTS (SELECT 1 FROM play_events WHERE game_id = :game AND processed_time IS NULL)
-   AND NOT {_UNCHAINED}
-FROM games g LEFT JOIN decision_log_heads h ON h.game_id = g.id WHERE g.id = :game
+   AND NOT EXISTS (SELECT 1 FROM decision_log_events WHERE game_id = :game AND n IS NULL)
+   AND NOT EXISTS (
+       SELECT 1 FROM play_events p LEFT JOIN decision_log_heads h ON h.game_id = p.game_id
+       WHERE p.game_id = :game AND p.decision_seq IS NOT NULL
+         AND (p.decision_epoch, p.decision_seq) > (coalesce(h.epoch, 0), coalesce(h.seq, 0)))
 """)
 
 
