@@ -22,8 +22,8 @@ serve: install
 	$(BIN)/frolic serve
 
 lint: install
-	$(BIN)/ruff check frolic tools tests
-	$(BIN)/ruff format --check frolic tools tests
+	$(BIN)/ruff check frolic tools tests benchmarks
+	$(BIN)/ruff format --check frolic tools tests benchmarks
 	$(BIN)/mypy
 
 # The page tests drive Debian's chromium headless. Where it is missing (a fresh CI machine)

@@ -58,6 +58,32 @@ class Settings(BaseSettings):
     final_topic: str = Field(
         "play-final", description="Topic of final outcomes (with codes) for the reveal."
     )
+    kafka_linger_ms: float = Field(
+        5.0,
+        ge=0,
+        description="How long a producer holds messages to send them to the broker together "
+        "(librdkafka `linger.ms`). Shorter means more, smaller requests; the embedded broker "
+        "spends CPU on each, and below 5 ms its latency rises (docs/performance.md).",
+    )
+    kafka_batch_bytes: int = Field(
+        1_000_000,
+        ge=1000,
+        description="Most bytes a producer sends to one partition in one request (`batch.size`).",
+    )
+    kafka_fetch_wait_ms: int = Field(
+        20,
+        ge=1,
+        description="Longest a consumer's fetch waits at the broker for messages "
+        "(`fetch.wait.max.ms`). Kafka answers as soon as there are `kafka_fetch_min_bytes`, so "
+        "longer costs nothing there; the embedded broker spends CPU on each fetch, and waits "
+        "under 20 ms from several consumers saturate it (docs/performance.md).",
+    )
+    kafka_fetch_min_bytes: int = Field(
+        1,
+        ge=1,
+        description="Bytes a fetch waits for before the broker answers (`fetch.min.bytes`); "
+        "1 answers on the first message, for the lowest latency.",
+    )
     kafka_session_timeout_ms: int = Field(
         6000,
         ge=1000,

@@ -29,6 +29,27 @@ def client_config(settings: Settings, **extra: Any) -> dict[str, Any]:
     return {"bootstrap.servers": settings.kafka_bootstrap, "logger": _client_log, **extra}
 
 
+def producer_config(settings: Settings, **extra: Any) -> dict[str, Any]:
+    """A producer's settings: batching as ``kafka_linger_ms`` and ``kafka_batch_bytes`` say."""
+    return client_config(settings, **{
+        "linger.ms": settings.kafka_linger_ms, "batch.size": settings.kafka_batch_bytes,
+        **extra,
+    })  # fmt: skip
+
+
+def consumer_config(settings: Settings, group: str, **extra: Any) -> dict[str, Any]:
+    """A group member's settings: fetches as ``kafka_fetch_wait_ms`` and
+    ``kafka_fetch_min_bytes`` say, and a session short enough that a (re)join is quick."""
+    return client_config(settings, **{
+        "group.id": group,
+        "fetch.wait.max.ms": settings.kafka_fetch_wait_ms,
+        "fetch.min.bytes": settings.kafka_fetch_min_bytes,
+        "session.timeout.ms": settings.kafka_session_timeout_ms,
+        "heartbeat.interval.ms": max(500, settings.kafka_session_timeout_ms // 6),
+        **extra,
+    })  # fmt: skip
+
+
 def admin_client(settings: Settings) -> AdminClient:
     return AdminClient(cast(Any, client_config(settings)))
 

@@ -68,14 +68,11 @@ class Allocator:
         self._drawers: dict[int, tuple[Seed, draws.Drawer]] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
-        # The broker answers a fetch when data is there or after fetch.wait.max.ms (500 ms
-        # by default), whichever is first; a quiet partition among busy ones would hold
-        # each fetch that long. A batch wait would add to every play's time to decision:
-        # the batch is what arrived while the one before was decided.
+        # A batch wait would add to every play's time to decision: the batch is what
+        # arrived while the one before was decided.
         consumer = BatchConsumer(
-            self.settings, self.settings.play_topic, ALLOCATORS, wait=0.1, fill=False,
-            **{"fetch.wait.max.ms": 10},
-        )  # fmt: skip
+            self.settings, self.settings.play_topic, ALLOCATORS, wait=0.1, fill=False
+        )
         await consumer.drain(stop, _decode.decode, self.decide)
         log.info("allocator stopped after %d plays in %d batches", self.decided, self.batches)
 
@@ -94,7 +91,6 @@ class Allocator:
         self, game_id: int, events: list[messages.PlayEvent]
     ) -> list[asyncio.Future[None]]:
         game = await self.games.get(game_id)
-        now = self.clock()
         topic = self.settings.result_topic
         audited: list[tuple[int | None, dict[str, object]]]
         epoch = 0
@@ -137,7 +133,7 @@ class Allocator:
         out = []
         for e, (brand, audit) in zip(events, audited, strict=True):
             result = messages.Decided(
-                e.play_id, e.game_id, e.user_id, e.user, e.t, e.reveal_at, brand, now, audit, epoch
+                e.play_id, e.game_id, e.user_id, e.user, e.t, e.reveal_at, brand, done, audit, epoch
             )
             out.append(self.playlog.deliver(topic, e.user, messages.encode(result)))
         return out

@@ -25,7 +25,7 @@ from frolic import metrics
 from frolic.config import Settings
 from frolic.db.outage import is_outage, is_refusal
 from frolic.errors import NotReady
-from frolic.topics import client_config
+from frolic.topics import consumer_config
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -72,17 +72,9 @@ class BatchConsumer:
         self.wait = wait
         self.fill = fill
         self.tally = Tally()
-        config = client_config(
-            settings,
-            **{
-                "group.id": group,
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-                "session.timeout.ms": settings.kafka_session_timeout_ms,
-                "heartbeat.interval.ms": max(500, settings.kafka_session_timeout_ms // 6),
-                **extra,
-            },
-        )
+        config = consumer_config(settings, group, **{
+            "enable.auto.commit": False, "auto.offset.reset": "earliest", **extra,
+        })  # fmt: skip
         self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"consumer-{group}")
         self._consumer = Consumer(config)
         self._consumer.subscribe([topic], on_revoke=self._on_revoke)

@@ -38,7 +38,7 @@ class Decided(msgspec.Struct, frozen=True):
     t: float
     reveal_at: float
     brand: int | None  # the brand won, or None for a loss
-    decided_at: float
+    decided_at: float  # when the allocator's store call that decided it returned
     audit: dict[str, Any] = {}  # the strategy's probability and draw, as stored in Redis
     epoch: int = 0  # the game's Redis epoch it was decided under (PacingState.epoch)
 

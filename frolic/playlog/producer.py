@@ -16,7 +16,7 @@ from typing import Any
 from confluent_kafka import KafkaError, Message, Producer
 
 from frolic.config import Settings
-from frolic.topics import client_config
+from frolic.topics import producer_config
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +24,9 @@ log = logging.getLogger(__name__)
 class PlayLog:
     def __init__(self, settings: Settings) -> None:
         self._producer = Producer(
-            client_config(
+            producer_config(
                 settings,
                 **{
-                    "linger.ms": 2,
                     "enable.idempotence": False,
                     "acks": "all",
                     "queue.buffering.max.messages": 1_000_000,

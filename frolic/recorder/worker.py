@@ -38,7 +38,13 @@ class Recorder:
         self.recorded = 0
 
     async def run(self, stop: asyncio.Event) -> None:
-        consumer = BatchConsumer(self.settings, self.settings.result_topic, RECORDERS, batch=500)
+        # As the allocator: a batch is what arrived while the one before was recorded, so
+        # no play waits for a batch to fill, and under load the batches grow, spreading the
+        # transaction's and the finals' delivery's fixed costs (measured: batches of at most
+        # 500, each filled for up to 50 ms, kept up with no more than about 3,500 plays/s).
+        consumer = BatchConsumer(
+            self.settings, self.settings.result_topic, RECORDERS, batch=2000, fill=False
+        )
         await consumer.drain(stop, _decode.decode, self.record)
         log.info("recorder stopped after %d outcomes", self.recorded)
 

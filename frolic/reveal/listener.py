@@ -23,7 +23,7 @@ from confluent_kafka import Consumer, Message, TopicPartition
 
 from frolic.config import Settings
 from frolic.playlog.messages import Final, PlayEvent, decoder
-from frolic.topics import client_config
+from frolic.topics import consumer_config
 
 log = logging.getLogger(__name__)
 
@@ -55,21 +55,9 @@ class BroadcastListener:
         self._decode = decoder(kind)
         self._assigned = threading.Event()
         self._stopping = threading.Event()
-        self._consumer = Consumer(
-            client_config(
-                settings,
-                **{
-                    "group.id": self.group,
-                    "auto.offset.reset": "latest",
-                    "enable.auto.commit": True,
-                    "session.timeout.ms": settings.kafka_session_timeout_ms,
-                    "heartbeat.interval.ms": max(500, settings.kafka_session_timeout_ms // 6),
-                    # A final is usually published seconds before its revealAt; still, do not
-                    # let an idle fetch sit on a new one for librdkafka's default 500 ms.
-                    "fetch.wait.max.ms": 100,
-                },
-            )
-        )
+        self._consumer = Consumer(consumer_config(settings, self.group, **{
+            "auto.offset.reset": "latest", "enable.auto.commit": True,
+        }))  # fmt: skip
         self._thread = threading.Thread(target=self._run, name=self.group, daemon=True)
 
     def start(self) -> None:

@@ -23,9 +23,11 @@ def test_bench_e2e_decides_every_play_it_publishes(endpoints: Endpoints, tmp_pat
     assert result["e2e_overspent"] == 0
     assert 0 < result["e2e_rate_per_s"] <= 300
     assert 0 < result["e2e_alloc_p50_ms"] <= result["e2e_alloc_p99_ms"]
-    # The allocator takes a play before its result arrives.
-    assert 0 < result["e2e_picked_p50_ms"] <= result["e2e_alloc_p50_ms"]
-    assert result["e2e_picked_p99_ms"] <= result["e2e_alloc_max_ms"]
+    # A play's outcome is stored before its result arrives on the results topic, and
+    # recorded in PostgreSQL (its final published) after that.
+    assert result["e2e_alloc_p50_ms"] <= result["e2e_result_p50_ms"]
+    assert result["e2e_result_p50_ms"] <= result["e2e_final_p50_ms"]
+    assert result["e2e_finals"] == 300  # every play recorded, and its final published
     assert 0 < result["e2e_broker_floor_p99_ms"]
     ratio = result["e2e_alloc_p99_ms"] / result["e2e_broker_floor_p99_ms"]
     assert result["e2e_vs_broker_floor"] == round(ratio, 2)

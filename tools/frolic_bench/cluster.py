@@ -59,6 +59,10 @@ def environment(settings: Settings, state: Path) -> dict[str, str]:
         "FROLIC_RESULT_TOPIC": settings.result_topic,
         "FROLIC_FINAL_TOPIC": settings.final_topic,
         "FROLIC_KAFKA_PARTITIONS": str(settings.kafka_partitions),
+        "FROLIC_KAFKA_LINGER_MS": str(settings.kafka_linger_ms),
+        "FROLIC_KAFKA_BATCH_BYTES": str(settings.kafka_batch_bytes),
+        "FROLIC_KAFKA_FETCH_WAIT_MS": str(settings.kafka_fetch_wait_ms),
+        "FROLIC_KAFKA_FETCH_MIN_BYTES": str(settings.kafka_fetch_min_bytes),
         "FROLIC_REVEAL_SECONDS": str(settings.reveal_seconds),
         "FROLIC_REDRIVE_AFTER_SECONDS": str(settings.redrive_after_seconds),
         # Every request of a test or benchmark comes from 127.0.0.1.

@@ -1,16 +1,26 @@
-"""``frolic bench e2e``: time from publishing a play to its result stored, through real
+"""``frolic bench e2e``: time from publishing a play to its outcome stored, through real
 ``frolic serve --role allocator`` processes, at a fixed publish rate.
 
 A separate producer process publishes ``PlayEvent``s to the play topic at ``rate`` a second
-for ``seconds``, each stamped with the moment it is handed to the producer. A consumer in
-this process reads ``Decided`` from the results topic and notes its arrival. The allocator
-records a play's outcome in Redis in its one Lua call *before* it publishes ``Decided``, so
-arrival minus publish is an upper bound of publish-to-stored; polling Redis instead would
-add the polling period and load Redis with reads. At the end every play's outcome is looked
-up in Redis's processed hashes: a play counts as decided only if it is recorded there.
+for ``seconds``, each stamped with the moment it is handed to the producer. The allocator
+stamps each ``Decided`` with the moment its store call returned, the play's outcome and
+the budget's change recorded in Redis (``decided_at``): that minus the publish stamp is
+the allocation latency (``e2e_alloc_*``; the clocks are one host's). A consumer in this
+process also notes each ``Decided``'s arrival on the results topic (``e2e_result_*``: one
+more broker hop). At the end every play's outcome is looked up in Redis's processed
+hashes: a play counts as decided only if it is recorded there.
+
+A recorder process runs beside the allocators, and the same consumer reads the final
+topic too: publish to a play's final outcome recorded in PostgreSQL and published for the
+reveal (``e2e_final_*``). The bench's plays were not written by ingestion, so the recorder
+writes each row as well as its outcome (``insert_missing``): a little more than its work on
+a real play.
 
 The baseline is the broker floor: the same messages at the same rate through a topic with
-no allocator, produce to consume, measured the same way in the same run.
+no allocator, produce to consume, measured the same way in the same run. Every client here
+uses the roles' own settings (``topics.producer_config``, ``topics.consumer_config``), so
+the floor is the broker's at the settings Frolic runs with; ``benchmarks/broker_floor.py``
+measures it again with nothing of Frolic's.
 """
 
 from __future__ import annotations
@@ -57,24 +67,27 @@ def measure(
         "final_topic": f"bench-e2e-{tag}-final",
     })  # fmt: skip
     topics.ensure_topics(topics.admin_client(settings), settings)
-    rules = asyncio.run(_create_game(settings))
+    rules, users = asyncio.run(_create_game(settings))
 
-    floor = _run_load(settings, settings.play_topic, settings.play_topic, rules, rate, seconds)
+    floor = _run_load(settings, settings.play_topic, rules, users, rate, seconds)
     floor_late = _percentiles(floor.latencies)
 
     play_topic = f"bench-e2e-{tag}-load"
     loaded = settings.model_copy(update={"play_topic": play_topic})
     topics.ensure_topics(topics.admin_client(loaded), loaded)
-    with running(loaded, state, [["allocator"]] * allocators):
-        _run_load(loaded, play_topic, loaded.result_topic, rules, rate=WARM_PLAYS, seconds=1)
-        run = _run_load(loaded, play_topic, loaded.result_topic, rules, rate, seconds)
-    late = _percentiles(run.latencies)
-    picked = _percentiles(run.picked)
+    with running(loaded, state, [["allocator"]] * allocators + [["recorder"]]):
+        _run_load(loaded, play_topic, rules, users, rate=WARM_PLAYS, seconds=1, final=True)
+        run = _run_load(loaded, play_topic, rules, users, rate, seconds, final=True)
+    late = _percentiles(run.stored)
+    result = _percentiles(run.latencies)
+    final = _percentiles(run.finals)
     stored, awarded = asyncio.run(_stored(settings, rules, run.published))
     return {
         "e2e_alloc_p50_ms": late[50], "e2e_alloc_p99_ms": late[99],
         "e2e_alloc_max_ms": late[100],
-        "e2e_picked_p50_ms": picked[50], "e2e_picked_p99_ms": picked[99],
+        "e2e_result_p50_ms": result[50], "e2e_result_p99_ms": result[99],
+        "e2e_final_p50_ms": final[50], "e2e_final_p99_ms": final[99],
+        "e2e_final_max_ms": final[100], "e2e_finals": len(run.finals),
         "e2e_rate_per_s": round(run.rate), "e2e_rate_asked_per_s": rate,
         "e2e_seconds": seconds, "e2e_allocators": allocators,
         "e2e_plays": len(run.published), "e2e_stored": stored,
@@ -87,9 +100,13 @@ def measure(
     }  # fmt: skip
 
 
-async def _create_game(settings: Settings) -> GameRules:
+Users = list[tuple[int, str]]  # the players' ids and external ids
+
+
+async def _create_game(settings: Settings) -> tuple[GameRules, Users]:
     """A live hour-long paced game of two brands, in PostgreSQL and loaded into Redis, with
-    a committed fairness seed: its plays are drawn from it and logged, as a real game's."""
+    a committed fairness seed: its plays are drawn from it and logged, as a real game's;
+    and ``USERS`` players to play it."""
     assert settings.database_url
     assert settings.redis_url
     db = create_engine(settings.database_url)
@@ -118,7 +135,11 @@ async def _create_game(settings: Settings) -> GameRules:
                     game_id=game, brand_id=brand, total_coupons=BUDGET // 2,
                     remaining_coupons=BUDGET // 2,
                 ))  # fmt: skip
-        assert game is not None
+            assert game is not None
+            players = await conn.execute(insert(models.User).values(
+                [{"external_id": f"bench-{tag}-{i}"} for i in range(USERS)]
+            ).returning(models.User.id, models.User.external_id))  # fmt: skip
+            users = [(row.id, row.external_id or "") for row in players]
         view = await load_game(db, game)
     finally:
         await db.dispose()
@@ -128,54 +149,68 @@ async def _create_game(settings: Settings) -> GameRules:
         await store_for(settings, redis).load(view.rules, stock)
     finally:
         await redis.aclose()
-    return view.rules
+    return view.rules, users
 
 
 @dataclass(frozen=True)
 class Load:
     published: dict[str, float]  # play id -> the request time it carries
     latencies: list[float]  # ms, of the plays that arrived
-    # ms from publish to the allocator's batch taking the play (its Decided's decided_at);
-    # empty for the broker floor
-    picked: list[float]
+    # ms from publish to the outcome stored in Redis (its Decided's decided_at); empty for
+    # the broker floor
+    stored: list[float]
+    finals: list[float]  # ms from publish to the play's final on the final topic, if watched
     rate: float  # plays a second the producer achieved
 
 
 def _run_load(
-    settings: Settings, play_topic: str, watch_topic: str, rules: GameRules, rate: int,
-    seconds: float,
+    settings: Settings, play_topic: str, rules: GameRules, users: Users, rate: int,
+    seconds: float, *, final: bool = False,
 ) -> Load:  # fmt: skip
     """Publish from a separate process; time each play from its publish to its arrival on
-    ``watch_topic``."""
-    watcher = _watcher(settings, watch_topic)
+    the result topic (or, for the broker floor, back on ``play_topic``), and with ``final``
+    to its final outcome too."""
+    floor = not final
+    watched = [play_topic] if floor else [settings.result_topic, settings.final_topic]
+    watcher = _watcher(settings, watched)
+    decoders = (
+        {play_topic: messages.decoder(messages.PlayEvent)} if floor else
+        {settings.result_topic: messages.decoder(messages.Decided),
+         settings.final_topic: messages.decoder(messages.Final)}
+    )  # fmt: skip
     context = multiprocessing.get_context("spawn")
     results: multiprocessing.Queue[tuple[dict[str, float], float]] = context.Queue()
     producer = context.Process(
-        target=_produce, args=(settings, play_topic, rules.game_id, rate, seconds, results)
+        target=_produce,
+        args=(settings, play_topic, rules.game_id, users, rate, seconds, results),
     )
     producer.start()
     try:
         arrived: dict[str, float] = {}
-        picked: dict[str, float] = {}
+        finished: dict[str, float] = {}
+        stored: dict[str, float] = {}
         published: dict[str, float] | None = None
         pending: set[str] = set()
         achieved = 0.0
         deadline = time.monotonic() + seconds + 120
-        decode = messages.decoder(
-            messages.PlayEvent if watch_topic == play_topic else messages.Decided
-        )
         while time.monotonic() < deadline:
             # One message a call: a batch call waits for its batch, and the wait would count.
             message = watcher.poll(0.005)
             if message is not None and message.error() is None:
-                seen = decode.decode(message.value() or b"")
-                arrived.setdefault(seen.play_id, time.time())
+                now = time.time()
+                seen = decoders[message.topic() or ""].decode(message.value() or b"")
+                if isinstance(seen, messages.Final):
+                    finished.setdefault(seen.play_id, now)
+                else:
+                    arrived.setdefault(seen.play_id, now)
                 if isinstance(seen, messages.Decided):
-                    picked.setdefault(seen.play_id, (seen.decided_at - seen.t) * 1000)
-                pending.discard(seen.play_id)
+                    stored.setdefault(seen.play_id, (seen.decided_at - seen.t) * 1000)
+                if floor or (seen.play_id in finished and seen.play_id in arrived):
+                    pending.discard(seen.play_id)
             elif published is None and not results.empty():
                 published, achieved = results.get()
-                pending = set(published) - arrived.keys()
+                done = arrived.keys() if floor else arrived.keys() & finished.keys()
+                pending = set(published) - done
             if published is not None and not pending:
                 break
         if published is None:
@@ -183,26 +218,31 @@ def _run_load(
     finally:
         watcher.close()
         producer.join(30)
+
     # Only this run's plays, each once: the topic may hold earlier runs' results, and a
     # result decided again (a replay after a rebalance) arrives twice.
-    latencies = [(arrived[p] - t) * 1000 for p, t in published.items() if p in arrived]
-    return Load(published, latencies, [picked[p] for p in published if p in picked], achieved)
+    def since(times: dict[str, float]) -> list[float]:
+        return [(times[p] - t) * 1000 for p, t in published.items() if p in times]
+
+    return Load(published, since(arrived), [stored[p] for p in published if p in stored],
+                since(finished), achieved)  # fmt: skip
 
 
-def _watcher(settings: Settings, topic: str) -> Consumer:
-    """A consumer on every partition of ``topic`` from its start, in no group: it sees the
-    messages of this run only, and joins no rebalance."""
-    consumer = Consumer(topics.client_config(settings, **{
-        "group.id": f"bench-watch-{uuid.uuid4().hex[:6]}", "enable.auto.commit": False,
-        "fetch.wait.max.ms": 5, "fetch.min.bytes": 1,
-    }))  # fmt: skip
-    partitions = topics.partition_counts(topics.admin_client(settings), 15)[topic]
-    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
+def _watcher(settings: Settings, watched: list[str]) -> Consumer:
+    """A consumer on every partition of ``watched`` from their start, fetching as the roles
+    do (``topics.consumer_config``), with no group membership: it sees the messages of this
+    run only, and joins no rebalance."""
+    consumer = Consumer(topics.consumer_config(
+        settings, f"bench-watch-{uuid.uuid4().hex[:6]}", **{"enable.auto.commit": False}
+    ))  # fmt: skip
+    counts = topics.partition_counts(topics.admin_client(settings), 15)
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING)
+                     for topic in watched for p in range(counts[topic])])  # fmt: skip
     return consumer
 
 
 def _produce(
-    settings: Settings, topic: str, game_id: int, rate: int, seconds: float,
+    settings: Settings, topic: str, game_id: int, users: Users, rate: int, seconds: float,
     results: multiprocessing.Queue[tuple[dict[str, float], float]],
 ) -> None:  # fmt: skip
     """Paced publishing, as ``POST /play`` does it (the same producer and settings): every
@@ -216,11 +256,11 @@ def _produce(
         due = min(total, int((time.monotonic() - start) * rate) + 1)
         for n in range(len(published), due):
             play_id = str(uuid.uuid4())
-            user = f"bench-{n % USERS}"
+            user_id, user = users[n % len(users)]
             t = time.time()
             # numbered as ingestion numbers them: each player's plays 1, 2, 3...
-            event = messages.PlayEvent(play_id, game_id, n % USERS + 1, user, t, t + reveal,
-                                       number=n // USERS + 1)  # fmt: skip
+            event = messages.PlayEvent(play_id, game_id, user_id, user, t, t + reveal,
+                                       number=n // len(users) + 1)  # fmt: skip
             playlog.publish(topic, user, messages.encode(event))
             published[play_id] = t
         time.sleep(0.001)
