@@ -51,7 +51,11 @@ class Settings(BaseSettings):
     )
 
     kafka_partitions: int = Field(
-        8, ge=1, description="Partitions per topic when Frolic creates its topics."
+        8,
+        ge=1,
+        description="Partitions per topic when Frolic creates its topics: the most members "
+        "a role's consumer group can use. Unset on the embedded broker: 2 "
+        "(docs/performance.md).",
     )
     play_topic: str = Field("play-events", description="Topic of accepted plays.")
     result_topic: str = Field("play-results", description="Topic of decided outcomes.")
@@ -59,11 +63,12 @@ class Settings(BaseSettings):
         "play-final", description="Topic of final outcomes (with codes) for the reveal."
     )
     kafka_linger_ms: float = Field(
-        5.0,
+        10.0,
         ge=0,
         description="How long a producer holds messages to send them to the broker together "
         "(librdkafka `linger.ms`). Shorter means more, smaller requests; the embedded broker "
-        "spends CPU on each, and below 5 ms its latency rises (docs/performance.md).",
+        "spends CPU on each, and the more requests it has stored the more each fetch costs "
+        "(docs/performance.md).",
     )
     kafka_batch_bytes: int = Field(
         1_000_000,

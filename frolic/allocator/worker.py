@@ -19,6 +19,7 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import orjson
 
@@ -76,16 +77,21 @@ class Allocator:
         await consumer.drain(stop, _decode.decode, self.decide)
         log.info("allocator stopped after %d plays in %d batches", self.decided, self.batches)
 
-    async def decide(self, events: Sequence[messages.PlayEvent]) -> None:
+    async def decide(self, events: Sequence[messages.PlayEvent]) -> asyncio.Future[Any]:
+        """Decide ``events`` (their outcomes stored in Redis when this returns) and publish
+        their results; the future settles once the broker has every one. The consumer
+        decides the next batch meanwhile, and commits this one's offsets after it settles:
+        waiting here put the results' delivery (the producer's linger and the broker's
+        answer) into the time to decision of every play of the next batch."""
         by_game: dict[int, list[messages.PlayEvent]] = defaultdict(list)
         for event in events:
             by_game[event.game_id].append(event)
         deliveries = []
         for game_id, plays in by_game.items():
             deliveries += await self._decide_game(game_id, plays)
-        await asyncio.gather(*deliveries)
         self.decided += len(events)
         self.batches += 1
+        return asyncio.gather(*deliveries)
 
     async def _decide_game(
         self, game_id: int, events: list[messages.PlayEvent]

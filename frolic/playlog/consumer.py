@@ -15,9 +15,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
-from confluent_kafka import Consumer, KafkaException, Message
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -40,6 +40,30 @@ the message that fails is alone: that one is skipped (logged and counted) and th
 on. Skipping loses nothing: its play is still QUEUED in PostgreSQL, and the re-driver
 publishes it again (a decided play gets its decision back). Without this, one bad message
 held up every play behind it for good."""
+
+
+Handler = Callable[[list[T]], Awaitable[Awaitable[Any] | None]]
+"""Handles a batch; may return the batch's tail (see ``BatchConsumer.drain``)."""
+
+
+@dataclass
+class _InFlight(Generic[T]):
+    """A handled batch whose offsets wait for its tail to settle."""
+
+    tail: Awaitable[Any] | None
+    batch: list[T]
+    offsets: list[TopicPartition]
+    size: int  # its messages, undecodable ones too
+
+
+def _positions(messages: list[Message]) -> list[TopicPartition]:
+    """The offsets to commit once ``messages`` are handled: past the last of each
+    partition."""
+    last: dict[tuple[str, int], int] = {}
+    for m in messages:
+        key = (m.topic() or "", m.partition() or 0)
+        last[key] = max(last.get(key, -1), m.offset() or 0)
+    return [TopicPartition(topic, part, offset + 1) for (topic, part), offset in last.items()]
 
 
 @dataclass
@@ -93,20 +117,25 @@ class BatchConsumer:
         return good
 
     async def drain(
-        self,
-        stop: asyncio.Event,
-        decode: Callable[[bytes], T],
-        handle: Callable[[list[T]], Awaitable[None]],
+        self, stop: asyncio.Event, decode: Callable[[bytes], T], handle: Handler[T]
     ) -> None:
         """Batch after batch until ``stop``: decode each message (one that does not decode
-        is logged and skipped), hand the batch over, and commit once it is handled. Leaves
-        the group at the end, after the batch in hand."""
+        is logged and skipped), hand the batch over, and commit once it is handled. A
+        handler may return the batch's tail, what must still settle before its offsets
+        are committed (its results' delivery): the next batch is handled meanwhile, and
+        the tail settles before that one's commit. Leaves the group at the end, after the
+        batch in hand."""
         in_hand = metrics.UNCOMMITTED.labels(self.group)
         metrics.SKIPPED.labels(self.group)  # served as 0 until a message is skipped
+        flying: _InFlight[T] | None = None
         try:
             while not stop.is_set():
                 batch = await self.next_batch()
                 if not batch:
+                    if flying is not None and not await self._settle(stop, handle, flying):
+                        return
+                    flying = None
+                    in_hand.set(0)
                     continue
                 decoded = []
                 for message in batch:
@@ -115,33 +144,61 @@ class BatchConsumer:
                     except Exception:
                         where = (message.topic(), message.partition(), message.offset())
                         log.warning("skipping an undecodable message at %s[%s]@%s", *where)
-                in_hand.set(len(batch))
-                if not await self._handle(stop, handle, decoded):
-                    return  # stopped mid-retry: the batch stays uncommitted, for the next owner
-                await self.commit(wait=False)
-                self.tally.done += len(batch)
-                in_hand.set(0)
+                in_hand.set(len(batch) + (flying.size if flying else 0))
+                handled, tail = await self._handle(stop, handle, decoded, keep_tail=True)
+                # Stopped mid-retry: the batches in hand stay uncommitted, for the next owner.
+                if not handled or (flying is not None and
+                                   not await self._settle(stop, handle, flying)):  # fmt: skip
+                    return
+                flying = _InFlight(tail, decoded, _positions(batch), len(batch))
+                if tail is None:
+                    await self._settle(stop, handle, flying)
+                    flying = None
+                    in_hand.set(0)
+            if flying is not None:
+                await self._settle(stop, handle, flying)
             await self.commit()
         finally:
             await self.close()
             log.info("%s stopped: %s", self.group, self.tally)
 
+    async def _settle(self, stop: asyncio.Event, handle: Handler[T], flying: _InFlight[T]) -> bool:
+        """Wait for a handled batch's tail and commit the batch; a tail that fails has its
+        batch handled again, tail and all. False if ``stop`` comes first."""
+        if flying.tail is not None:
+            try:
+                await flying.tail
+            except Exception:
+                self.tally.failed += 1
+                log.exception("a batch of %d was handled but its tail failed; handling it "
+                              "again", len(flying.batch))  # fmt: skip
+                handled, _ = await self._handle(stop, handle, flying.batch)
+                if not handled:
+                    return False
+        await self.commit(flying.offsets, wait=False)
+        self.tally.done += flying.size
+        return True
+
     async def _handle(
-        self, stop: asyncio.Event, handle: Callable[[list[T]], Awaitable[None]], batch: list[T]
-    ) -> bool:
+        self, stop: asyncio.Event, handle: Handler[T], batch: list[T], *, keep_tail: bool = False
+    ) -> tuple[bool, Awaitable[Any] | None]:
         """Hand ``batch`` over until it is handled, waiting longer after each failure: a
         server that is down (PostgreSQL, Redis, the broker) holds the batch, uncommitted,
-        rather than end the worker. False if ``stop`` comes first."""
+        rather than end the worker. False if ``stop`` comes first. With ``keep_tail``, the
+        first attempt's tail is returned unsettled; a retry's is waited for."""
         delay = RETRY_FIRST_SECONDS
         attempt = 0
         while True:
             attempt += 1
             try:
-                await handle(batch)
+                tail = await handle(batch)
+                if tail is not None and not (keep_tail and attempt == 1):
+                    await tail
+                    tail = None
             except Exception as exc:
                 self.tally.failed += 1
                 if not _unavailable(exc) and (attempt >= POISON_ATTEMPTS or is_refusal(exc)):
-                    return await self._isolate(stop, handle, batch, exc)
+                    return await self._isolate(stop, handle, batch, exc), None
                 if attempt == 1:
                     log.exception("handling a batch of %d failed; retrying", len(batch))
                 else:
@@ -153,17 +210,16 @@ class BatchConsumer:
                 if attempt > 1:
                     self.tally.retried += 1
                     log.warning("a batch of %d handled at attempt %d", len(batch), attempt)
-                return True
+                return True, tail
             try:
                 await asyncio.wait_for(stop.wait(), delay)
-                return False
+                return False, None
             except TimeoutError:
                 delay = min(2 * delay, RETRY_MAX_SECONDS)
 
     async def _isolate(
-        self, stop: asyncio.Event, handle: Callable[[list[T]], Awaitable[None]], batch: list[T],
-        exc: Exception,
-    ) -> bool:  # fmt: skip
+        self, stop: asyncio.Event, handle: Handler[T], batch: list[T], exc: Exception
+    ) -> bool:
         """Handle the halves of a batch that keeps failing on its own, down to the message
         that fails alone, which is skipped. False if ``stop`` comes first."""
         if len(batch) == 1:
@@ -174,14 +230,16 @@ class BatchConsumer:
             return True
         half = len(batch) // 2
         for part in (batch[:half], batch[half:]):
-            if not await self._handle(stop, handle, part):
+            if not (await self._handle(stop, handle, part))[0]:
                 return False
         return True
 
-    async def commit(self, *, wait: bool = True) -> None:
-        """Commit the positions of everything consumed so far; ``wait`` for the broker."""
+    async def commit(self, offsets: list[TopicPartition] | None = None, *,
+                     wait: bool = True) -> None:  # fmt: skip
+        """Commit ``offsets``, or the positions of everything consumed so far; ``wait``
+        for the broker."""
         try:
-            await self._run(self._consumer.commit, None, None, not wait)
+            await self._run(self._consumer.commit, None, offsets, not wait)
         except Exception as exc:  # nothing consumed since the last commit, or a rebalance
             if "NO_OFFSET" not in str(exc):
                 raise

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -48,12 +49,15 @@ class Recorder:
         await consumer.drain(stop, _decode.decode, self.record)
         log.info("recorder stopped after %d outcomes", self.recorded)
 
-    async def record(self, decided: list[messages.Decided]) -> None:
+    async def record(self, decided: list[messages.Decided]) -> asyncio.Future[Any]:
+        """Record ``decided`` in the ledger and publish their finals; the future settles
+        once the broker has every final (the consumer records the next batch meanwhile,
+        as the allocator decides it: ``BatchConsumer.drain``)."""
         # PostgreSQL down or a transient conflict raises here: the consumer tries the batch
         # again with backoff and commits nothing meanwhile (``BatchConsumer.drain``).
         recorded = await record(self.db, decided, self.settings.reveal_seconds, self.clock)
         topic = self.settings.final_topic
-        await asyncio.gather(*(
+        delivered = asyncio.gather(*(
             self.playlog.deliver(topic, f.user, messages.encode(f)) for f in recorded.finals
         ))  # fmt: skip
         # A redelivered outcome is revealed again (its socket may have missed it) but was
@@ -65,3 +69,4 @@ class Recorder:
         metrics.count_winners(
             (f.game_id, f.brand) for f in recorded.finals if f.outcome == "WIN" and f.play_id in new
         )
+        return delivered

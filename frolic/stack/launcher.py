@@ -28,6 +28,11 @@ from frolic.stack import broker, postgres, redis
 from frolic.stack.process import ChildServer, free_port, port_is_free, tail
 
 log = logging.getLogger(__name__)
+EMBEDDED_PARTITIONS = 2
+"""Partitions per topic on the embedded broker, unless set: its every fetch lists each
+partition's stored batches, so its CPU grows with partitions times messages kept (memory
+storage keeps them all). Two let two allocators and two recorders share the work
+(docs/performance.md)."""
 
 
 @dataclass(frozen=True)
@@ -35,15 +40,19 @@ class Endpoints:
     database_url: str
     redis_url: str
     kafka_bootstrap: str
+    broker_embedded: bool = False
 
     def apply(self, settings: Settings) -> Settings:
-        return settings.model_copy(
-            update={
-                "database_url": self.database_url,
-                "redis_url": self.redis_url,
-                "kafka_bootstrap": self.kafka_bootstrap,
-            }
-        )
+        """``settings`` pointed at these servers; on the embedded broker, with its own
+        partition count unless FROLIC_KAFKA_PARTITIONS says otherwise."""
+        update: dict[str, object] = {
+            "database_url": self.database_url,
+            "redis_url": self.redis_url,
+            "kafka_bootstrap": self.kafka_bootstrap,
+        }
+        if self.broker_embedded and "kafka_partitions" not in settings.model_fields_set:
+            update["kafka_partitions"] = EMBEDDED_PARTITIONS
+        return settings.model_copy(update=update)
 
     def as_env(self) -> dict[str, str]:
         return {
@@ -144,7 +153,8 @@ class Stack:
             database_url = postgres.url(port)
         for server, probe in booting:
             _wait(server, probe, timeout)
-        return Endpoints(database_url, redis_url, broker_url)
+        embedded = s.kafka_bootstrap is None
+        return Endpoints(database_url, redis_url, broker_url, broker_embedded=embedded)
 
     def stop_server(self, server: Server, *, kill: bool = False) -> None:
         """Take one embedded server down, as an outage would: with its usual stop signal

@@ -59,13 +59,13 @@ async def test_a_redelivered_batch_is_published_again_but_counted_once(settings:
 
         before = counts()
         for _ in range(2):  # the batch, then its redelivery
-            await allocator.decide(events)
+            await (await allocator.decide(events))
         decided = await asyncio.to_thread(read_all, s, s.result_topic)
         assert len(decided) == 10  # published again: the recorder may have missed the first
         batch = [messages.decoder(messages.Decided).decode(raw) for raw in decided]
         for _ in range(2):
-            await recorder.record(batch[:5])
-        await recorder.record(batch[5:])
+            await (await recorder.record(batch[:5]))
+        await (await recorder.record(batch[5:]))
         finals = await asyncio.to_thread(read_all, s, s.final_topic)
         assert len(finals) == 15  # every delivery revealed again, for a socket that missed it
 

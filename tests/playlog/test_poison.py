@@ -37,7 +37,7 @@ async def test_a_message_that_fails_alone_is_skipped_and_the_rest_handled(
     skipped = metrics.SKIPPED.labels(member.group)
     before = skipped._value.get()
     batch = ["a", "b", "poison", "c", "d", "e"]
-    assert await member._handle(asyncio.Event(), handle, batch)
+    assert (await member._handle(asyncio.Event(), handle, batch))[0]
     assert sorted(handled) == ["a", "b", "c", "d", "e"]  # each once: good halves succeed
     assert skipped._value.get() == before + 1
     assert member.tally.skipped == 1
@@ -53,7 +53,7 @@ async def test_an_outage_is_waited_out_not_split(member: BatchConsumer) -> None:
 
     stop = asyncio.Event()
     asyncio.get_running_loop().call_later(0.5, stop.set)
-    assert not await member._handle(stop, handle, ["a", "b", "c", "d"])
+    assert not (await member._handle(stop, handle, ["a", "b", "c", "d"]))[0]
     assert len(calls) > consumer_module.POISON_ATTEMPTS
     assert set(calls) == {4}  # the whole batch every time: nothing set aside
     assert (member.tally.failed, member.tally.retried, member.tally.skipped) == (len(calls), 0, 0)
@@ -70,6 +70,6 @@ async def test_a_batch_handled_at_a_later_attempt_counts_as_retried(
         if len(calls) == 1:
             raise RedisConnectionError("Connection refused")
 
-    assert await member._handle(asyncio.Event(), handle, ["a", "b"])
+    assert (await member._handle(asyncio.Event(), handle, ["a", "b"]))[0]
     assert (member.tally.failed, member.tally.retried, member.tally.skipped) == (1, 1, 0)
     assert str(member.tally) == "0 done, 1 failed, 1 retried, 0 skipped"

@@ -104,14 +104,19 @@ def e2e(
     rate: Annotated[int, typer.Option(min=1, help="Plays published a second.")] = 5000,
     seconds: Annotated[float, typer.Option(min=0.1, help="Seconds of load.")] = 20.0,
     allocators: Annotated[int, typer.Option(min=1, help="Allocator processes.")] = 1,
+    recorders: Annotated[
+        int, typer.Option(min=0, help="Recorder processes (0: no finals timed).")
+    ] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON line.")] = False,
 ) -> None:
-    """Publish to result stored, through allocator processes; vs the broker's own round trip."""
+    """Publish to outcome stored and to final recorded, through allocator and recorder
+    processes; vs the broker's own round trip."""
     from frolic_bench.e2e import measure
 
     with _servers() as (settings, state):
         typer.echo(f"publishing {rate:,} plays/s for {seconds:g} s ...", err=True)
-        result = measure(settings, state, rate=rate, seconds=seconds, allocators=allocators)
+        result = measure(settings, state, rate=rate, seconds=seconds, allocators=allocators,
+                         recorders=recorders)  # fmt: skip
     _print(result, as_json)
 
 

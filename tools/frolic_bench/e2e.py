@@ -58,9 +58,12 @@ BUDGET = 1000
 
 
 def measure(
-    settings: Settings, state: Path, *, rate: int, seconds: float, allocators: int = 1
-) -> dict[str, Any]:
-    """The broker floor, then the same load through ``allocators`` allocator processes."""
+    settings: Settings, state: Path, *, rate: int, seconds: float, allocators: int = 1,
+    recorders: int = 1,
+) -> dict[str, Any]:  # fmt: skip
+    """The broker floor, then the same load through ``allocators`` allocator processes and
+    ``recorders`` recorder processes (none: no finals, and the allocators alone on the
+    machine)."""
     tag = uuid.uuid4().hex[:6]
     settings = settings.model_copy(update={
         "play_topic": f"bench-e2e-{tag}-plays", "result_topic": f"bench-e2e-{tag}-results",
@@ -69,34 +72,36 @@ def measure(
     topics.ensure_topics(topics.admin_client(settings), settings)
     rules, users = asyncio.run(_create_game(settings))
 
-    floor = _run_load(settings, settings.play_topic, rules, users, rate, seconds)
+    plays = settings.play_topic
+    floor = _run_load(settings, plays, rules, users, rate, seconds, watch=(plays,))
     floor_late = _percentiles(floor.latencies)
 
     play_topic = f"bench-e2e-{tag}-load"
     loaded = settings.model_copy(update={"play_topic": play_topic})
     topics.ensure_topics(topics.admin_client(loaded), loaded)
-    with running(loaded, state, [["allocator"]] * allocators + [["recorder"]]):
-        _run_load(loaded, play_topic, rules, users, rate=WARM_PLAYS, seconds=1, final=True)
-        run = _run_load(loaded, play_topic, rules, users, rate, seconds, final=True)
+    watch = (loaded.result_topic, loaded.final_topic)[: 2 if recorders else 1]
+    with running(loaded, state, [["allocator"]] * allocators + [["recorder"]] * recorders):
+        _run_load(loaded, play_topic, rules, users, rate=WARM_PLAYS, seconds=1, watch=watch)
+        run = _run_load(loaded, play_topic, rules, users, rate, seconds, watch=watch)
     late = _percentiles(run.stored)
     result = _percentiles(run.latencies)
-    final = _percentiles(run.finals)
+    finals = _percentiles(run.finals)
     stored, awarded = asyncio.run(_stored(settings, rules, run.published))
     return {
         "e2e_alloc_p50_ms": late[50], "e2e_alloc_p99_ms": late[99],
         "e2e_alloc_max_ms": late[100],
         "e2e_result_p50_ms": result[50], "e2e_result_p99_ms": result[99],
-        "e2e_final_p50_ms": final[50], "e2e_final_p99_ms": final[99],
-        "e2e_final_max_ms": final[100], "e2e_finals": len(run.finals),
+        "e2e_final_p50_ms": finals[50], "e2e_final_p99_ms": finals[99],
+        "e2e_final_max_ms": finals[100], "e2e_finals": len(run.finals),
         "e2e_rate_per_s": round(run.rate), "e2e_rate_asked_per_s": rate,
-        "e2e_seconds": seconds, "e2e_allocators": allocators,
+        "e2e_seconds": seconds, "e2e_allocators": allocators, "e2e_recorders": recorders,
         "e2e_plays": len(run.published), "e2e_stored": stored,
         "e2e_undecided": len(run.published) - stored,
         "e2e_awarded": awarded, "e2e_budget": rules.budget,
         "e2e_overspent": max(0, awarded - rules.budget),
         "e2e_broker_floor_p50_ms": floor_late[50], "e2e_broker_floor_p99_ms": floor_late[99],
         "e2e_broker_floor_rate_per_s": round(floor.rate),
-        "e2e_vs_broker_floor": round(late[99] / max(floor_late[99], 0.001), 2),
+        "e2e_vs_broker_floor": round((late[99] or 0) / max(floor_late[99] or 0, 0.001), 2),
     }  # fmt: skip
 
 
@@ -165,19 +170,17 @@ class Load:
 
 def _run_load(
     settings: Settings, play_topic: str, rules: GameRules, users: Users, rate: int,
-    seconds: float, *, final: bool = False,
+    seconds: float, *, watch: tuple[str, ...],
 ) -> Load:  # fmt: skip
     """Publish from a separate process; time each play from its publish to its arrival on
-    the result topic (or, for the broker floor, back on ``play_topic``), and with ``final``
-    to its final outcome too."""
-    floor = not final
-    watched = [play_topic] if floor else [settings.result_topic, settings.final_topic]
-    watcher = _watcher(settings, watched)
-    decoders = (
-        {play_topic: messages.decoder(messages.PlayEvent)} if floor else
-        {settings.result_topic: messages.decoder(messages.Decided),
-         settings.final_topic: messages.decoder(messages.Final)}
-    )  # fmt: skip
+    each topic of ``watch``: ``play_topic`` itself (the broker floor), or the result topic
+    and perhaps the final topic. A play is done when it has arrived on each."""
+    watcher = _watcher(settings, list(watch))
+    kinds: dict[str, type[messages.PlayEvent] | type[messages.Decided] | type[messages.Final]]
+    kinds = {play_topic: messages.PlayEvent, settings.result_topic: messages.Decided,
+             settings.final_topic: messages.Final}  # fmt: skip
+    decoders = {topic: messages.decoder(kinds[topic]) for topic in watch}
+    final = settings.final_topic in watch
     context = multiprocessing.get_context("spawn")
     results: multiprocessing.Queue[tuple[dict[str, float], float]] = context.Queue()
     producer = context.Process(
@@ -205,11 +208,11 @@ def _run_load(
                     arrived.setdefault(seen.play_id, now)
                 if isinstance(seen, messages.Decided):
                     stored.setdefault(seen.play_id, (seen.decided_at - seen.t) * 1000)
-                if floor or (seen.play_id in finished and seen.play_id in arrived):
+                if seen.play_id in arrived and (not final or seen.play_id in finished):
                     pending.discard(seen.play_id)
             elif published is None and not results.empty():
                 published, achieved = results.get()
-                done = arrived.keys() if floor else arrived.keys() & finished.keys()
+                done = arrived.keys() & finished.keys() if final else arrived.keys()
                 pending = set(published) - done
             if published is not None and not pending:
                 break
@@ -289,9 +292,10 @@ async def _stored(settings: Settings, rules: GameRules, plays: dict[str, float])
     return stored, awarded
 
 
-def _percentiles(values: list[float]) -> dict[int, float]:
+def _percentiles(values: list[float]) -> dict[int, float | None]:
+    """p50, p99 and the max; None (JSON null) when nothing was timed."""
     if not values:
-        return {50: float("nan"), 99: float("nan"), 100: float("nan")}
+        return dict.fromkeys((50, 99, 100))
     ordered = sorted(values)
     last = len(ordered) - 1
     return {q: round(ordered[min(last, int(q / 100 * len(ordered)))], 2) for q in (50, 99, 100)}
