@@ -52,8 +52,15 @@ def test_bench_all_puts_every_benchmark_in_one_line(
                                              "baseline_evalsha_per_s": 8.0, "baseline": "x",
                                              "workers": 2, "overspent": 0,
                                              "mismatched_replays": 0},
-        "e2e.measure": lambda *a, **k: {"e2e_alloc_p99_ms": 40.0, "e2e_rate_per_s": 500,
-                                        "e2e_overspent": 0, "e2e_undecided": 0},
+        "e2e.measure": lambda *a, **k: {"e2e_alloc_p99_ms": 40.0 + k.get("allocators", 0),
+                                        "e2e_alloc_p50_ms": 9.0, "e2e_rate_per_s": 500,
+                                        "e2e_overspent": 0, "e2e_undecided": 0,
+                                        "e2e_broker_floor_p99_ms": 20.0, "e2e_stored": 5,
+                                        "e2e_plays": 5},
+        "plain_floor": lambda *a, **k: {"plain_broker_floor_p99_ms": 30.0,
+                                        "broker_floors_agree_within_2x": True},
+        "embedded.measure": lambda *a, **k: {"embedded_reveal_late_p99_ms": 15.0,
+                                             "embedded_unrevealed": 0},
         "reveal.ramp": lambda *a, **k: {"ws_connections": 20, "ws_steps": ramp_steps},
     }  # fmt: skip
     for name, fake in canned.items():
@@ -63,9 +70,13 @@ def test_bench_all_puts_every_benchmark_in_one_line(
     for key in ("ingest_rps", "ingest_p99_ms", "ingest_vs_fastapi_hello", "abuse_limits_held",
                 "alloc_decisions_per_s", "alloc_vs_seed_evalsha", "alloc_overspent",
                 "e2e_alloc_p99_ms", "e2e_rate_per_s", "reveal_late_p99_ms", "reveal_sockets",
-                "reveal_early", "ws_connections"):  # fmt: skip
+                "reveal_early", "ws_connections", "alloc_latency_1_allocator_p99_ms",
+                "alloc_latency_2_allocators_p99_ms", "alloc_latency_2_allocators_overspent",
+                "plain_broker_floor_p99_ms", "broker_floors_agree_within_2x",
+                "embedded_reveal_late_p99_ms"):  # fmt: skip
         assert key in result, key
     assert result["alloc_vs_seed_evalsha"] == 1.1
+    assert result["alloc_latency_2_allocators_p99_ms"] == 42.0  # its own run's figure
     assert result["reveal_late_p99_ms"] == 2.0  # the ramp's first step
     assert result["ws_steps"] == [{"sockets": 20, "connected": 20, "reveal_late_p99_ms": 2.0}]
     assert result["abuse_baseline_legit_p99_ms"] == 5.0

@@ -121,6 +121,22 @@ def e2e(
 
 
 @app.command()
+def embedded(
+    rate: Annotated[int, typer.Option(min=1, help="Plays a second, through POST /play.")] = 1000,
+    seconds: Annotated[float, typer.Option(min=0.1, help="Seconds of plays.")] = 20.0,
+    sockets: Annotated[int, typer.Option(min=1, help="Players, each with a socket.")] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON line.")] = False,
+) -> None:
+    """Reveal lateness at the client from one `frolic serve` running every role."""
+    from frolic_bench.embedded import measure
+
+    with _servers() as (settings, state):
+        typer.echo(f"{rate:,} plays/s for {seconds:g} s, {sockets} sockets ...", err=True)
+        result = measure(settings, state, rate=rate, seconds=seconds, sockets=sockets)
+    _print(result, as_json)
+
+
+@app.command()
 def abuse(
     smoke: Annotated[bool, typer.Option(help="A second or two of each scenario (CI).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON line.")] = False,

@@ -171,6 +171,9 @@ def measure(
         # what ingest_vs_fastapi_hello can reach on this machine.
         "ingest_cpu_us": cpu["ingest"].per_request_us(),
         "hello_cpu_us": cpu["hello"].per_request_us(),
+        # Issue 15's target: the api process's own CPU per accepted play, at most hello's.
+        "ingest_api_cpu_vs_hello": _ratio(cpu["ingest"].per_request_us().get("api"),
+                                          cpu["hello"].per_request_us().get("hello")),
         "ingest_cpu_ceiling_rps": cpu["ingest"].ceiling_rps(),
         "hello_cpu_ceiling_rps": cpu["hello"].ceiling_rps(),
         "plays_accepted": accepted, "plays_in_postgres": stored,
@@ -183,6 +186,10 @@ def measure(
 
 ERRORS_ALLOWED = 0.01
 """The share of refused requests past which the run's figures say nothing of ingestion."""
+
+
+def _ratio(mine: float | None, theirs: float | None) -> float | None:
+    return round(mine / theirs, 3) if mine and theirs else None
 
 
 def invalid(result: dict[str, Any]) -> str | None:

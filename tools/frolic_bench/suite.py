@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from frolic.config import Settings
-from frolic_bench import abuse, allocate, e2e, reveal
+from frolic_bench import abuse, allocate, e2e, embedded, reveal
 
 Progress = Callable[[str], None]
 
@@ -31,15 +31,17 @@ class Sizes:
     steps: tuple[int, ...]
     reveals: int
     spread: float
+    embedded: tuple[int, float, int]  # plays/s, seconds, sockets of ``bench embedded``
 
 
 FULL = Sizes(
-    ingest=[], plays=200_000, budget=10_000, rate=5000, seconds=20.0,
+    ingest=[], plays=200_000, budget=10_000, rate=5000, seconds=60.0,
     steps=(1000, 2000, 5000, 10_000, 15_000, 18_000), reveals=5000, spread=5.0,
+    embedded=(1000, 20.0, 200),
 )  # fmt: skip
 SMOKE = Sizes(
     ingest=["--seconds", "1", "--rounds", "1"], plays=3000, budget=100, rate=500, seconds=1.0,
-    steps=(20, 50), reveals=100, spread=1.0,
+    steps=(20, 50), reveals=100, spread=1.0, embedded=(50, 1.0, 5),
 )  # fmt: skip
 
 
@@ -73,9 +75,31 @@ def run(settings: Settings, state: Path, *, smoke: bool, progress: Progress) -> 
         "alloc_mismatched_replays": decided["mismatched_replays"],
     })  # fmt: skip
 
-    progress(f"e2e: {sizes.rate:,} plays/s for {sizes.seconds:g} s ...")
+    progress(f"e2e: {sizes.rate:,} plays/s for {sizes.seconds:g} s, allocators and a recorder ...")
     result.update(e2e.measure(settings, _dir(state, "e2e"), rate=sizes.rate,
                               seconds=sizes.seconds))  # fmt: skip
+    for allocators in (1, 2):
+        # Allocation alone on the machine: the seed's < 100 ms is the allocators' figure.
+        progress(f"e2e: {sizes.rate:,} plays/s through {allocators} allocator(s), no recorder ...")
+        alone = e2e.measure(settings, _dir(state, f"e2e-{allocators}"), rate=sizes.rate,
+                            seconds=sizes.seconds, allocators=allocators, recorders=0)  # fmt: skip
+        name = f"alloc_latency_{allocators}_allocator{'s' * (allocators > 1)}"
+        result.update({
+            f"{name}_p99_ms": alone["e2e_alloc_p99_ms"],
+            f"{name}_p50_ms": alone["e2e_alloc_p50_ms"],
+            f"{name}_broker_floor_p99_ms": alone["e2e_broker_floor_p99_ms"],
+            f"{name}_stored": alone["e2e_stored"], f"{name}_plays": alone["e2e_plays"],
+            f"{name}_overspent": alone["e2e_overspent"],
+        })  # fmt: skip
+
+    progress("broker floor, plain clients ...")
+    result.update(plain_floor(settings, rate=sizes.rate, seconds=sizes.seconds,
+                              ours=result["e2e_broker_floor_p99_ms"]))  # fmt: skip
+
+    rate, seconds, sockets = sizes.embedded
+    progress(f"embedded: {rate:,} plays/s for {seconds:g} s with {sockets} sockets ...")
+    result.update(embedded.measure(settings, _dir(state, "embedded"), rate=rate,
+                                   seconds=seconds, sockets=sockets))  # fmt: skip
 
     progress(f"reveal and ws: sockets {', '.join(map(str, sizes.steps))} ...")
     held = reveal.ramp(settings, _dir(state, "ws"), steps=sizes.steps, reveals=sizes.reveals,
@@ -94,6 +118,30 @@ def run(settings: Settings, state: Path, *, smoke: bool, progress: Progress) -> 
         ],
     })  # fmt: skip
     return result
+
+
+PLAIN_FLOOR = Path(__file__).resolve().parents[2] / "benchmarks" / "broker_floor.py"
+
+
+def plain_floor(settings: Settings, *, rate: int, seconds: float, ours: float) -> dict[str, Any]:
+    """``benchmarks/broker_floor.py`` (plain confluent-kafka clients, nothing of Frolic's)
+    on this run's broker, at the roles' settings; and whether it agrees with ``ours``
+    within 2x. Null, with the reason, where the script is not there (an installed copy)."""
+    if not PLAIN_FLOOR.exists():
+        return {"plain_broker_floor_p99_ms": None, "plain_broker_floor_note": "no script"}
+    argv = [sys.executable, str(PLAIN_FLOOR), "--bootstrap", settings.kafka_bootstrap or "",
+            "--rate", str(rate), "--seconds", str(seconds),
+            "--partitions", str(settings.kafka_partitions),
+            "--linger-ms", str(settings.kafka_linger_ms),
+            "--fetch-wait-ms", str(settings.kafka_fetch_wait_ms)]  # fmt: skip
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 300)
+    lines = out.stdout.strip().splitlines()
+    if out.returncode != 0 or not lines:
+        return {"plain_broker_floor_p99_ms": None,
+                "plain_broker_floor_note": out.stderr.strip()[-300:]}  # fmt: skip
+    plain = json.loads(lines[-1])["floor_p99_ms"]
+    return {"plain_broker_floor_p99_ms": plain,
+            "broker_floors_agree_within_2x": max(plain, ours) <= 2 * min(plain, ours)}  # fmt: skip
 
 
 INGEST_KEYS = ("ingest_rps", "ingest_p99_ms", "ingest_vs_fastapi_hello")

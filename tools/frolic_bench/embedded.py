@@ -1,0 +1,137 @@
+"""``frolic bench embedded``: reveal lateness at the client in the embedded default, one
+``frolic serve`` process running every role, under real plays.
+
+A client process opens ``sockets`` WebSockets, one per player, then plays through
+``POST /play`` at ``rate`` plays a second for ``seconds``, round-robin over those players;
+each socket notes when each of its results arrives. Lateness is arrival minus the
+``revealAt`` the 202 answered, on one machine clock (seed §6: delivery < 20 ms). Every
+accepted play must be revealed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import psutil
+import websockets
+
+from frolic.auth.tokens import mint_player_token
+from frolic.config import Settings
+from frolic_bench.cluster import running
+from frolic_bench.ingest import live_game
+
+TAIL_SECONDS = 30.0  # after the last play: its reveal is reveal_seconds away
+
+
+def measure(
+    settings: Settings, state: Path, *, rate: int, seconds: float, sockets: int
+) -> dict[str, Any]:
+    # The players here play faster than the per-player limit allows a person.
+    lifted = {"FROLIC_RATE_USER_PER_SECOND": str(rate), "FROLIC_RATE_USER_BURST": str(rate)}
+    with running(settings, state, [["api", "allocator", "recorder", "ws"]], env=lifted) as c:
+        [server] = c.roles
+        assert settings.admin_token is not None
+        game = live_game(server.url, settings.admin_token.get_secret_value())
+        players = [f"bench-embedded-{uuid.uuid4().hex[:6]}-{i}" for i in range(sockets)]
+        tokens = [mint_player_token(settings, p) for p in players]
+        context = multiprocessing.get_context("spawn")
+        answers: multiprocessing.Queue[dict[str, Any]] = context.Queue()
+        client = context.Process(
+            target=_client, args=(server.url, game, tokens, rate, seconds, settings, answers)
+        )
+        process = psutil.Process(server.process.pid)
+        before = sum(process.cpu_times()[:2])
+        client.start()
+        try:
+            result = answers.get(timeout=seconds + settings.reveal_seconds + TAIL_SECONDS + 120)
+        finally:
+            client.join(30)
+        serve_cpu = sum(process.cpu_times()[:2]) - before
+    late = sorted(result.pop("late"))
+
+    def pct(q: float) -> float | None:
+        return round(late[min(len(late) - 1, int(q / 100 * len(late)))], 2) if late else None
+
+    return {
+        "embedded_reveal_late_p50_ms": pct(50), "embedded_reveal_late_p99_ms": pct(99),
+        "embedded_reveal_late_max_ms": round(late[-1], 2) if late else None,
+        "embedded_sockets": sockets, "embedded_rate_asked_per_s": rate,
+        "embedded_seconds": seconds, **result,
+        "embedded_revealed": len(late),
+        "embedded_unrevealed": result["embedded_accepted"] - len(late),
+        "embedded_serve_cpu_per_play_us": round(
+            1e6 * serve_cpu / max(1, result["embedded_accepted"]), 1
+        ),
+    }  # fmt: skip
+
+
+def _client(
+    url: str, game: int, tokens: list[str], rate: int, seconds: float, settings: Settings,
+    answers: multiprocessing.Queue[dict[str, Any]],
+) -> None:  # fmt: skip
+    answers.put(asyncio.run(_play_and_watch(url, game, tokens, rate, seconds, settings)))
+
+
+async def _play_and_watch(
+    url: str, game: int, tokens: list[str], rate: int, seconds: float, settings: Settings
+) -> dict[str, Any]:
+    due: dict[str, float] = {}  # accepted play -> its revealAt
+    arrived: dict[str, float] = {}
+    ws_url = url.replace("http://", "ws://")
+    sockets = []
+    for token in tokens:
+        socket = await websockets.connect(f"{ws_url}/ws?token={token}", max_queue=None)
+        await socket.send("ping")
+        while orjson.loads(await socket.recv()).get("type") != "pong":
+            pass  # a player's recent results come first
+        sockets.append(socket)
+
+    async def watch(socket: websockets.ClientConnection) -> None:
+        async for frame in socket:
+            message = orjson.loads(frame)
+            if message.get("type") == "result":
+                arrived.setdefault(message["playId"], time.time())
+
+    watchers = [asyncio.create_task(watch(s)) for s in sockets]
+    statuses: dict[int, int] = {}
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as http:
+        body = orjson.dumps({"gameId": game})
+        headers = [{"Authorization": f"Bearer {t}", "Content-Type": "application/json"}
+                   for t in tokens]  # fmt: skip
+
+        async def play(n: int) -> None:
+            answer = await http.post("/play", content=body, headers=headers[n % len(tokens)])
+            statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
+            if answer.status_code == 202:
+                accepted = answer.json()
+                due[accepted["playId"]] = accepted["revealAt"]
+
+        total = round(rate * seconds)
+        sent: list[asyncio.Task[None]] = []
+        start = time.monotonic()
+        while len(sent) < total:
+            upto = min(total, int((time.monotonic() - start) * rate) + 1)
+            sent += [asyncio.create_task(play(n)) for n in range(len(sent), upto)]
+            await asyncio.sleep(0.001)
+        elapsed = time.monotonic() - start
+        await asyncio.gather(*sent)
+    deadline = time.monotonic() + settings.reveal_seconds + TAIL_SECONDS
+    while time.monotonic() < deadline and not due.keys() <= arrived.keys():
+        await asyncio.sleep(0.1)
+    for socket in sockets:
+        await socket.close()
+    await asyncio.gather(*watchers, return_exceptions=True)
+    return {
+        "late": [(arrived[p] - at) * 1000 for p, at in due.items() if p in arrived],
+        "embedded_rate_per_s": round(total / elapsed) if elapsed else total,
+        "embedded_accepted": len(due),
+        "embedded_statuses": {str(k): v for k, v in sorted(statuses.items())},
+    }
