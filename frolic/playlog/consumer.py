@@ -258,7 +258,10 @@ class BatchConsumer:
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[Any]) -> None:
-        # Called inside consume(), between batches: the previous batch is committed already.
+        # Called inside consume(), between batches. A batch whose tail is still settling is
+        # committed after this: the commit may be refused, or land on a partition another
+        # member has now; it names only handled messages, so at worst some are consumed
+        # again, which handlers tolerate.
         log.info("partitions revoked: %s", [p.partition for p in partitions])
 
 

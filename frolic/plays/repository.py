@@ -19,8 +19,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import orjson
-from sqlalchemy import Row, Select, any_, bindparam, case, cast, func, select, text, update
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, asyncpg
+from sqlalchemy import Row, Select, any_, bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, UUID, asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from frolic.db.models import Coupon, PlayNumber, PlayRow, User
@@ -198,32 +198,37 @@ async def lock(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> Sequence[Row[
     return (await conn.execute(_LOCK, {"ids": ids})).all()
 
 
-_RECORD_OUTCOME = (
-    update(PlayRow)
-    .where(PlayRow.play_id == bindparam("pid"))
-    .values(
-        status=bindparam("status"),
-        processed_time=bindparam("processed"),
-        latency_ms=bindparam("latency"),
-        reward_coupon_id=bindparam("coupon"),
-        decision_epoch=bindparam("epoch"),
-        decision_seq=bindparam("seq"),
-        # Merged into what ingestion recorded (revealAt, device), not in place of it.
-        # A row whose metadata is not an object (JSON null in a row written by hand) would
-        # make ``||`` build an array; the audit then starts from an empty object.
-        metadata_=case(
-            (func.jsonb_typeof(PlayRow.metadata_) == "object", PlayRow.metadata_),
-            else_=cast({}, JSONB),
-        ).op("||")(bindparam("meta", type_=JSONB)),
-    )
+_RECORD_OUTCOMES = text(
+    "UPDATE play_events AS p SET status = u.status, processed_time = u.processed, "
+    "latency_ms = u.latency, reward_coupon_id = u.coupon, decision_epoch = u.epoch, "
+    "decision_seq = u.seq, "
+    # Merged into what ingestion recorded (revealAt, device), not in place of it. A row
+    # whose metadata is not an object (JSON null in a row written by hand) would make ``||``
+    # build an array; the audit then starts from an empty object.
+    "metadata = (CASE WHEN jsonb_typeof(p.metadata) = 'object' THEN p.metadata "
+    "ELSE '{}'::jsonb END) || u.meta "
+    "FROM unnest(CAST(:pids AS uuid[]), CAST(:statuses AS varchar[]), "
+    "CAST(:processed AS timestamptz[]), CAST(:latencies AS integer[]), "
+    "CAST(:coupons AS bigint[]), CAST(:epochs AS bigint[]), CAST(:seqs AS bigint[]), "
+    "CAST(:metas AS jsonb[])) AS u(pid, status, processed, latency, coupon, epoch, seq, meta) "
+    "WHERE p.play_id = u.pid"
 )
+"""One statement for the batch: as one UPDATE a row (executemany), PostgreSQL planned and
+ran each row's statement on its own, which made most of the recorder's transaction at
+5,000 plays/s (docs/performance.md)."""
 
 
 async def record_outcomes(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
     """One row a play: ``pid``, ``status``, ``processed``, ``latency`` (ms), ``coupon``
     (id or None), ``meta`` (merged into the row's metadata), and ``epoch`` and ``seq``, its
     decision's place in the order the decision log is chained in (None: no log entry)."""
-    await conn.execute(_RECORD_OUTCOME, list(rows))
+    await conn.execute(_RECORD_OUTCOMES, {
+        "pids": [r["pid"] for r in rows], "statuses": [r["status"] for r in rows],
+        "processed": [r["processed"] for r in rows], "latencies": [r["latency"] for r in rows],
+        "coupons": [r["coupon"] for r in rows], "epochs": [r["epoch"] for r in rows],
+        "seqs": [r["seq"] for r in rows],
+        "metas": [orjson.dumps(r["meta"]).decode() for r in rows],
+    })  # fmt: skip
 
 
 def _decided() -> Select[Any]:

@@ -23,10 +23,12 @@ from frolic.fairness import chain, entries, log_rows
 
 log = logging.getLogger(__name__)
 CHAIN_SECONDS = 1.0
-PAGE = 1000
+PAGE = 200
 """Decisions read per game per transaction. Chaining costs about 30 µs of CPU an entry, all
-of it holding the event loop the recorder shares: a page of 5,000 held the recorder's
-batches back by 150 ms at 5,000 plays/s (``frolic bench e2e``, ``e2e_final_p99_ms``)."""
+of it holding the event loop the recorder, and in the embedded default every role, shares:
+a page of 5,000 held the recorder's batches back by 150 ms at 5,000 plays/s, and one of
+1,000 made reveals 34 ms late at p99 at 1,000 plays/s (``frolic bench e2e``, ``frolic bench
+embedded``)."""
 
 
 async def chain_forever(db: AsyncEngine, stop: asyncio.Event) -> None:

@@ -98,8 +98,11 @@ def run(settings: Settings, state: Path, *, smoke: bool, progress: Progress) -> 
 
     rate, seconds, sockets = sizes.embedded
     progress(f"embedded: {rate:,} plays/s for {seconds:g} s with {sockets} sockets ...")
-    result.update(embedded.measure(settings, _dir(state, "embedded"), rate=rate,
-                                   seconds=seconds, sockets=sockets))  # fmt: skip
+    try:
+        result.update(embedded.measure(settings, _dir(state, "embedded"), rate=rate,
+                                       seconds=seconds, sockets=sockets))  # fmt: skip
+    except Exception as exc:  # the figures so far are kept, with why this one is missing
+        result["embedded_note"] = f"{type(exc).__name__}: {exc}"
 
     progress(f"reveal and ws: sockets {', '.join(map(str, sizes.steps))} ...")
     held = reveal.ramp(settings, _dir(state, "ws"), steps=sizes.steps, reveals=sizes.reveals,
