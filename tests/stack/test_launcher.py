@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import psutil
@@ -24,6 +25,7 @@ from frolic.stack import Endpoints, Stack
 from frolic.stack import broker as broker_server
 from frolic.stack import postgres as postgres_server
 from frolic.stack import redis as redis_server
+from frolic.stack.launcher import EMBEDDED_PARTITIONS
 
 
 async def test_servers_are_real(endpoints: Endpoints) -> None:
@@ -45,7 +47,7 @@ def test_given_urls_start_nothing(endpoints: Endpoints, tmp_path: Path) -> None:
     state_dir = tmp_path / "unused"
     stack = Stack(endpoints.apply(Settings(state_dir=state_dir)))
     with stack as given:
-        assert given == endpoints
+        assert given == replace(endpoints, broker_embedded=False)  # a broker given, not ours
         assert stack.servers == []
     assert not state_dir.exists()
 
@@ -210,3 +212,11 @@ async def test_a_server_restarts_on_its_port_with_or_without_its_data(tmp_path: 
         assert len(stack.servers) == 3
         assert all(s.alive() for s in stack.servers)
     assert not stack.servers
+
+
+def test_the_embedded_broker_gets_its_own_partition_count_unless_one_is_set() -> None:
+    ours = Endpoints("postgresql://x", "redis://x", "127.0.0.1:1", broker_embedded=True)
+    given = Endpoints("postgresql://x", "redis://x", "kafka:9092")
+    assert ours.apply(Settings()).kafka_partitions == EMBEDDED_PARTITIONS
+    assert given.apply(Settings()).kafka_partitions == Settings().kafka_partitions == 8
+    assert ours.apply(Settings(kafka_partitions=5)).kafka_partitions == 5
