@@ -155,8 +155,10 @@ class BatchConsumer:
                     await self._settle(stop, handle, flying)
                     flying = None
                     in_hand.set(0)
-            if flying is not None:
-                await self._settle(stop, handle, flying)
+            # A tail still failing when stop came leaves its batch uncommitted: commit
+            # nothing past it.
+            if flying is not None and not await self._settle(stop, handle, flying):
+                return
             await self.commit()
         finally:
             await self.close()
