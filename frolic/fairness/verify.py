@@ -44,9 +44,9 @@ from frolic.fairness import chain, draws
 from frolic.fairness.measures import fairness
 from frolic.fairness.terms import Terms
 
-Z_LIMIT = 5.0
-"""|z| beyond which the wins are called inconsistent with the ``p`` they were drawn with
-(about one game in 3.5 million fails an honest log)."""
+WINS_P_LIMIT = 1e-6
+"""The bound on the chance of wins this far from the sum of their ``p`` under which they are
+called inconsistent with it: an honest log fails at most once in a million games."""
 KS_P_LIMIT = 1e-6
 """The Kolmogorov-Smirnov p-value under which the draws are called not uniform."""
 
@@ -285,10 +285,12 @@ class _Replay:
         if self.variance > 0:
             z = (self.eligible_wins - self.expected) / math.sqrt(self.variance)
             self.stats["z of those wins"] = z
-            if abs(z) > Z_LIMIT:
+            bound = wins_tail_bound(self.eligible_wins, self.expected, self.variance)
+            self.stats["chance of wins this far from sum(p), at most"] = bound
+            if bound < WINS_P_LIMIT:
                 c["wins against p"].fail(
                     f"{self.eligible_wins} wins where sum(p) is {self.expected:.1f}: "
-                    f"z = {z:.2f}, beyond {Z_LIMIT}"
+                    f"z = {z:.2f}, a chance of at most {bound:.2g}"
                 )
         self._pacing_fairness()
         if self.us:
@@ -352,6 +354,22 @@ def _said(brand: int | None) -> str:
 def _runs(numbers: list[int]) -> str:
     shown = ", ".join(map(str, numbers[:8]))
     return shown + (", ..." if len(numbers) > 8 else "")
+
+
+def wins_tail_bound(wins: int, expected: float, variance: float) -> float:
+    """At most the chance that independent plays, each won with its own ``p``, give wins as
+    far from ``expected`` (the sum of the p) as ``wins`` are, on that side: Bennett's
+    inequality for a sum of variables in [0, 1] with that variance.
+
+    A z-score reads that chance from the normal curve, which is far too thin where the sum
+    of p is small: 2 wins where it is 0.1 is z 5.7, and happens about once in 200 games
+    (a Redis restart's short epochs give such games). Bennett's bound holds at any size and
+    comes to the normal tail as the sum grows."""
+    gap = abs(wins - expected)
+    if gap == 0 or variance <= 0:
+        return 1.0
+    u = gap / variance
+    return math.exp(-variance * ((1 + u) * math.log1p(u) - u))
 
 
 def kolmogorov_smirnov(values: Sequence[float]) -> tuple[float, float]:

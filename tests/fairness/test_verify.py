@@ -18,7 +18,13 @@ from frolic.engine.strategy import Play
 from frolic.fairness import chain, draws
 from frolic.fairness.entries import decided, play_body, top_up_entry
 from frolic.fairness.terms import Terms
-from frolic.fairness.verify import Report, kolmogorov_smirnov, verify
+from frolic.fairness.verify import (
+    WINS_P_LIMIT,
+    Report,
+    kolmogorov_smirnov,
+    verify,
+    wins_tail_bound,
+)
 
 SEED = bytes(range(32))
 GAME = 7
@@ -205,6 +211,21 @@ def test_draws_uniform_and_skewed() -> None:
     assert kolmogorov_smirnov(even)[1] > 0.99
     squeezed = [x * 0.8 for x in even]
     assert kolmogorov_smirnov(squeezed)[1] < 1e-6
+
+
+def test_wins_against_p_at_any_size() -> None:
+    # 2 wins where the p sum to 0.1 (a short epoch after a Redis restart): the chance is
+    # 1 - e^-0.1 (1.1) = 0.0047, which failed a CI run when judged by z 5.71 > 5.
+    assert wins_tail_bound(2, 0.1, 0.1) > 1e-3
+    # 12 such wins have a chance of about 1e-14: a forged log.
+    assert wins_tail_bound(12, 0.1, 0.1) < WINS_P_LIMIT
+    # At size the bound is the normal tail's order: z 3 passes, z 7 fails, either side.
+    assert wins_tail_bound(930, 900, 100) > 1e-3
+    assert wins_tail_bound(970, 900, 100) < WINS_P_LIMIT
+    assert wins_tail_bound(830, 900, 100) < WINS_P_LIMIT
+    assert wins_tail_bound(900, 900, 100) == 1.0
+    # Never below the exact chance: Poisson(0.1) gives 3 or more wins with 1.5e-4.
+    assert wins_tail_bound(3, 0.1, 0.1) >= 1.5e-4
 
 
 def test_the_pacing_fairness_measures_are_reported(log: list[dict[str, Any]]) -> None:

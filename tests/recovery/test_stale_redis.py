@@ -43,9 +43,18 @@ from tests.recovery.test_redis_loss import Players, check_ledger, decided, playe
 from tests.support.factories import create_live_game, wait_decided
 
 
-def snapshot(own: OwnStack, into: Path) -> Path:
-    """A copy of Redis' persistence files as they are now. Redis writes its append-only
-    file before it answers, so the copy holds every write answered so far."""
+async def snapshot(own: OwnStack, into: Path) -> Path:
+    """A copy of Redis' persistence files holding every write answered so far.
+
+    Under ``appendfsync everysec`` Redis may answer before it writes its append-only file:
+    while a background fsync is running it holds the write back for up to 2 s (on a busy
+    CI machine a copy once came back without the last two decisions). Switched to
+    ``always``, Redis writes and syncs what it holds before it answers the switch."""
+    client = connect(own.settings.redis_url or "")
+    try:
+        await client.config_set("appendfsync", "always")
+    finally:
+        await client.aclose()
     copy = into / f"redis-{uuid.uuid4().hex[:6]}"
     shutil.copytree(own.settings.state_dir / "redis", copy)
     return copy
@@ -89,7 +98,7 @@ async def test_an_older_state_is_rebuilt_before_a_play_is_decided_against_it(
         won = await engine.decide(rules, early)
         epoch = engine.epoch(game.game_id)
         assert (await record(db, decided(game.game_id, user, early, won, epoch), 10)).new
-        copy = snapshot(own, tmp_path)
+        copy = await snapshot(own, tmp_path)
         late = plays(3)
         late_won = await engine.decide(rules, late)
         assert (await record(db, decided(game.game_id, user, late, late_won, epoch), 10)).new
@@ -236,7 +245,7 @@ async def test_the_pipeline_through_a_restart_from_older_files(
     players = Players(client, s, game)
     await players.wave(8, "before")
     await wait_decided(s, players.play_ids)
-    copy = snapshot(own, tmp_path)
+    copy = await snapshot(own, tmp_path)
     await players.wave(8, "between")
     await wait_decided(s, players.play_ids)  # 16 of 20 coupons won; the copy says 8
     await restart_from(own, copy)
