@@ -10,7 +10,7 @@ transaction commits it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -31,11 +31,16 @@ _ISSUE = text(
 )
 
 
+class Issued(NamedTuple):
+    id: int
+    code: str
+
+
 async def issue(
     conn: AsyncConnection, game_id: int, brand_id: int, winners: Sequence[int]
-) -> list[int]:
+) -> list[Issued]:
     """Issue a code of the brand to each winner (a user id), in order, for the game; the
-    codes' ids. Fewer than the winners when the brand's codes run out: the last winners
+    codes issued. Fewer than the winners when the brand's codes run out: the last winners
     get none."""
     found = (
         await conn.execute(_CODES, {"brand": brand_id, "game": game_id, "n": len(winners)})
@@ -48,7 +53,7 @@ async def issue(
                 for user, c in zip(winners, found, strict=False)
             ],
         )
-    return [c.id for c in found]
+    return [Issued(c.id, c.code) for c in found]
 
 
 # Importing: the rows of a file wait in a temporary table (filled by COPY) and go to
