@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp
 
 import frolic
 from frolic.admin.routes import router as admin_router
@@ -29,16 +28,6 @@ from frolic.resources import open_resources
 from frolic.reveal.endpoints import router as reveal_router
 from frolic.roles import ROLES, Loops, RoleBase, Shared, keep_topics, publishes
 from frolic.web import BodyLimit, install_error_handlers
-
-
-class _App(FastAPI):
-    """FastAPI with the play ingress, when it serves plays, outside all of its middleware."""
-
-    serves_plays = False
-
-    def build_middleware_stack(self) -> ASGIApp:
-        stack = super().build_middleware_stack()
-        return PlayIngress(stack) if self.serves_plays else stack
 
 
 def create_app(settings: Settings, roles: Sequence[Role] = ALL_ROLES) -> FastAPI:
@@ -67,7 +56,7 @@ def create_app(settings: Settings, roles: Sequence[Role] = ALL_ROLES) -> FastAPI
                 # Let go of the clients before the servers they talk to are stopped.
                 del app.state.resources
 
-    app = _App(
+    app = FastAPI(
         title="Frolic",
         version=frolic.__version__,
         summary="Instant-win games with a prize budget that is never overspent.",
@@ -76,10 +65,10 @@ def create_app(settings: Settings, roles: Sequence[Role] = ALL_ROLES) -> FastAPI
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(monitoring_router)
-    # Inside the play ingress, which limits a play's body itself.
+    # Added first, so it runs inside the play ingress, which limits a play's body itself.
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, exempt={IMPORT_PATH})
     if "api" in roles:
-        app.serves_plays = True  # PlayIngress serves POST /play; the route documents it
+        app.add_middleware(PlayIngress)  # serves POST /play; the route documents it
         app.include_router(play_router)
         app.include_router(admin_router)
         app.include_router(dashboard_router)

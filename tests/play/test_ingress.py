@@ -19,7 +19,6 @@ from frolic.auth.tokens import mint_player_token
 from frolic.config import Settings
 from frolic.db.session import create_engine
 from frolic.games.repository import GameCache
-from frolic.play import ingress
 from tests.support.factories import create_live_game, with_own_topics
 
 
@@ -152,25 +151,6 @@ async def test_a_game_past_its_end_refuses_plays_as_ended_whatever_its_row_says(
     assert answer.json()["error"] == "ValidationFailed"
     assert re.fullmatch(rf"game {game.game_id} ended at \S+; it takes no more plays",
                         answer.json()["detail"])  # fmt: skip
-
-
-async def test_an_unexpected_error_is_the_usual_logged_500(
-    client: httpx.AsyncClient,
-    api_settings: Settings,
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """The ingress is outside Starlette's error middleware: it renders the 500 itself."""
-
-    async def broken(*args: object) -> bytes:
-        raise RuntimeError("a bug")
-
-    monkeypatch.setattr(ingress, "accept_play", broken)
-    answer = await client.post("/play", json={"gameId": 1}, headers=auth(api_settings, "bug"))
-    assert answer.status_code == 500
-    assert answer.json() == {"error": "InternalError",
-                             "detail": "unexpected error; it has been logged"}  # fmt: skip
-    assert "unhandled error on POST /play" in caplog.text
 
 
 async def test_the_route_documents_the_play(client: httpx.AsyncClient) -> None:
