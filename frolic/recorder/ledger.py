@@ -56,6 +56,12 @@ _SPEND = text(
     "updated_at = now() WHERE game_id = :game AND brand_id = :brand "
     "AND remaining_coupons >= :n RETURNING remaining_coupons"
 )
+# A statement prepared on this connection while ``play_events`` was nearly empty may be run
+# by the generic plan PostgreSQL kept for it then: a sequential scan, for every batch, of a
+# table that grew by thousands of rows a second until autovacuum analysed it. At 5,000
+# plays/s the lock then took 0.2-0.5 s a batch and the recorder fell seconds behind
+# (docs/performance.md). Planned for each batch's ids, a statement costs ~0.1 ms more.
+_CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
 # Compare-and-set: a rebuild that took a new epoch meanwhile has done the work already.
 _RETIRE = text(
     "UPDATE games SET redis_epoch = nextval('redis_epochs') "
@@ -102,6 +108,7 @@ async def _record(
     db: AsyncEngine, batch: Sequence[Decided], reveal_seconds: float, clock: Clock
 ) -> Recorded:
     async with db.begin() as conn:
+        await conn.execute(_CUSTOM_PLANS)
         batch = await _current(conn, batch)
         if not batch:
             return Recorded([], [])
