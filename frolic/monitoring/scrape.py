@@ -15,9 +15,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
+from redis.asyncio.cluster import RedisCluster
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -111,28 +113,42 @@ class ServerFigures(Collector):
         return [lag]
 
     async def _redis(self) -> list[Metric]:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.info("cpu")
-            pipe.slowlog_len()
-            pipe.slowlog_get(1)
-            cpu, length, last = await pipe.execute()
+        # On a Cluster, every node's (masters and replicas): each has its own CPU and log.
+        nodes: list[dict[str, Any]] = [{}]
+        if isinstance(self.redis, RedisCluster):
+            await self.redis.initialize()  # a client that has sent nothing knows no nodes
+            nodes = [{"target_nodes": node} for node in self.redis.get_nodes()]
+        answers = await asyncio.gather(*(
+            asyncio.gather(self.redis.info("cpu", **node), self.redis.slowlog_len(**node),
+                           self.redis.slowlog_get(1, **node))
+            for node in nodes
+        ))  # fmt: skip
+        used = {"sys": 0.0, "user": 0.0}
+        length = logged = 0
+        for cpu, slow_len, last in answers:
+            used["sys"] += float(cpu["used_cpu_sys"])
+            used["user"] += float(cpu["used_cpu_user"])
+            length += int(slow_len)
+            # Slow-log ids only grow, so the newest id + 1 counts every slow command ever
+            # logged.
+            logged += last[0]["id"] + 1 if last else 0
         seconds = CounterMetricFamily(
             "frolic_redis_cpu_seconds",
-            "CPU time the Redis server has used (INFO used_cpu_sys, used_cpu_user).",
+            "CPU time the Redis server has used (INFO used_cpu_sys, used_cpu_user); on a "
+            "Cluster, every node's.",
             labels=["mode"],
         )
-        seconds.add_metric(["sys"], float(cpu["used_cpu_sys"]))
-        seconds.add_metric(["user"], float(cpu["used_cpu_user"]))
+        seconds.add_metric(["sys"], used["sys"])
+        seconds.add_metric(["user"], used["user"])
         slowlog = GaugeMetricFamily(
             "frolic_redis_slowlog_length",
             "Entries in Redis's slow log (SLOWLOG LEN); it stops at slowlog-max-len.",
             value=float(length),
         )
-        # Slow-log ids only grow, so the newest id + 1 counts every slow command ever logged.
         slow = CounterMetricFamily(
             "frolic_redis_slow_commands",
             "Commands Redis has logged as slow since it started (the newest SLOWLOG id + 1).",
-            value=float(last[0]["id"] + 1) if last else 0.0,
+            value=float(logged),
         )
         return [seconds, slowlog, slow]
 

@@ -10,7 +10,9 @@ difference is drift. The ledger's own ``remaining_coupons`` must equal ``total -
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from redis.asyncio.cluster import RedisCluster
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -59,7 +61,15 @@ async def balances(
     Redis see them."""
     async with db.connect() as conn:
         rows = (await conn.execute(_BRANDS, {"game": game_id, "live_only": live_only})).all()
-    redis_values = await store.client.mget([keys.budget(r.game_id, r.brand_id) for r in rows])
+    budget_keys = [keys.budget(r.game_id, r.brand_id) for r in rows]
+    client = store.client
+    if not budget_keys:
+        redis_values: list[Any] = []
+    elif isinstance(client, RedisCluster):
+        # A game's keys share its hash tag; the games' are on different nodes.
+        redis_values = await client.mget_nonatomic(budget_keys)
+    else:
+        redis_values = await client.mget(budget_keys)
     out = []
     for r, value in zip(rows, redis_values, strict=True):
         left = None if value is None else int(value)

@@ -24,7 +24,7 @@ from typing import IO, Literal
 
 from frolic.config import Settings
 from frolic.errors import StackError
-from frolic.stack import broker, postgres, redis
+from frolic.stack import broker, postgres, redis, redis_cluster
 from frolic.stack.process import ChildServer, free_port, port_is_free, tail
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,7 @@ class Stack:
         self.servers: list[ChildServer] = []
         self._running: dict[Server, ChildServer] = {}
         self._launchers: dict[Server, _Launcher] = {}
+        self._cluster: redis_cluster.RedisClusterHandle | None = None
         self._lock: IO[str] | None = None
 
     def __enter__(self) -> Endpoints:
@@ -122,6 +123,14 @@ class Stack:
         # waiting overlaps: Redis and the broker boot while PostgreSQL runs initdb.
         redis_url, broker_url = s.redis_url, s.kafka_bootstrap
         booting: list[tuple[ChildServer, Callable[[], bool]]] = []
+        if redis_url is None and s.stack_redis_cluster is not None:
+            shape = redis_cluster.Shape.parse(s.stack_redis_cluster)
+            log.info("starting a Redis Cluster of %s", shape)
+            self._cluster = redis_cluster.start_cluster(
+                state_dir / "redis-cluster", masters=shape.masters, replicas=shape.replicas,
+                binary=s.stack_redis_server, timeout=timeout,
+            )  # fmt: skip
+            redis_url = self._cluster.url
         if redis_url is None:
             port = _port("Redis", s.stack_redis_port, "FROLIC_STACK_REDIS_PORT")
             binary = redis.find_binary(s.stack_redis_server)
@@ -162,6 +171,9 @@ class Stack:
         (``kill``): PostgreSQL then recovers from its WAL, Redis loses up to the last second
         of writes (``appendfsync everysec``). The memory broker loses everything either way.
         """
+        if server == "redis" and self._cluster is not None:
+            raise StackError("the embedded Redis Cluster starts and stops with the stack as a "
+                             "whole; it cannot be restarted alone")  # fmt: skip
         child = self._running.pop(server)
         if kill:
             child.kill()
@@ -179,6 +191,9 @@ class Stack:
         _wait(*self._spawn(server), self.settings.stack_start_timeout)
 
     def stop(self) -> None:
+        if self._cluster is not None:
+            self._cluster.stop()
+            self._cluster = None
         # Reverse order: the database goes last, after whatever might still write to it.
         while self.servers:
             self.servers.pop().stop()

@@ -1,12 +1,16 @@
-"""A real Redis Cluster of child processes, for tests and benchmarks of the sharded layout.
+"""A real Redis Cluster of child processes, for tests, benchmarks and anyone who wants to
+run Frolic on one (``frolic stack`` and ``frolic serve`` with ``FROLIC_STACK_REDIS_CLUSTER=3x1``).
 
-    with start_cluster(state_dir, masters=3) as cluster:
+    with start_cluster(state_dir, masters=3, replicas=1) as cluster:
         client = frolic.redis_client.connect(cluster.url)
 
-Each master is a ``redis-server --cluster-enabled yes`` on its own loopback port. They are
-joined and given the 16384 slots with plain redis-py commands (what ``redis-cli --cluster
-create`` does), so nothing beyond the ``redis-server`` binary is needed. No replicas: the
-cluster exists to prove routing and hash tags, not failover. Nothing is persisted.
+Each node is a ``redis-server --cluster-enabled yes`` on its own loopback port. The masters
+are given the 16384 slots and every node meets every other with plain redis-py commands
+(what ``redis-cli --cluster create`` does), so nothing beyond the ``redis-server`` binary is
+needed; each replica then follows its master (``CLUSTER REPLICATE``), and the cluster is
+ready once every node draws the same map and every replica has synced. Nothing is
+persisted: a cluster started again is a new, empty one (the warden rebuilds each game from
+the ledger, as after any Redis loss).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
@@ -31,16 +35,46 @@ _BUS_OFFSET = 10000
 _HIGHEST_PORT = 65535 - _BUS_OFFSET
 
 
+@dataclass(frozen=True)
+class Shape:
+    """How many masters, and how many replicas each: ``MxR`` (``3x1``), or ``M`` alone."""
+
+    masters: int
+    replicas: int = 0
+
+    @classmethod
+    def parse(cls, text: str) -> Shape:
+        masters, _, replicas = text.strip().lower().partition("x")
+        try:
+            shape = cls(int(masters), int(replicas or 0))
+        except ValueError:
+            raise ValueError(f"a Redis Cluster's shape is MxR, as 3x1, not {text!r}") from None
+        if not 1 <= shape.masters <= SLOTS or not 0 <= shape.replicas <= 5:
+            raise ValueError(f"a Redis Cluster needs 1 to {SLOTS} masters and 0 to 5 "
+                             f"replicas each, not {text!r}")  # fmt: skip
+        return shape
+
+    def __str__(self) -> str:
+        return f"{self.masters}x{self.replicas}"
+
+
 @dataclass
 class RedisClusterHandle:
-    """Running masters; ``url`` is what ``frolic.redis_client.connect`` takes."""
+    """Running nodes; ``url`` (its masters) is what ``frolic.redis_client.connect`` takes.
+    ``replicas_of`` gives each master's port its replicas' ports."""
 
     servers: list[ChildServer]
     ports: list[int]
+    replicas_of: dict[int, list[int]] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
-        return "redis+cluster://" + ",".join(f"{HOST}:{port}" for port in self.ports)
+        return "redis+cluster://" + ",".join(f"{HOST}:{port}" for port in self.masters)
+
+    @property
+    def masters(self) -> list[int]:
+        replicas = {p for followers in self.replicas_of.values() for p in followers}
+        return [port for port in self.ports if port not in replicas]
 
     def stop(self) -> None:
         # Signal every node first so they shut down side by side, then wait for each.
@@ -66,25 +100,37 @@ def start_cluster(
     state_dir: Path,
     *,
     masters: int = 3,
+    replicas: int = 0,
     binary: Path | None = None,
     timeout: float = 30,
 ) -> RedisClusterHandle:
-    """Start ``masters`` nodes under ``state_dir``, give them all slots, wait until they agree.
+    """Start ``masters`` nodes with ``replicas`` replicas each under ``state_dir``, give the
+    masters all slots, and wait until every node agrees and every replica has synced.
 
     Spawns on the calling thread, which must outlive the cluster (see ``ChildServer.spawn``).
     """
+    shape = Shape(masters, replicas)
     if not 1 <= masters <= SLOTS:
         raise ValueError(f"a cluster needs 1 to {SLOTS} masters, not {masters}")
     deadline = time.monotonic() + timeout
     executable = redis_server.find_binary(binary)
     handle = RedisClusterHandle(servers=[], ports=[])
     try:
-        for port in _cluster_ports(masters):
+        ports = _cluster_ports(shape.masters * (1 + shape.replicas))
+        for port in ports:
             handle.servers.append(_spawn_node(state_dir, port, executable))
             handle.ports.append(port)
+        followers = iter(ports[shape.masters :])
+        handle.replicas_of = {
+            master: [next(followers) for _ in range(shape.replicas)]
+            for master in ports[: shape.masters]
+        }
         for server, port in zip(handle.servers, handle.ports, strict=True):
             server.wait_ready(functools.partial(redis_server.is_ready, port), _left(deadline))
-        _form(handle.ports)
+        _form(handle.masters, handle.ports)
+        if shape.replicas:
+            _wait_agreed(handle, deadline, replicated=False)
+            _follow(handle.replicas_of)
         _wait_agreed(handle, deadline)
     except BaseException:
         handle.stop()
@@ -128,12 +174,13 @@ def _spawn_node(state_dir: Path, port: int, binary: Path) -> ChildServer:
     )
 
 
-def _form(ports: list[int]) -> None:
-    """Give each node an even share of slots and a distinct epoch, then introduce them."""
+def _form(masters: list[int], ports: list[int]) -> None:
+    """Give each master an even share of slots and a distinct epoch, then introduce every
+    node to every other."""
     clients = [redis.Redis(host=HOST, port=port, socket_timeout=5) for port in ports]
     try:
-        for index, client in enumerate(clients):
-            first, last = _share(index, len(clients))
+        for index, client in enumerate(clients[: len(masters)]):
+            first, last = _share(index, len(masters))
             client.cluster("ADDSLOTS", *range(first, last))
             # Distinct epochs spare the nodes a round of collision resolution; Redis accepts
             # this only while a node knows no other node, so it goes before MEET.
@@ -148,17 +195,31 @@ def _form(ports: list[int]) -> None:
             client.close()
 
 
+def _follow(replicas_of: dict[int, list[int]]) -> None:
+    """Make each replica follow its master (every node must know the master by now)."""
+    for master, followers in replicas_of.items():
+        with redis.Redis(host=HOST, port=master, socket_timeout=5) as client:
+            master_id = client.cluster("MYID")
+        master_id = master_id.decode() if isinstance(master_id, bytes) else str(master_id)
+        for port in followers:
+            with redis.Redis(host=HOST, port=port, socket_timeout=5) as client:
+                client.cluster("REPLICATE", master_id)
+
+
 def _share(index: int, count: int) -> tuple[int, int]:
     """Slots [first, last) of node ``index`` of ``count``."""
     return index * SLOTS // count, (index + 1) * SLOTS // count
 
 
-def _wait_agreed(handle: RedisClusterHandle, deadline: float) -> None:
-    """Until every node says ``cluster_state:ok`` and all draw the same slot map."""
+def _wait_agreed(handle: RedisClusterHandle, deadline: float, *, replicated: bool = True) -> None:
+    """Until every node says ``cluster_state:ok`` and all draw the same slot map, and (with
+    ``replicated``) every replica follows its master with its link up."""
     delay = 0.05
     while True:
         views = list(_views(handle))
-        if all(view is not None and view == views[0] for view in views):
+        if all(view is not None and view == views[0] for view in views) and (
+            not replicated or _replicas_synced(handle)
+        ):
             return
         for server in handle.servers:
             if not server.alive():
@@ -170,11 +231,30 @@ def _wait_agreed(handle: RedisClusterHandle, deadline: float) -> None:
         if time.monotonic() > deadline:
             raise StackError(
                 f"embedded Redis Cluster on ports {handle.ports} did not agree on its slots "
-                f"in time (state per node: {views}); logs under "
+                f"and replicas in time (state per node: {views}); logs under "
                 f"{handle.servers[0].log_path.parent}"
             )
         time.sleep(delay)
         delay = min(delay * 1.5, 0.25)
+
+
+def _replicas_synced(handle: RedisClusterHandle) -> bool:
+    for master, followers in handle.replicas_of.items():
+        for port in followers:
+            client = redis.Redis(host=HOST, port=port, socket_timeout=1)
+            try:
+                info = client.info("replication")
+            except redis.RedisError:
+                return False
+            finally:
+                client.close()
+            if (
+                info.get("role") != "slave"
+                or info.get("master_port") != master
+                or info.get("master_link_status") != "up"
+            ):
+                return False
+    return True
 
 
 _SlotMap = frozenset[tuple[str, tuple[tuple[str, ...], ...]]]

@@ -14,6 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 import redis
+import redis.cluster
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 from sqlalchemy import text
@@ -21,11 +22,13 @@ from sqlalchemy import text
 from frolic.config import Settings
 from frolic.db.session import create_engine
 from frolic.errors import StackError
+from frolic.redis_client import connect_sync
 from frolic.stack import Endpoints, Stack
 from frolic.stack import broker as broker_server
 from frolic.stack import postgres as postgres_server
 from frolic.stack import redis as redis_server
 from frolic.stack.launcher import EMBEDDED_PARTITIONS
+from frolic.stack.redis_cluster import Shape
 
 
 async def test_servers_are_real(endpoints: Endpoints) -> None:
@@ -220,3 +223,49 @@ def test_the_embedded_broker_gets_its_own_partition_count_unless_one_is_set() ->
     assert ours.apply(Settings()).kafka_partitions == EMBEDDED_PARTITIONS
     assert given.apply(Settings()).kafka_partitions == Settings().kafka_partitions == 8
     assert ours.apply(Settings(kafka_partitions=5)).kafka_partitions == 5
+
+
+def test_a_redis_cluster_with_replicas_instead_of_one_redis(
+    endpoints: Endpoints, tmp_path: Path
+) -> None:
+    """``FROLIC_STACK_REDIS_CLUSTER=2x1`` (``--redis-cluster 2x1``): two masters sharing the
+    slots, each followed by a synced replica that holds what was written to it."""
+    settings = Settings(
+        state_dir=tmp_path, database_url=endpoints.database_url,
+        kafka_bootstrap=endpoints.kafka_bootstrap, stack_redis_cluster="2x1",
+    )  # fmt: skip
+    stack = Stack(settings)
+    with stack as got:
+        assert got.redis_url.startswith("redis+cluster://")
+        client = connect_sync(got.redis_url)
+        assert isinstance(client, redis.cluster.RedisCluster)
+        try:
+            # The sync cluster client's methods are not annotated.
+            masters = client.get_primaries()  # type: ignore[no-untyped-call]
+            assert len(masters) == 2
+            owner = client.get_node_from_key
+            for n, master in enumerate(masters):
+                key = next(f"{{g{i}}}" for i in range(1000)
+                           if owner(f"{{g{i}}}") == master)  # type: ignore[no-untyped-call]  # fmt: skip
+                client.set(key, n)
+                with redis.Redis(host=master.host, port=master.port) as direct:
+                    assert direct.execute_command("WAIT", 1, 5000) == 1  # its replica has it
+                    role = direct.info("replication")
+                assert role["role"] == "master"
+                assert role["connected_slaves"] == 1
+        finally:
+            client.close()
+        with pytest.raises(StackError, match="cannot be restarted alone"):
+            stack.stop_server("redis")
+        pids = [s.pid for s in stack._cluster.servers] if stack._cluster else []
+    assert len(pids) == 4
+    assert all(not psutil.pid_exists(p) or psutil.Process(p).status() == psutil.STATUS_ZOMBIE
+               for p in pids)  # fmt: skip
+
+
+def test_a_cluster_shape_is_checked() -> None:
+    assert str(Shape.parse("3x1")) == "3x1"
+    assert Shape.parse("2") == Shape(2, 0)
+    for wrong in ("0x1", "3x9", "x1", "three"):
+        with pytest.raises(ValueError, match="Redis Cluster"):
+            Shape.parse(wrong)
