@@ -108,7 +108,7 @@ async def test_a_redis_that_does_not_answer_leaves_the_chance_unknown(
     game = await create_live_game(chance_settings, budgets=(5,), strategy="fixed_odds", odds=4)
     dead = connect(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
     async with open_resources(chance_settings) as res:
-        away = dataclasses.replace(res, redis=dead)  # type: ignore[arg-type]
+        away = dataclasses.replace(res, redis=dead)
         kept = service.DashboardState()
         started = time.monotonic()
         assert await service._chances(away, kept, [game.game_id], time.time()) == {
