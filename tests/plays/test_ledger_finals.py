@@ -19,18 +19,24 @@ from tests.support.factories import create_live_game
 REVEAL = 10.0
 
 
-async def test_the_finals_built_are_the_finals_the_ledger_reads(
-    settings: Settings, db: AsyncEngine
-) -> None:
-    game = await create_live_game(settings, budgets=(2, 1))
-    first, second = game.brands
-    user = f"finals-{uuid.uuid4().hex[:6]}"
+async def player_and_epoch(db: AsyncEngine, game_id: int, prefix: str) -> tuple[str, int, int]:
+    """A new player (external id, id) and the game's current Redis epoch."""
+    user = f"{prefix}-{uuid.uuid4().hex[:6]}"
     async with db.begin() as conn:
         user_id = (await conn.execute(text(
             "INSERT INTO users (external_id) VALUES (:u) RETURNING id"), {"u": user},
         )).scalar_one()  # fmt: skip
         epoch = (await conn.execute(text("SELECT redis_epoch FROM games WHERE id = :g"),
-                                    {"g": game.game_id})).scalar_one()  # fmt: skip
+                                    {"g": game_id})).scalar_one()  # fmt: skip
+    return user, user_id, epoch
+
+
+async def test_the_finals_built_are_the_finals_the_ledger_reads(
+    settings: Settings, db: AsyncEngine
+) -> None:
+    game = await create_live_game(settings, budgets=(2, 1))
+    first, second = game.brands
+    user, user_id, epoch = await player_and_epoch(db, game.game_id, "finals")
     now = time.time()
     brands = (first, None, second, first, None)
     batch = [
@@ -64,13 +70,7 @@ async def test_rows_ingestion_never_wrote_are_written_beside_those_it_did(
     """The recorder locks the rows first and writes only those missing (a restored
     database lost them): a batch of both is recorded whole."""
     game = await create_live_game(settings, budgets=(1,))
-    user = f"missing-{uuid.uuid4().hex[:6]}"
-    async with db.begin() as conn:
-        user_id = (await conn.execute(text(
-            "INSERT INTO users (external_id) VALUES (:u) RETURNING id"), {"u": user},
-        )).scalar_one()  # fmt: skip
-        epoch = (await conn.execute(text("SELECT redis_epoch FROM games WHERE id = :g"),
-                                    {"g": game.game_id})).scalar_one()  # fmt: skip
+    user, user_id, epoch = await player_and_epoch(db, game.game_id, "missing")
     now = time.time()
     batch = [
         Decided(str(uuid.uuid4()), game.game_id, user_id, user, now, now + 10, None, now,
