@@ -42,17 +42,19 @@ class Shape:
     masters: int
     replicas: int = 0
 
+    def __post_init__(self) -> None:
+        if not 1 <= self.masters <= SLOTS or not 0 <= self.replicas <= 5:
+            raise ValueError(f"a Redis Cluster needs 1 to {SLOTS} masters and 0 to 5 "
+                             f"replicas each, not {self}")  # fmt: skip
+
     @classmethod
     def parse(cls, text: str) -> Shape:
         masters, _, replicas = text.strip().lower().partition("x")
         try:
-            shape = cls(int(masters), int(replicas or 0))
+            numbers = int(masters), int(replicas or 0)
         except ValueError:
             raise ValueError(f"a Redis Cluster's shape is MxR, as 3x1, not {text!r}") from None
-        if not 1 <= shape.masters <= SLOTS or not 0 <= shape.replicas <= 5:
-            raise ValueError(f"a Redis Cluster needs 1 to {SLOTS} masters and 0 to 5 "
-                             f"replicas each, not {text!r}")  # fmt: skip
-        return shape
+        return cls(*numbers)
 
     def __str__(self) -> str:
         return f"{self.masters}x{self.replicas}"
@@ -109,9 +111,7 @@ def start_cluster(
 
     Spawns on the calling thread, which must outlive the cluster (see ``ChildServer.spawn``).
     """
-    shape = Shape(masters, replicas)
-    if not 1 <= masters <= SLOTS:
-        raise ValueError(f"a cluster needs 1 to {SLOTS} masters, not {masters}")
+    shape = Shape(masters, replicas)  # checks the bounds
     deadline = time.monotonic() + timeout
     executable = redis_server.find_binary(binary)
     handle = RedisClusterHandle(servers=[], ports=[])

@@ -160,6 +160,7 @@ def measure(
         accepted += ingest.summary()["ok"]
         stored = asyncio.run(count_plays(settings.database_url, game))
     mine, theirs = ingest.summary(), baseline.summary()
+    mine_cpu, theirs_cpu = cpu["ingest"].per_request_us(), cpu["hello"].per_request_us()
     return {
         "ingest_rps": mine["rps"], "ingest_p50_ms": mine["p50_ms"],
         "ingest_p99_ms": mine["p99_ms"], "ingest_errors": mine["errors"],
@@ -169,11 +170,10 @@ def measure(
         # Where each request's CPU goes, every process on the machine that serves it, and
         # the rate the cores could give if they did only this: the ceilings' ratio bounds
         # what ingest_vs_fastapi_hello can reach on this machine.
-        "ingest_cpu_us": cpu["ingest"].per_request_us(),
-        "hello_cpu_us": cpu["hello"].per_request_us(),
+        "ingest_cpu_us": mine_cpu,
+        "hello_cpu_us": theirs_cpu,
         # Issue 15's target: the api process's own CPU per accepted play, at most hello's.
-        "ingest_api_cpu_vs_hello": _ratio(cpu["ingest"].per_request_us().get("api"),
-                                          cpu["hello"].per_request_us().get("hello")),
+        "ingest_api_cpu_vs_hello": _ratio(mine_cpu.get("api"), theirs_cpu.get("hello")),
         "ingest_cpu_ceiling_rps": cpu["ingest"].ceiling_rps(),
         "hello_cpu_ceiling_rps": cpu["hello"].ceiling_rps(),
         "plays_accepted": accepted, "plays_in_postgres": stored,
