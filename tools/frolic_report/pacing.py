@@ -993,7 +993,9 @@ def _tradeoff_section(t: Tradeoffs, results: Sequence[RowResult], pictures: str)
         "The phases follow where the dead periods end (the slot phase turns below 1 when the "
         "catch-up starts late in a slot); the memory ratio is the catch-up itself, and no "
         "catch-up fast enough for the tracking target keeps it near 1: the two targets "
-        "conflict on this row.",
+        "conflict on this row. `benchmarks/dead_row_frontier.py` checks that a second way, "
+        "without the pacer, on lotteries whose chance depends on the time alone "
+        "(`docs/decisions.md`, `paced`).",
         "",
     ]
     return lines
