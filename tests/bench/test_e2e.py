@@ -5,7 +5,9 @@ figures)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,9 +65,18 @@ def test_bench_all_puts_every_benchmark_in_one_line(
                                              "embedded_unrevealed": 0},
         "reveal.ramp": lambda *a, **k: {"ws_connections": 20, "ws_steps": ramp_steps},
     }  # fmt: skip
+    steps: list[str] = []
     for name, fake in canned.items():
-        monkeypatch.setattr(f"frolic_bench.suite.{name}", fake)
-    result = suite.run(settings, tmp_path, smoke=True, progress=lambda line: None)
+        monkeypatch.setattr(f"frolic_bench.suite.{name}", _logged(steps, name, fake))
+    result = suite.run(settings, tmp_path, smoke=True, progress=lambda line: None,
+                       fresh_broker=lambda: steps.append("fresh broker"))  # fmt: skip
+    # Each step that leans on the broker starts on an empty one; the others do not wait.
+    broker_bound = {"e2e.measure", "plain_floor", "embedded.measure", "reveal.ramp"}
+    assert steps.count("e2e.measure") == 3
+    for before, step in zip(["start", *steps], steps, strict=False):
+        if step in broker_bound:
+            assert before == "fresh broker", steps
+    assert steps.count("fresh broker") == 6
     assert json.loads(json.dumps(result)) == result  # one JSON line
     for key in ("ingest_rps", "ingest_p99_ms", "ingest_vs_fastapi_hello", "abuse_limits_held",
                 "alloc_decisions_per_s", "alloc_vs_seed_evalsha", "alloc_overspent",
@@ -80,3 +91,11 @@ def test_bench_all_puts_every_benchmark_in_one_line(
     assert result["reveal_late_p99_ms"] == 2.0  # the ramp's first step
     assert result["ws_steps"] == [{"sockets": 20, "connected": 20, "reveal_late_p99_ms": 2.0}]
     assert result["abuse_baseline_legit_p99_ms"] == 5.0
+
+
+def _logged(steps: list[str], name: str, fake: Callable[..., Any]) -> Callable[..., Any]:
+    def step(*args: Any, **kwargs: Any) -> Any:
+        steps.append(name)
+        return fake(*args, **kwargs)
+
+    return step

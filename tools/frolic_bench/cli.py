@@ -6,7 +6,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -204,8 +204,9 @@ def run_all(
     """ingest, abuse, allocate, e2e, reveal and ws in sequence on one stack; progress on stderr."""
     from frolic_bench import suite
 
-    with _servers() as (settings, state):
-        result = suite.run(settings, state, smoke=smoke, progress=_progress)
+    with _stack() as (settings, state, fresh_broker):
+        result = suite.run(settings, state, smoke=smoke, progress=_progress,
+                           fresh_broker=fresh_broker)  # fmt: skip
     _print(result, as_json)
 
 
@@ -244,6 +245,15 @@ def import_codes(
 def _servers() -> Iterator[tuple[Settings, Path]]:
     """Settings for the servers a benchmark runs against (FROLIC_*, or embedded ones started
     here), migrated, and a scratch folder for the processes it starts."""
+    with _stack() as (settings, state, _):
+        yield settings, state
+
+
+@contextmanager
+def _stack() -> Iterator[tuple[Settings, Path, Callable[[], None]]]:
+    """``_servers``, and a way to empty the embedded broker between steps: its memory
+    storage keeps every batch and lists them on every fetch, so a step would pay for the
+    ones before it. On a broker given by FROLIC_KAFKA_BOOTSTRAP, that does nothing."""
     from frolic.db import migrate
 
     settings = Settings().with_local_secrets()
@@ -252,9 +262,16 @@ def _servers() -> Iterator[tuple[Settings, Path]]:
             # Fresh embedded servers: data left by earlier runs (a Redis AOF of gigabytes,
             # say) costs CPU that is no benchmark's.
             settings = settings.model_copy(update={"state_dir": Path(servers)})
-        with Stack(settings) as endpoints:
+        stack = Stack(settings)
+        with stack as endpoints:
             migrate.upgrade(endpoints.database_url)
-            yield endpoints.apply(settings), Path(state)
+
+            def fresh_broker() -> None:
+                if endpoints.broker_embedded:
+                    stack.stop_server("broker", kill=True)  # memory storage: lost either way
+                    stack.start_server("broker")
+
+            yield endpoints.apply(settings), Path(state), fresh_broker
 
 
 def _progress(line: str) -> None:

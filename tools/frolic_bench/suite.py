@@ -45,7 +45,16 @@ SMOKE = Sizes(
 )  # fmt: skip
 
 
-def run(settings: Settings, state: Path, *, smoke: bool, progress: Progress) -> dict[str, Any]:
+def run(
+    settings: Settings,
+    state: Path,
+    *,
+    smoke: bool,
+    progress: Progress,
+    fresh_broker: Callable[[], None] = lambda: None,
+) -> dict[str, Any]:
+    """Every step's figures; ``fresh_broker`` empties the broker before each step that
+    leans on it, so none pays for the batches an earlier one left there."""
     sizes = SMOKE if smoke else FULL
     assert settings.redis_url
     result: dict[str, Any] = {"smoke": smoke}
@@ -76,11 +85,13 @@ def run(settings: Settings, state: Path, *, smoke: bool, progress: Progress) -> 
     })  # fmt: skip
 
     progress(f"e2e: {sizes.rate:,} plays/s for {sizes.seconds:g} s, allocators and a recorder ...")
+    fresh_broker()
     result.update(e2e.measure(settings, _dir(state, "e2e"), rate=sizes.rate,
                               seconds=sizes.seconds))  # fmt: skip
     for allocators in (1, 2):
         # Allocation alone on the machine: the seed's < 100 ms is the allocators' figure.
         progress(f"e2e: {sizes.rate:,} plays/s through {allocators} allocator(s), no recorder ...")
+        fresh_broker()
         alone = e2e.measure(settings, _dir(state, f"e2e-{allocators}"), rate=sizes.rate,
                             seconds=sizes.seconds, allocators=allocators, recorders=0)  # fmt: skip
         name = f"alloc_latency_{allocators}_allocator{'s' * (allocators > 1)}"
@@ -93,11 +104,13 @@ def run(settings: Settings, state: Path, *, smoke: bool, progress: Progress) -> 
         })  # fmt: skip
 
     progress("broker floor, plain clients ...")
+    fresh_broker()
     result.update(plain_floor(settings, rate=sizes.rate, seconds=sizes.seconds,
                               ours=result["e2e_broker_floor_p99_ms"]))  # fmt: skip
 
     rate, seconds, sockets = sizes.embedded
     progress(f"embedded: {rate:,} plays/s for {seconds:g} s with {sockets} sockets ...")
+    fresh_broker()
     try:
         result.update(embedded.measure(settings, _dir(state, "embedded"), rate=rate,
                                        seconds=seconds, sockets=sockets))  # fmt: skip
@@ -105,6 +118,7 @@ def run(settings: Settings, state: Path, *, smoke: bool, progress: Progress) -> 
         result["embedded_note"] = f"{type(exc).__name__}: {exc}"
 
     progress(f"reveal and ws: sockets {', '.join(map(str, sizes.steps))} ...")
+    fresh_broker()
     held = reveal.ramp(settings, _dir(state, "ws"), steps=sizes.steps, reveals=sizes.reveals,
                        spread=sizes.spread, progress=progress)  # fmt: skip
     first = held["ws_steps"][0]
