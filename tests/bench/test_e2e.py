@@ -69,14 +69,14 @@ def test_bench_all_puts_every_benchmark_in_one_line(
     for name, fake in canned.items():
         monkeypatch.setattr(f"frolic_bench.suite.{name}", _logged(steps, name, fake))
     result = suite.run(settings, tmp_path, smoke=True, progress=lambda line: None,
-                       fresh_broker=lambda: steps.append("fresh broker"))  # fmt: skip
-    # Each step that leans on the broker starts on an empty one; the others do not wait.
+                       settle=lambda: steps.append("settle"))  # fmt: skip
+    # Each step that leans on the broker and Redis starts on emptied servers.
     broker_bound = {"e2e.measure", "plain_floor", "embedded.measure", "reveal.ramp"}
     assert steps.count("e2e.measure") == 3
     for before, step in zip(["start", *steps], steps, strict=False):
         if step in broker_bound:
-            assert before == "fresh broker", steps
-    assert steps.count("fresh broker") == 6
+            assert before == "settle", steps
+    assert steps.count("settle") == 6
     assert json.loads(json.dumps(result)) == result  # one JSON line
     for key in ("ingest_rps", "ingest_p99_ms", "ingest_vs_fastapi_hello", "abuse_limits_held",
                 "alloc_decisions_per_s", "alloc_vs_seed_evalsha", "alloc_overspent",

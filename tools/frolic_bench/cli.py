@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
@@ -204,9 +205,8 @@ def run_all(
     """ingest, abuse, allocate, e2e, reveal and ws in sequence on one stack; progress on stderr."""
     from frolic_bench import suite
 
-    with _stack() as (settings, state, fresh_broker):
-        result = suite.run(settings, state, smoke=smoke, progress=_progress,
-                           fresh_broker=fresh_broker)  # fmt: skip
+    with _stack() as (settings, state, settle):
+        result = suite.run(settings, state, smoke=smoke, progress=_progress, settle=settle)
     _print(result, as_json)
 
 
@@ -251,9 +251,11 @@ def _servers() -> Iterator[tuple[Settings, Path]]:
 
 @contextmanager
 def _stack() -> Iterator[tuple[Settings, Path, Callable[[], None]]]:
-    """``_servers``, and a way to empty the embedded broker between steps: its memory
-    storage keeps every batch and lists them on every fetch, so a step would pay for the
-    ones before it. On a broker given by FROLIC_KAFKA_BOOTSTRAP, that does nothing."""
+    """``_servers``, and ``settle``: what one step left in the embedded servers, emptied
+    before the next. The memory broker keeps every batch and lists them on every fetch,
+    Redis appends every decision to its append-only file (and rewrites it in the
+    background once it has doubled), and PostgreSQL checkpoints what it was written: a
+    step would pay for the ones before it. Servers given by FROLIC_* are left alone."""
     from frolic.db import migrate
 
     settings = Settings().with_local_secrets()
@@ -265,13 +267,33 @@ def _stack() -> Iterator[tuple[Settings, Path, Callable[[], None]]]:
         stack = Stack(settings)
         with stack as endpoints:
             migrate.upgrade(endpoints.database_url)
+            ours = stack.settings
 
-            def fresh_broker() -> None:
-                if endpoints.broker_embedded:
-                    stack.stop_server("broker", kill=True)  # memory storage: lost either way
+            def settle() -> None:
+                # Memory storage and a wiped Redis: lost either way, so no graceful stop.
+                if ours.kafka_bootstrap is None:
+                    stack.stop_server("broker", kill=True)
                     stack.start_server("broker")
+                if ours.redis_url is None and stack.redis_cluster is None:
+                    stack.stop_server("redis", kill=True)
+                    stack.start_server("redis", wipe=True)
+                if ours.database_url is None:
+                    asyncio.run(_checkpoint(endpoints.database_url))
 
-            yield endpoints.apply(settings), Path(state), fresh_broker
+            yield endpoints.apply(settings), Path(state), settle
+
+
+async def _checkpoint(url: str) -> None:
+    from sqlalchemy import text
+
+    from frolic.db.session import create_engine
+
+    db = create_engine(url)
+    try:
+        async with db.connect() as conn:
+            await conn.execute(text("CHECKPOINT"))
+    finally:
+        await db.dispose()
 
 
 def _progress(line: str) -> None:

@@ -51,10 +51,10 @@ def run(
     *,
     smoke: bool,
     progress: Progress,
-    fresh_broker: Callable[[], None] = lambda: None,
+    settle: Callable[[], None] = lambda: None,
 ) -> dict[str, Any]:
-    """Every step's figures; ``fresh_broker`` empties the broker before each step that
-    leans on it, so none pays for the batches an earlier one left there."""
+    """Every step's figures; ``settle`` empties the servers before each step that leans on
+    the broker and Redis, so none pays for what an earlier one left there."""
     sizes = SMOKE if smoke else FULL
     assert settings.redis_url
     result: dict[str, Any] = {"smoke": smoke}
@@ -85,13 +85,13 @@ def run(
     })  # fmt: skip
 
     progress(f"e2e: {sizes.rate:,} plays/s for {sizes.seconds:g} s, allocators and a recorder ...")
-    fresh_broker()
+    settle()
     result.update(e2e.measure(settings, _dir(state, "e2e"), rate=sizes.rate,
                               seconds=sizes.seconds))  # fmt: skip
     for allocators in (1, 2):
         # Allocation alone on the machine: the seed's < 100 ms is the allocators' figure.
         progress(f"e2e: {sizes.rate:,} plays/s through {allocators} allocator(s), no recorder ...")
-        fresh_broker()
+        settle()
         alone = e2e.measure(settings, _dir(state, f"e2e-{allocators}"), rate=sizes.rate,
                             seconds=sizes.seconds, allocators=allocators, recorders=0)  # fmt: skip
         name = f"alloc_latency_{allocators}_allocator{'s' * (allocators > 1)}"
@@ -104,13 +104,13 @@ def run(
         })  # fmt: skip
 
     progress("broker floor, plain clients ...")
-    fresh_broker()
+    settle()
     result.update(plain_floor(settings, rate=sizes.rate, seconds=sizes.seconds,
                               ours=result["e2e_broker_floor_p99_ms"]))  # fmt: skip
 
     rate, seconds, sockets = sizes.embedded
     progress(f"embedded: {rate:,} plays/s for {seconds:g} s with {sockets} sockets ...")
-    fresh_broker()
+    settle()
     try:
         result.update(embedded.measure(settings, _dir(state, "embedded"), rate=rate,
                                        seconds=seconds, sockets=sockets))  # fmt: skip
@@ -118,7 +118,7 @@ def run(
         result["embedded_note"] = f"{type(exc).__name__}: {exc}"
 
     progress(f"reveal and ws: sockets {', '.join(map(str, sizes.steps))} ...")
-    fresh_broker()
+    settle()
     held = reveal.ramp(settings, _dir(state, "ws"), steps=sizes.steps, reveals=sizes.reveals,
                        spread=sizes.spread, progress=progress)  # fmt: skip
     first = held["ws_steps"][0]
