@@ -156,7 +156,10 @@ class Stack:
             bin_dir = postgres.find_bin_dir(s.stack_postgres_bin_dir)
             # postgres.start waits until it is ready and its database exists.
             self._launchers["postgres"] = _Launcher(
-                functools.partial(postgres.start, state_dir, port, bin_dir=bin_dir, timeout=timeout)
+                functools.partial(
+                    postgres.start, state_dir, port, bin_dir=bin_dir, timeout=timeout
+                ),
+                wipe=functools.partial(postgres.wipe, state_dir),
             )
             self._spawn("postgres")
             database_url = postgres.url(port)
@@ -164,6 +167,12 @@ class Stack:
             _wait(server, probe, timeout)
         embedded = s.kafka_bootstrap is None
         return Endpoints(database_url, redis_url, broker_url, broker_embedded=embedded)
+
+    @property
+    def redis_cluster(self) -> redis_cluster.RedisClusterHandle | None:
+        """The embedded Redis Cluster's nodes (a fault kills and restarts them one by one),
+        or None where Redis is one server or not ours."""
+        return self._cluster
 
     def stop_server(self, server: Server, *, kill: bool = False) -> None:
         """Take one embedded server down, as an outage would: with its usual stop signal
@@ -184,7 +193,8 @@ class Stack:
     def start_server(self, server: Server, *, wipe: bool = False) -> None:
         """Start a server taken down by ``stop_server`` again, on the same port, and wait
         until it is ready. ``wipe`` starts Redis with no data, as a Redis without
-        persistence (or one whose disk was lost) comes back."""
+        persistence (or one whose disk was lost) comes back; PostgreSQL as a new server
+        with an empty database, to be migrated."""
         launcher = self._launchers[server]
         if wipe and launcher.wipe is not None:
             launcher.wipe()

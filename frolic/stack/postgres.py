@@ -73,6 +73,11 @@ def start(state_dir: Path, port: int, *, bin_dir: Path, timeout: float) -> Child
     return server
 
 
+def wipe(state_dir: Path) -> None:
+    """Drop the data folder: the next start runs initdb, an empty server (migrate it)."""
+    shutil.rmtree(state_dir / "postgres", ignore_errors=True)
+
+
 def url(port: int) -> str:
     return f"postgresql://{SUPERUSER}@127.0.0.1:{port}/{DATABASE}"
 

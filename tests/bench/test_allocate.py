@@ -29,6 +29,8 @@ def test_bench_allocate_prints_its_json_line(endpoints: Endpoints) -> None:
     assert result["mismatched_replays"] == 0
     assert result["decisions_per_s"] > 0
     assert result["baseline_evalsha_per_s"] > 0
+    # The shard's own cost of a decision: a few µs, not nothing, and not a whole batch's.
+    assert 0 < result["redis_cpu_us_per_decision"] < 1000
 
 
 def test_without_redis_benchmark_a_python_client_is_the_baseline(

@@ -33,6 +33,12 @@ def test_bench_e2e_decides_every_play_it_publishes(endpoints: Endpoints, tmp_pat
     assert 0 < result["e2e_broker_floor_p99_ms"]
     ratio = result["e2e_alloc_p99_ms"] / result["e2e_broker_floor_p99_ms"]
     assert result["e2e_vs_broker_floor"] == round(ratio, 2)
+    # CPU per play of each part of the pipeline, its processes summed (docs/capacity.md).
+    cpu = result["e2e_cpu_us"]
+    assert set(cpu) == {"allocator", "recorder", "redis", "postgres", "broker", "total"}
+    assert all(us > 0 for us in cpu.values()), cpu
+    assert cpu["total"] == pytest.approx(sum(us for part, us in cpu.items() if part != "total"),
+                                         abs=0.5)  # fmt: skip
 
 
 def test_bench_all_puts_every_benchmark_in_one_line(

@@ -19,3 +19,6 @@ def test_bench_embedded_reveals_every_accepted_play(endpoints: Endpoints, tmp_pa
     assert 0 <= result["embedded_reveal_late_p50_ms"] <= result["embedded_reveal_late_p99_ms"]
     assert result["embedded_reveal_late_p99_ms"] <= result["embedded_reveal_late_max_ms"]
     assert result["embedded_serve_cpu_per_play_us"] > 0
+    # The database is the session's (other tests' plays share it): only the figure's shape.
+    stored = result["embedded_ledger_bytes_per_play"]
+    assert stored["total"] == stored["play_events"] + stored["decision_log"] > 0

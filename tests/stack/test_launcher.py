@@ -204,6 +204,11 @@ async def test_a_server_restarts_on_its_port_with_or_without_its_data(tmp_path: 
             await db.dispose()
             async with db.connect() as conn:
                 assert (await conn.execute(text("SELECT n FROM kept"))).scalar_one() == 1
+            await db.dispose()
+            stack.stop_server("postgres")
+            stack.start_server("postgres", wipe=True)  # a new server, its database empty
+            async with db.connect() as conn:
+                assert (await conn.execute(text("SELECT to_regclass('kept')"))).scalar() is None
         finally:
             await db.dispose()
 
@@ -257,7 +262,23 @@ def test_a_redis_cluster_with_replicas_instead_of_one_redis(
             client.close()
         with pytest.raises(StackError, match="cannot be restarted alone"):
             stack.stop_server("redis")
-        pids = [s.pid for s in stack._cluster.servers] if stack._cluster else []
+        cluster = stack.redis_cluster
+        assert cluster is not None
+        # A master lost: its replica takes its slots; started again, it follows that one.
+        key = "{g1}"
+        master = cluster.master_of(key)
+        (replica,) = cluster.replicas_of[master]
+        cluster.kill(master)
+        deadline = time.monotonic() + 60
+        while cluster.role(replica) != ("master", None) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert cluster.master_of(key) == replica
+        assert cluster.role(master) == ("down", None)
+        cluster.restart(master)
+        while cluster.role(master)[0] != "slave" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert cluster.role(master) == ("slave", replica)
+        pids = [s.pid for s in cluster.servers]
     assert len(pids) == 4
     assert all(not psutil.pid_exists(p) or psutil.Process(p).status() == psutil.STATUS_ZOMBIE
                for p in pids)  # fmt: skip

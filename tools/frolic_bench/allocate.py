@@ -16,6 +16,7 @@ from frolic.engine import keys, scripts
 from frolic.engine.rules import GameRules
 from frolic.redis_client import connect_sync
 from frolic_bench import hammer
+from frolic_bench.cpu import CpuMeter, CpuTally
 
 REPLAY_RATIO = 0.1
 BASELINE_CLIENTS = 50  # redis-benchmark's default
@@ -29,6 +30,9 @@ def measure(
     rules = GameRules(
         game_id=secrets.randbelow(10**9), start=0.0, end=3600.0, budget=budget, brands=(1, 2)
     )
+    meter = CpuMeter()
+    meter.add_server("redis", url)
+    before = meter.read()
     run = hammer.run(
         hammer.Hammer(
             url, rules, {1: budget // 2, 2: budget - budget // 2},
@@ -36,10 +40,16 @@ def measure(
             replay_ratio=REPLAY_RATIO, processed_ttl=600, store=store,
         )
     )  # fmt: skip
+    after = meter.read()
     rate = run.decisions / run.seconds
+    # Redis' own CPU per decision: what one game's shard spends on it (docs/capacity.md).
+    # Read around the whole run, the game's load and read-back included (a few calls).
+    redis_us = CpuTally(frozenset({"redis"}))
+    redis_us.add(before, after, run.decisions)
     baseline, tool = seed_evalsha_rate(url, calls=max(plays, 100_000), workers=workers)
     return {
         "decisions_per_s": round(rate),
+        "redis_cpu_us_per_decision": redis_us.per_request_us().get("redis"),
         "decisions": run.decisions,
         "seconds": round(run.seconds, 3),
         "workers": workers,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sys
@@ -251,11 +250,11 @@ def _servers() -> Iterator[tuple[Settings, Path]]:
 
 @contextmanager
 def _stack() -> Iterator[tuple[Settings, Path, Callable[[], None]]]:
-    """``_servers``, and ``settle``: what one step left in the embedded servers, emptied
-    before the next. The memory broker keeps every batch and lists them on every fetch,
-    Redis appends every decision to its append-only file (and rewrites it in the
-    background once it has doubled), and PostgreSQL checkpoints what it was written: a
-    step would pay for the ones before it. Servers given by FROLIC_* are left alone."""
+    """``_servers``, and ``settle``: the embedded servers emptied, so that the next step
+    runs as if alone. A step would otherwise pay for the ones before it: the memory broker
+    keeps every batch and lists them on every fetch, Redis appends every decision to its
+    append-only file, and every allocator re-drives the plays an earlier step accepted and
+    never decided (ingest's tens of thousands). Servers given by FROLIC_* are left alone."""
     from frolic.db import migrate
 
     settings = Settings().with_local_secrets()
@@ -278,22 +277,11 @@ def _stack() -> Iterator[tuple[Settings, Path, Callable[[], None]]]:
                     stack.stop_server("redis", kill=True)
                     stack.start_server("redis", wipe=True)
                 if ours.database_url is None:
-                    asyncio.run(_checkpoint(endpoints.database_url))
+                    stack.stop_server("postgres")
+                    stack.start_server("postgres", wipe=True)
+                    migrate.upgrade(endpoints.database_url)
 
             yield endpoints.apply(settings), Path(state), settle
-
-
-async def _checkpoint(url: str) -> None:
-    from sqlalchemy import text
-
-    from frolic.db.session import create_engine
-
-    db = create_engine(url)
-    try:
-        async with db.connect() as conn:
-            await conn.execute(text("CHECKPOINT"))
-    finally:
-        await db.dispose()
 
 
 def _progress(line: str) -> None:

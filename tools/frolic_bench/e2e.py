@@ -50,7 +50,8 @@ from frolic.games.repository import load_game
 from frolic.playlog import messages
 from frolic.playlog.producer import PlayLog
 from frolic.redis_client import connect
-from frolic_bench.cluster import running
+from frolic_bench.cluster import Cluster, running
+from frolic_bench.cpu import CpuMeter, CpuTally, Reading
 
 WARM_PLAYS = 50  # decided before the clock starts: the allocators have joined their group
 USERS = 10_000
@@ -80,9 +81,13 @@ def measure(
     loaded = settings.model_copy(update={"play_topic": play_topic})
     topics.ensure_topics(topics.admin_client(loaded), loaded)
     watch = (loaded.result_topic, loaded.final_topic)[: 2 if recorders else 1]
-    with running(loaded, state, [["allocator"]] * allocators + [["recorder"]] * recorders):
+    layout = [["allocator"]] * allocators + [["recorder"]] * recorders
+    with running(loaded, state, layout) as cluster:
         _run_load(loaded, play_topic, rules, users, rate=WARM_PLAYS, seconds=1, watch=watch)
+        meter = _meter(loaded, cluster)
+        before = meter.read()
         run = _run_load(loaded, play_topic, rules, users, rate, seconds, watch=watch)
+        after = meter.read()
     late = _percentiles(run.stored)
     result = _percentiles(run.latencies)
     finals = _percentiles(run.finals)
@@ -102,7 +107,31 @@ def measure(
         "e2e_broker_floor_p50_ms": floor_late[50], "e2e_broker_floor_p99_ms": floor_late[99],
         "e2e_broker_floor_rate_per_s": round(floor.rate),
         "e2e_vs_broker_floor": round((late[99] or 0) / max(floor_late[99] or 0, 0.001), 2),
+        "e2e_cpu_us": _per_play(meter, before, after, len(run.published)),
     }  # fmt: skip
+
+
+def _meter(settings: Settings, cluster: Cluster) -> CpuMeter:
+    """The role processes (each ``<role>-<n>``) and the servers, to read CPU time from."""
+    meter = CpuMeter()
+    for i, role in enumerate(cluster.roles):
+        meter.add(f"{role.name}-{i}", role.process.pid)
+    meter.add_server("redis", settings.redis_url)
+    meter.add_server("postgres", settings.database_url, with_children=True)
+    meter.add_server("broker", settings.kafka_bootstrap)
+    return meter
+
+
+def _per_play(meter: CpuMeter, before: Reading, after: Reading, plays: int) -> dict[str, float]:
+    """µs of CPU per play published, by role (its processes summed) and server: the cost of
+    each part of the pipeline at this rate (docs/capacity.md builds on it)."""
+    tally = CpuTally(frozenset(meter.processes))
+    tally.add(before, after, plays)
+    by_part: dict[str, float] = {}
+    for name, us in tally.per_request_us().items():
+        part = name.rsplit("-", 1)[0] if name != "total" else name
+        by_part[part] = round(by_part.get(part, 0.0) + us, 1)
+    return by_part
 
 
 Users = list[tuple[int, str]]  # the players' ids and external ids

@@ -21,9 +21,11 @@ from typing import Any
 import orjson
 import psutil
 import websockets
+from sqlalchemy import text
 
 from frolic.auth.tokens import mint_player_token
 from frolic.config import Settings
+from frolic.db.session import create_engine
 from frolic_bench.cluster import running
 from frolic_bench.ingest import live_game
 
@@ -58,6 +60,7 @@ def measure(
         finally:
             client.join(30)
         serve_cpu = sum(process.cpu_times()[:2]) - before
+        stored = asyncio.run(_ledger_bytes(settings))
     late = sorted(result.pop("late"))
 
     def pct(q: float) -> float | None:
@@ -73,7 +76,33 @@ def measure(
         "embedded_serve_cpu_per_play_us": round(
             1e6 * serve_cpu / max(1, result["embedded_accepted"]), 1
         ),
+        "embedded_ledger_bytes_per_play": stored,
     }  # fmt: skip
+
+
+async def _ledger_bytes(settings: Settings) -> dict[str, int] | None:
+    """PostgreSQL's bytes per recorded play, indexes and TOAST included: the play's row and
+    its decision log entry (docs/capacity.md). Every play in the database counts, so the
+    figure is this run's on a database of its own (``bench all`` gives each step one)."""
+    assert settings.database_url
+    db = create_engine(settings.database_url)
+    try:
+        async with db.connect() as conn:
+            row = (await conn.execute(_SIZES)).one()
+    finally:
+        await db.dispose()
+    if not row.plays:
+        return None
+    sizes = {"play_events": round(row.play_events / row.plays),
+             "decision_log": round(row.decision_log / row.plays)}  # fmt: skip
+    return {**sizes, "total": sum(sizes.values())}
+
+
+_SIZES = text(
+    "SELECT (SELECT count(*) FROM play_events WHERE status IN ('WIN', 'LOSE')) AS plays, "
+    "pg_total_relation_size('play_events') AS play_events, "
+    "pg_total_relation_size('decision_log') AS decision_log"
+)
 
 
 def _client(

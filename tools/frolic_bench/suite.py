@@ -77,6 +77,7 @@ def run(
                                workers=2)  # fmt: skip
     result.update({
         "alloc_decisions_per_s": decided["decisions_per_s"],
+        "alloc_redis_cpu_us_per_decision": decided.get("redis_cpu_us_per_decision"),
         "alloc_vs_seed_evalsha": decided["vs_seed_evalsha"],
         "alloc_baseline_evalsha_per_s": decided["baseline_evalsha_per_s"],
         "alloc_baseline": decided["baseline"], "alloc_workers": decided["workers"],
