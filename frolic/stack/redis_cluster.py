@@ -63,11 +63,14 @@ class Shape:
 @dataclass
 class RedisClusterHandle:
     """Running nodes; ``url`` (its masters) is what ``frolic.redis_client.connect`` takes.
-    ``replicas_of`` gives each master's port its replicas' ports."""
+    ``replicas_of`` gives each master's port its replicas' ports as the cluster was formed
+    (a failover changes who serves what: ``master_of`` asks the cluster)."""
 
     servers: list[ChildServer]
     ports: list[int]
     replicas_of: dict[int, list[int]] = field(default_factory=dict)
+    state_dir: Path = Path()
+    binary: Path = Path()
 
     @property
     def url(self) -> str:
@@ -77,6 +80,55 @@ class RedisClusterHandle:
     def masters(self) -> list[int]:
         replicas = {p for followers in self.replicas_of.values() for p in followers}
         return [port for port in self.ports if port not in replicas]
+
+    def master_of(self, key: str) -> int:
+        """The port of the master serving ``key`` now, as the first node that answers sees
+        it."""
+        for port in self.ports:
+            client = redis.Redis(host=HOST, port=port, socket_timeout=1)
+            try:
+                slot = int(client.cluster("KEYSLOT", key))
+                for first, last, master, *_ in client.cluster("SLOTS"):
+                    if first <= slot <= last:
+                        return int(master[1])
+            except redis.RedisError:
+                continue
+            finally:
+                client.close()
+        raise StackError(f"no node of the cluster on {self.ports} says who serves {key!r}")
+
+    def role(self, port: int) -> tuple[str, int | None]:
+        """``("master", None)`` or ``("slave", its master's port)``, as the node says;
+        ``("down", None)`` when it does not answer."""
+        client = redis.Redis(host=HOST, port=port, socket_timeout=1)
+        try:
+            info = client.info("replication")
+        except redis.RedisError:
+            return "down", None
+        finally:
+            client.close()
+        return str(info["role"]), info.get("master_port")
+
+    def kill(self, port: int) -> None:
+        """SIGKILL one node, as a machine lost would go: its replica is promoted once the
+        others have missed it for the node timeout."""
+        server = self._server(port)
+        server.kill()
+        self.servers.remove(server)
+
+    def restart(self, port: int, timeout: float = 30) -> None:
+        """Start a killed node again on its port, with its cluster configuration: it comes
+        back empty (nothing is persisted) and rejoins, as a replica of whoever took its
+        slots meanwhile."""
+        server = _spawn_node(self.state_dir, port, self.binary, fresh=False)
+        self.servers.append(server)
+        server.wait_ready(functools.partial(redis_server.is_ready, port), timeout)
+
+    def _server(self, port: int) -> ChildServer:
+        for server in self.servers:
+            if server.name.endswith(f" {port}"):
+                return server
+        raise StackError(f"no running node of this cluster on port {port}")
 
     def stop(self) -> None:
         # Signal every node first so they shut down side by side, then wait for each.
@@ -114,7 +166,7 @@ def start_cluster(
     shape = Shape(masters, replicas)  # checks the bounds
     deadline = time.monotonic() + timeout
     executable = redis_server.find_binary(binary)
-    handle = RedisClusterHandle(servers=[], ports=[])
+    handle = RedisClusterHandle(servers=[], ports=[], state_dir=state_dir, binary=executable)
     try:
         ports = _cluster_ports(shape.masters * (1 + shape.replicas))
         for port in ports:
@@ -154,12 +206,13 @@ def _cluster_ports(count: int) -> list[int]:
     return chosen
 
 
-def _spawn_node(state_dir: Path, port: int, binary: Path) -> ChildServer:
+def _spawn_node(state_dir: Path, port: int, binary: Path, *, fresh: bool = True) -> ChildServer:
     data = state_dir / f"redis-cluster-{port}"
     data.mkdir(parents=True, exist_ok=True)
     nodes_conf = data / "nodes.conf"
-    # A node that finds an old nodes.conf rejoins that old cluster; ours is always new.
-    nodes_conf.unlink(missing_ok=True)
+    if fresh:
+        # A node that finds an old nodes.conf rejoins that old cluster; a new one must not.
+        nodes_conf.unlink(missing_ok=True)
     argv: list[str | Path] = [
         binary, "--port", str(port), "--bind", HOST, "--dir", data,
         "--daemonize", "no", "--protected-mode", "no",
