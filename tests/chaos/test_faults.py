@@ -24,7 +24,7 @@ PLAN = dataclasses.replace(SMOKE, seconds=8.0, rate=40.0, players=80)
 async def run(name: str, state: Path, plan: Plan = PLAN) -> Row:
     """One fault through the runner; every invariant held and the fault happened."""
     (fault,) = faults.named([name])
-    async with Chaos(Settings(), state, plan, progress=lambda line: None) as chaos:
+    async with Chaos(fault.servers(Settings()), state, plan, progress=lambda line: None) as chaos:
         row = await chaos.run(fault)
     assert row.counts["accepted"] >= 0.95 * row.counts["sent"], row.refused
     # As text: pytest cuts a dict's repr short, and the diagnosis is what a failure needs.

@@ -41,7 +41,7 @@ def run(
         rows = []
         for fault in chosen:
             with tempfile.TemporaryDirectory(prefix="frolic-chaos-") as state:
-                async with Chaos(Settings(), Path(state), plan, progress) as chaos:
+                async with Chaos(fault.servers(Settings()), Path(state), plan, progress) as chaos:
                     rows.append(await chaos.run(fault))
         return rows
 

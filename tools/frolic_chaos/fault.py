@@ -91,6 +91,12 @@ class Fault:
     summary: str  # one line, for the table and ``--help``
     # Settings of the run this fault needs (``redrive_after_seconds``, ...), over the plan's.
     overrides: Mapping[str, Any] = MappingProxyType({})
+    # Settings of the servers the run starts for it (a Redis Cluster: ``stack_redis_cluster``).
+    stack: Mapping[str, Any] = MappingProxyType({})
+
+    def servers(self, settings: Settings) -> Settings:
+        """``settings`` for the embedded servers this fault's run needs."""
+        return settings.model_copy(update=dict(self.stack))
 
     def environment(self, index: int, roles: Sequence[str]) -> dict[str, str]:
         """Extra environment of the ``index``-th role process (its roles), at every
@@ -123,6 +129,7 @@ class Together(Fault):
         self.name = "+".join(p.name for p in parts)
         self.summary = "; ".join(p.summary for p in parts)
         self.overrides = {k: v for p in parts for k, v in p.overrides.items()}
+        self.stack = {k: v for p in parts for k, v in p.stack.items()}
         self._contexts: dict[str, Context] = {}
 
     def environment(self, index: int, roles: Sequence[str]) -> dict[str, str]:
