@@ -28,7 +28,7 @@ from frolic.stack import broker as broker_server
 from frolic.stack import postgres as postgres_server
 from frolic.stack import redis as redis_server
 from frolic.stack.launcher import EMBEDDED_PARTITIONS
-from frolic.stack.redis_cluster import Shape, start_cluster
+from frolic.stack.redis_cluster import Shape
 
 
 async def test_servers_are_real(endpoints: Endpoints) -> None:
@@ -266,29 +266,6 @@ def test_a_redis_cluster_with_replicas_instead_of_one_redis(
     assert len(pids) == 4
     assert all(not psutil.pid_exists(p) or psutil.Process(p).status() == psutil.STATUS_ZOMBIE
                for p in pids)  # fmt: skip
-
-
-def test_a_master_lost_fails_over_to_its_replica_and_comes_back_following_it(
-    tmp_path: Path,
-) -> None:
-    """Three masters (a failover needs a majority of them to agree), a replica each: the
-    replica of a killed master takes its slots; started again, the old master follows it."""
-    with start_cluster(tmp_path, masters=3, replicas=1) as cluster:
-        key = "{g1}"
-        master = cluster.master_of(key)
-        (replica,) = cluster.replicas_of[master]
-        cluster.kill(master)
-        assert cluster.role(master) == ("down", None)
-        deadline = time.monotonic() + 60
-        while cluster.master_of(key) != replica and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert cluster.role(replica) == ("master", None)
-        assert cluster.master_of(key) == replica
-        cluster.restart(master)
-        while cluster.role(master)[0] != "slave" and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert cluster.role(master) == ("slave", replica)
-        assert len(cluster.servers) == 6
 
 
 def test_a_cluster_shape_is_checked() -> None:
