@@ -32,6 +32,7 @@ def measure(
     )
     meter = CpuMeter()
     meter.add_server("redis", url)
+    memory_before = _used_memory(url)
     before = meter.read()
     run = hammer.run(
         hammer.Hammer(
@@ -41,6 +42,9 @@ def measure(
         )
     )  # fmt: skip
     after = meter.read()
+    # What Redis keeps of each decided play (its processed entry, for idempotency) until
+    # the processed hash expires: with the CPU, what sizes a shard (docs/capacity.md).
+    held = (_used_memory(url) - memory_before) / max(1, run.decisions - run.replays)
     rate = run.decisions / run.seconds
     # Redis' own CPU per decision: what one game's shard spends on it (docs/capacity.md).
     # Read around the whole run, the game's load and read-back included (a few calls).
@@ -50,6 +54,7 @@ def measure(
     return {
         "decisions_per_s": round(rate),
         "redis_cpu_us_per_decision": redis_us.per_request_us().get("redis"),
+        "redis_bytes_per_decided_play": round(held),
         "decisions": run.decisions,
         "seconds": round(run.seconds, 3),
         "workers": workers,
@@ -63,6 +68,18 @@ def measure(
         "baseline": tool,
         "vs_seed_evalsha": round(rate / baseline, 3),
     }
+
+
+def _used_memory(url: str) -> int:
+    """Bytes Redis holds, summed over a Cluster's nodes."""
+    client = connect_sync(url)
+    try:
+        info: dict[str, Any] = client.info("memory")
+    finally:
+        client.close()
+    if "used_memory" in info:
+        return int(info["used_memory"])
+    return sum(int(node["used_memory"]) for node in info.values())
 
 
 def seed_evalsha_rate(url: str, *, calls: int, workers: int) -> tuple[float, str]:

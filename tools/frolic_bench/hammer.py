@@ -72,6 +72,10 @@ class HammerReport:
         return sum(w.decisions for w in self.workers)
 
     @property
+    def replays(self) -> int:
+        return sum(w.replays for w in self.workers)
+
+    @property
     def mismatched_replays(self) -> int:
         return sum(w.mismatched_replays for w in self.workers)
 
