@@ -116,8 +116,10 @@ class PacedStrategy:
                     forecast = next_forecast(forecast, slot_plays, k - slot, alpha)
                 slot, slot_plays, slot_awarded = k, 0, 0
             slot_plays += 1
-            cap = odds.cap(t)
-            p = odds.p(t, k, slot_plays, forecast, consumed, consumed - slot_awarded, remaining)
+            line = odds.line(t)
+            cap = odds.cap(line)
+            p = odds.p(t, line, k, slot_plays, forecast, consumed, consumed - slot_awarded,
+                       remaining)  # fmt: skip
             draw = play.u
             if draw < p and consumed < cap:  # as the store will judge it
                 consumed += 1
@@ -140,7 +142,7 @@ class PacedStrategy:
             seen = 1
         held = state.consumed - (state.slot_awarded if seen > 1 else 0)
         odds = _Odds(rules, state, self.horizon)
-        return odds.p(t, k, seen, forecast, state.consumed, held, state.remaining)
+        return odds.p(t, odds.line(t), k, seen, forecast, state.consumed, held, state.remaining)
 
 
 class _Odds:
@@ -177,8 +179,9 @@ class _Odds:
     def line(self, t: float) -> float:
         return self.base + self.slope * (t - self.origin)
 
-    def cap(self, t: float) -> float:
-        return min(float(self.total), self.line(t) + self.lead)
+    def cap(self, line: float) -> float:
+        """The most a play may find awarded and still win, where the line is at ``line``."""
+        return min(float(self.total), line + self.lead)
 
     def rate(self, t: float, slot_start: float, seen: int, forecast: float | None) -> float:
         """Plays per second expected from ``t``: the forecast's, unless the ``seen - 1``
@@ -191,20 +194,20 @@ class _Odds:
         return expected_rate(t, slot_start, slot_end, self.width, seen, forecast)
 
     def p(
-        self, t: float, slot: int, seen: int, forecast: float | None,
+        self, t: float, line: float, slot: int, seen: int, forecast: float | None,
         consumed: int, held: int, remaining: int,
     ) -> float:  # fmt: skip
-        """The ``p`` of the ``seen``-th play of ``slot``, made at ``t`` with ``consumed``
-        awarded (``held`` of them at the slot's start): 0 where stock or the cap rules
-        it out."""
-        if remaining <= 0 or consumed >= self.cap(t):
+        """The ``p`` of the ``seen``-th play of ``slot``, made at ``t`` (where the line is
+        at ``line``: the caller has it already) with ``consumed`` awarded (``held`` of them
+        at the slot's start): 0 where stock or the cap rules it out."""
+        if remaining <= 0 or consumed >= self.cap(line):
             return 0.0
         if self.slope <= 0:
             return 1.0  # the line is at its total: every coupon left is due
         slot_start = self.start + slot * self.width
         rate = self.rate(t, slot_start, seen, forecast)
         horizon = min(self.k, self.slope * (self.end - t))  # what the line has left to climb
-        excess = self.line(t) - consumed
+        excess = line - consumed
         if excess > horizon:
             excess = horizon + (excess - horizon) * self.catch_up
         elif horizon >= self.slope * self.hold:
