@@ -204,14 +204,11 @@ class LuaStore(_RedisStore):
             *buckets.ttls(self.clock(), self.processed_ttl),
         ]  # fmt: skip
         for d, b in zip(decisions, buckets.of, strict=True):
-            # Every argument costs packing here and a Lua string there: "no cap" and the
-            # brand draw of a play that does not want to win go as empty strings.
-            if d.want:
-                args += (d.play_id, b, d.slot, b"1", cap_arg(d.cap), cap_arg(d.slot_cap),
-                         d.brand_draw, d.p)  # fmt: skip
-            else:
-                args += (d.play_id, b, d.slot, b"0", cap_arg(d.cap), cap_arg(d.slot_cap), b"",
-                         d.p)  # fmt: skip
+            # Every argument costs packing here and a Lua string there: "no cap" goes as an
+            # empty string, and a play that does not want to win sends no brand draw, which
+            # is how the script knows it does not (no flag of its own).
+            args += (d.play_id, b, d.slot, cap_arg(d.cap), cap_arg(d.slot_cap),
+                     d.brand_draw if d.want else b"", d.p)  # fmt: skip
         answer = await self._decide(keys=batch_keys, args=args)
         if not answer:
             raise GameLost(g)

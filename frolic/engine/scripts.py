@@ -38,8 +38,9 @@ return 0
 #   ARGV[1+j]                brands[j], the brand ids in KEYS order
 #   ARGV[nb+2..nb+5]         np, forecast alpha, void (0|1), n plays
 #   ARGV[nb+6..]             np TTLs of the processed hashes
-#   then per play, 8 each:   playId, processed index b, slot, want (0|1), cap,
-#                            slot_cap ('' for none), brand_draw ('' unless want), p
+#   then per play, 7 each:   playId, processed index b, slot, cap, slot_cap ('' for
+#                            none), brand_draw ('' unless the play wants to win: it is
+#                            the want flag too), p
 #   returns {state, outcomes, priors}:
 #     state    {consumed, awarded, slot, slot_awarded, slot_cap, slot_plays, forecast,
 #               plays, line_t, line_from, remaining, epoch} as strings ('' for none); the
@@ -91,7 +92,7 @@ end
 local asked = {}
 for b = 1, np do asked[b] = {} end
 for i = 1, n do
-    local a = first + (i - 1) * 8
+    local a = first + (i - 1) * 7
     local list = asked[tonumber(ARGV[a + 1])]
     list[#list + 1] = ARGV[a]
 end
@@ -110,7 +111,7 @@ local new_processed = {}
 for b = 1, np do new_processed[b] = {} end
 local outcomes, priors = {}, {}
 for i = 1, n do
-    local a = first + (i - 1) * 8
+    local a = first + (i - 1) * 7
     local id = ARGV[a]
     local prior = known[id]
     if prior then
@@ -129,14 +130,14 @@ for i = 1, n do
                 forecast = forecast * (1 - alpha) ^ (k - slot - 1)
             end
             slot, slot_awarded, slot_plays = k, 0, 0
-            slot_cap = tonumber(ARGV[a + 5]) or 1e300
+            slot_cap = tonumber(ARGV[a + 4]) or 1e300
         end
         slot_plays = slot_plays + 1
         plays = plays + 1
         local brand = 0
-        local cap = tonumber(ARGV[a + 4]) or 1e300
-        if ARGV[a + 3] == '1' and consumed < cap and slot_awarded < slot_cap and total > 0 then
-            local target = math.min(math.floor(tonumber(ARGV[a + 6]) * total), total - 1)
+        local cap = tonumber(ARGV[a + 3]) or 1e300
+        if ARGV[a + 5] ~= '' and consumed < cap and slot_awarded < slot_cap and total > 0 then
+            local target = math.min(math.floor(tonumber(ARGV[a + 5]) * total), total - 1)
             for j = 1, nb do
                 if stock[j] > 0 then
                     if target < stock[j] then
@@ -159,8 +160,8 @@ for i = 1, n do
             end
         end
         outcomes[i] = brand
-        local stored = brand .. ':' .. plays .. ':' .. ARGV[a + 7] .. ':' .. ARGV[a + 4] .. ':'
-                       .. ARGV[a + 5]
+        local stored = brand .. ':' .. plays .. ':' .. ARGV[a + 6] .. ':' .. ARGV[a + 3] .. ':'
+                       .. ARGV[a + 4]
         known[id] = stored
         local p = new_processed[tonumber(ARGV[a + 1])]
         p[#p + 1] = id
