@@ -5,15 +5,15 @@ A second, independent check of the conflict `docs/pacing.md` reports on the `dea
 near 1. It shares only the row's play times with the simulator. The oracle, the error and
 the Mantel-Haenszel ratio are computed here again, from their definitions in the issue.
 
-The lotteries it tries are the fairest there can be: every play's chance is a function
+The lotteries it tries have no memory of wins at all: every play's chance is a function
 of the time alone, set in hindsight from the true play rate, so nothing a player does or
 sees moves it except the clock. Each owes the line ``B t / T`` and pays the debt a dead
 period leaves at rate ``debt / X``: a catch-up with time constant ``X`` seconds of play.
 For each ``X`` it prints
 
 - ``error bound``: the RMS gap between the lottery's *expected* cumulative awards and
-  the oracle's, over the budget. The RMS is a norm, so by Jensen's inequality no draw of
-  that lottery has a smaller expected error; the target is 0.005.
+  the oracle's, over the budget. The RMS is a norm, so by Jensen's inequality the expected
+  error of that lottery's draws is no smaller; the target is 0.005.
 - ``memory``: the Mantel-Haenszel win-rate ratio of plays within ``T/(2B)`` after the
   latest win against the other plays, 50 time bins, pooled over the seeds (target within
   0.8-1.25).

@@ -115,8 +115,8 @@ class Drawer:
     ``CLIENT_SEED``."""
 
     def __init__(self, seed: bytes, game_id: int, *, remember: int = 200_000) -> None:
-        if len(seed) > _BLOCK:
-            raise ValueError(f"a seed is {SEED_BYTES} bytes, not {len(seed)}")
+        if len(seed) > _BLOCK:  # HMAC would hash a longer key first; no seed is that long
+            raise ValueError(f"a seed of at most {_BLOCK} bytes, not {len(seed)}")
         key = seed.ljust(_BLOCK, b"\0")
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
         self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))

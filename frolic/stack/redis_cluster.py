@@ -213,6 +213,9 @@ def _spawn_node(state_dir: Path, port: int, binary: Path, *, fresh: bool = True)
     if fresh:
         # A node that finds an old nodes.conf rejoins that old cluster; a new one must not.
         nodes_conf.unlink(missing_ok=True)
+    # Nothing is persisted, but a replica's full sync goes through a dump file on disk,
+    # which a start would load: every node starts empty.
+    (data / "dump.rdb").unlink(missing_ok=True)
     argv: list[str | Path] = [
         binary, "--port", str(port), "--bind", HOST, "--dir", data,
         "--daemonize", "no", "--protected-mode", "no",
@@ -294,20 +297,19 @@ def _wait_agreed(handle: RedisClusterHandle, deadline: float, *, replicated: boo
 def _replicas_synced(handle: RedisClusterHandle) -> bool:
     for master, followers in handle.replicas_of.items():
         for port in followers:
-            client = redis.Redis(host=HOST, port=port, socket_timeout=1)
-            try:
-                info = client.info("replication")
-            except redis.RedisError:
-                return False
-            finally:
-                client.close()
-            if (
-                info.get("role") != "slave"
-                or info.get("master_port") != master
-                or info.get("master_link_status") != "up"
-            ):
+            if handle.role(port) != ("slave", master) or not _link_up(port):
                 return False
     return True
+
+
+def _link_up(port: int) -> bool:
+    client = redis.Redis(host=HOST, port=port, socket_timeout=1)
+    try:
+        return bool(client.info("replication").get("master_link_status") == "up")
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
 
 
 _SlotMap = frozenset[tuple[str, tuple[tuple[str, ...], ...]]]

@@ -3,10 +3,14 @@ with openssl when it was written) is what the code computes, and stays so."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from frolic.fairness import chain, draws
 
@@ -70,3 +74,18 @@ def test_the_hot_path_drawer_gives_the_rules_draws() -> None:
         ref = draws.player_ref(seed, 42, user)
         assert drawer.player_ref(user) == ref
         assert drawer.draws(ref, number, client) == draws.draws(seed, 42, ref, number, client)
+
+
+@given(seed=st.binary(min_size=0, max_size=64), number=st.integers(1, 10**12))
+def test_the_drawers_hmac_is_hmacs_for_any_key_up_to_a_block(seed: bytes, number: int) -> None:
+    """The drawer computes HMAC-SHA256 from its two padded-key states (RFC 2104), not with
+    ``hmac``: the same bytes for every key it accepts, and the draws read from them."""
+    drawer = draws.Drawer(seed, 7)
+    ref = drawer.player_ref("p")
+    assert ref == hmac.new(seed, b"frolic-fair-v1|player|7|p", hashlib.sha256).hexdigest()[:32]
+    assert drawer.draws(ref, number) == draws.draws(seed, 7, ref, number)
+
+
+def test_a_drawer_refuses_a_key_longer_than_a_block() -> None:
+    with pytest.raises(ValueError, match="at most 64 bytes"):
+        draws.Drawer(bytes(65), 7)

@@ -254,12 +254,14 @@ def _stack() -> Iterator[tuple[Settings, Path, Callable[[], None]]]:
     runs as if alone. A step would otherwise pay for the ones before it: the memory broker
     keeps every batch and lists them on every fetch, Redis appends every decision to its
     append-only file, and every allocator re-drives the plays an earlier step accepted and
-    never decided (ingest's tens of thousands). Servers given by FROLIC_* are left alone."""
+    never decided (ingest's tens of thousands). Servers given by FROLIC_*, and embedded
+    ones on a FROLIC_STATE_DIR of your own (your data), are left alone."""
     from frolic.db import migrate
 
     settings = Settings().with_local_secrets()
     with tempfile.TemporaryDirectory() as state, tempfile.TemporaryDirectory() as servers:
-        if "FROLIC_STATE_DIR" not in os.environ:
+        ours_to_empty = "FROLIC_STATE_DIR" not in os.environ
+        if ours_to_empty:
             # Fresh embedded servers: data left by earlier runs (a Redis AOF of gigabytes,
             # say) costs CPU that is no benchmark's.
             settings = settings.model_copy(update={"state_dir": Path(servers)})
@@ -269,6 +271,8 @@ def _stack() -> Iterator[tuple[Settings, Path, Callable[[], None]]]:
             ours = stack.settings
 
             def settle() -> None:
+                if not ours_to_empty:
+                    return
                 # Memory storage and a wiped Redis: lost either way, so no graceful stop.
                 if ours.kafka_bootstrap is None:
                     stack.stop_server("broker", kill=True)
