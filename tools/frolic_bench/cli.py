@@ -23,14 +23,17 @@ app = typer.Typer(help="Benchmarks: each figure is a ratio to a baseline from th
 def allocate(
     plays: Annotated[int, typer.Option(min=1000, help="Plays to decide (10% replays).")] = 200_000,
     budget: Annotated[int, typer.Option(min=1, help="Coupons in the game.")] = 10_000,
-    workers: Annotated[int, typer.Option(min=1, help="Allocator processes.")] = 2,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Allocator processes; 4 unless set.")
+    ] = None,
     batch: Annotated[int, typer.Option(min=1, help="Plays per Redis call.")] = 256,
     store: Annotated[str, typer.Option(help="lua, or optimistic (WATCH/MULTI).")] = "lua",
     as_json: Annotated[bool, typer.Option("--json", help="One JSON line.")] = False,
 ) -> None:
     """K allocator processes decide N plays of one game; vs the seed's per-play EVALSHA."""
-    from frolic_bench.allocate import measure
+    from frolic_bench.allocate import WORKERS, measure
 
+    workers = workers or WORKERS
     settings = Settings()
     with Stack(settings, only=frozenset({"redis"})) as endpoints:
         typer.echo(f"deciding {plays:,} plays with {workers} workers ...", err=True)

@@ -74,7 +74,7 @@ def run(
 
     progress(f"allocate: {sizes.plays:,} plays ...")
     decided = allocate.measure(settings.redis_url, plays=sizes.plays, budget=sizes.budget,
-                               workers=2)  # fmt: skip
+                               workers=allocate.WORKERS)  # fmt: skip
     result.update({
         "alloc_decisions_per_s": decided["decisions_per_s"],
         "alloc_redis_cpu_us_per_decision": decided.get("redis_cpu_us_per_decision"),
