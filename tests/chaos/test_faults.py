@@ -102,6 +102,8 @@ def test_faults_together_are_named_with_a_plus() -> None:
         faults.named(["sigkill+nope"])
     with pytest.raises(ValueError, match="two or more different"):
         faults.named(["sigkill+sigkill"])
+    with pytest.raises(ValueError, match="no one Redis server to restart"):
+        faults.named(["redis_failover+redis_kill"])
 
 
 def test_redis_restart_says_when_a_game_was_not_rebuilt() -> None:

@@ -93,6 +93,8 @@ class Fault:
     overrides: Mapping[str, Any] = MappingProxyType({})
     # Settings of the servers the run starts for it (a Redis Cluster: ``stack_redis_cluster``).
     stack: Mapping[str, Any] = MappingProxyType({})
+    # It stops and starts the run's one Redis server, which a Cluster's run does not have.
+    restarts_redis: bool = False
 
     def servers(self, settings: Settings) -> Settings:
         """``settings`` for the embedded servers this fault's run needs."""
@@ -130,6 +132,9 @@ class Together(Fault):
         self.summary = "; ".join(p.summary for p in parts)
         self.overrides = {k: v for p in parts for k, v in p.overrides.items()}
         self.stack = {k: v for p in parts for k, v in p.stack.items()}
+        if self.stack.get("stack_redis_cluster") and any(p.restarts_redis for p in parts):
+            raise ValueError(f"faults {self.name}: a Redis Cluster's run has no one Redis "
+                             "server to restart")  # fmt: skip
         self._contexts: dict[str, Context] = {}
 
     def environment(self, index: int, roles: Sequence[str]) -> dict[str, str]:

@@ -45,6 +45,7 @@ class RedisRestart(Fault):
     summary = "restart Redis empty (no persistence) mid-load, twice; rebuilt from the ledger"
     # Plays whose pre-loss decision is dropped come back through the re-driver.
     overrides = MappingProxyType({"redrive_after_seconds": 4.0})
+    restarts_redis = True
     kills: ClassVar[tuple[bool, ...]] = (False, True)  # SIGKILL at each restart, or SIGTERM
     wipe: ClassVar[bool] = True  # start Redis with its data folder wiped
 
