@@ -11,7 +11,7 @@ from tests.bench.run import bench
 KEYS = {
     "ingest_rps", "ingest_p50_ms", "ingest_p99_ms", "ingest_errors", "hello_rps",
     "hello_p50_ms", "hello_p99_ms", "hello_errors", "ingest_vs_fastapi_hello",
-    "plays_accepted", "plays_in_postgres", "ingest_statuses",
+    "plays_accepted", "plays_in_postgres", "ingest_statuses", "redis_bytes_per_accepted_play",
 }  # fmt: skip
 
 

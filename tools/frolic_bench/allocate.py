@@ -36,7 +36,7 @@ def measure(
     )
     meter = CpuMeter()
     meter.add_server("redis", url)
-    memory_before = _used_memory(url)
+    memory_before = used_memory(url)
     before = meter.read()
     run = hammer.run(
         hammer.Hammer(
@@ -48,7 +48,7 @@ def measure(
     after = meter.read()
     # What Redis keeps of each decided play (its processed entry, for idempotency) until
     # the processed hash expires: with the CPU, what sizes a shard (docs/capacity.md).
-    held = (_used_memory(url) - memory_before) / max(1, run.decisions - run.replays)
+    held = (used_memory(url) - memory_before) / max(1, run.decisions - run.replays)
     rate = run.decisions / run.seconds
     # Redis' own CPU per decision: what one game's shard spends on it (docs/capacity.md).
     # Read around the whole run, the game's load and read-back included (a few calls).
@@ -74,7 +74,7 @@ def measure(
     }
 
 
-def _used_memory(url: str) -> int:
+def used_memory(url: str) -> int:
     """Bytes Redis holds, summed over a Cluster's nodes."""
     client = connect_sync(url)
     try:

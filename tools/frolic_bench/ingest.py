@@ -35,6 +35,7 @@ from frolic.auth.tokens import mint_player_token
 from frolic.config import Settings
 from frolic.db.session import create_engine
 from frolic.stack.process import free_port
+from frolic_bench.allocate import used_memory
 from frolic_bench.cluster import running
 from frolic_bench.cpu import CpuMeter, CpuTally, listening_process
 from frolic_bench.importer import codes_file
@@ -149,6 +150,7 @@ def measure(
                 tally.add(before, meter.read(), report.requests, client=report.cpu_seconds)
             return report
 
+        held_before = used_memory(settings.redis_url or "")
         progress(f"warming up both servers for {WARM_UP_SECONDS} s each ...")
         accepted = load(api.port, f"{run}-w", WARM_UP_SECONDS).summary()["ok"]
         load(hello_port, "", WARM_UP_SECONDS)
@@ -158,6 +160,9 @@ def measure(
             baseline.merge(load(hello_port, "", seconds, cpu["hello"]))
             ingest.merge(load(api.port, f"{run}-{r}", seconds, cpu["ingest"]))
         accepted += ingest.summary()["ok"]
+        # What the api keeps in Redis per accepted play: its Idempotency-Key claim (a
+        # day), the player's daily count and limits (docs/capacity.md).
+        held = (used_memory(settings.redis_url or "") - held_before) / max(1, accepted)
         stored = asyncio.run(count_plays(settings.database_url, game))
     mine, theirs = ingest.summary(), baseline.summary()
     mine_cpu, theirs_cpu = cpu["ingest"].per_request_us(), cpu["hello"].per_request_us()
@@ -177,6 +182,7 @@ def measure(
         "ingest_cpu_ceiling_rps": cpu["ingest"].ceiling_rps(),
         "hello_cpu_ceiling_rps": cpu["hello"].ceiling_rps(),
         "plays_accepted": accepted, "plays_in_postgres": stored,
+        "redis_bytes_per_accepted_play": round(held),
         "ingest_statuses": {str(k): v for k, v in sorted(ingest.statuses.items())},
         "connections": connections, "seconds": seconds, "rounds": rounds, "players": players,
         "rate_limits": "IP limit raised to 100000/s (one client IP); player limits default, "
