@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import redis
 
@@ -100,14 +101,8 @@ class RedisClusterHandle:
     def role(self, port: int) -> tuple[str, int | None]:
         """``("master", None)`` or ``("slave", its master's port)``, as the node says;
         ``("down", None)`` when it does not answer."""
-        client = redis.Redis(host=HOST, port=port, socket_timeout=1)
-        try:
-            info = client.info("replication")
-        except redis.RedisError:
-            return "down", None
-        finally:
-            client.close()
-        return str(info["role"]), info.get("master_port")
+        info = _replication(port)
+        return ("down", None) if info is None else (str(info["role"]), info.get("master_port"))
 
     def kill(self, port: int) -> None:
         """SIGKILL one node, as a machine lost would go: its replica is promoted once the
@@ -297,17 +292,21 @@ def _wait_agreed(handle: RedisClusterHandle, deadline: float, *, replicated: boo
 def _replicas_synced(handle: RedisClusterHandle) -> bool:
     for master, followers in handle.replicas_of.items():
         for port in followers:
-            if handle.role(port) != ("slave", master) or not _link_up(port):
+            info = _replication(port) or {}
+            if (info.get("role"), info.get("master_port"), info.get("master_link_status")) != (
+                "slave", master, "up"
+            ):  # fmt: skip
                 return False
     return True
 
 
-def _link_up(port: int) -> bool:
+def _replication(port: int) -> dict[str, Any] | None:
+    """The node's INFO replication, or None when it does not answer."""
     client = redis.Redis(host=HOST, port=port, socket_timeout=1)
     try:
-        return bool(client.info("replication").get("master_link_status") == "up")
+        return client.info("replication")
     except redis.RedisError:
-        return False
+        return None
     finally:
         client.close()
 

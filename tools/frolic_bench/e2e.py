@@ -129,7 +129,7 @@ def _per_play(meter: CpuMeter, before: Reading, after: Reading, plays: int) -> d
     tally.add(before, after, plays)
     by_part: dict[str, float] = {}
     for name, us in tally.per_request_us().items():
-        part = name.rsplit("-", 1)[0] if name != "total" else name
+        part = name.rsplit("-", 1)[0]  # "allocator-1" is an allocator; "redis" is itself
         by_part[part] = round(by_part.get(part, 0.0) + us, 1)
     return by_part
 
