@@ -22,7 +22,7 @@ from frolic.health.endpoints import router as health_router
 from frolic.monitoring.endpoints import router as monitoring_router
 from frolic.monitoring.logs import quiet_client_faults
 from frolic.play.endpoints import router as play_router
-from frolic.play.ingress import PlayIngress
+from frolic.play.ingress import FrolicApp
 from frolic.playlog.producer import PlayLog
 from frolic.resources import open_resources
 from frolic.reveal.endpoints import router as reveal_router
@@ -56,7 +56,7 @@ def create_app(settings: Settings, roles: Sequence[Role] = ALL_ROLES) -> FastAPI
                 # Let go of the clients before the servers they talk to are stopped.
                 del app.state.resources
 
-    app = FastAPI(
+    app = FrolicApp(
         title="Frolic",
         version=frolic.__version__,
         summary="Instant-win games with a prize budget that is never overspent.",
@@ -65,10 +65,10 @@ def create_app(settings: Settings, roles: Sequence[Role] = ALL_ROLES) -> FastAPI
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(monitoring_router)
-    # Added first, so it runs inside the play ingress, which limits a play's body itself.
+    # A play never reaches it: the play ingress limits a play's body itself.
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, exempt={IMPORT_PATH})
     if "api" in roles:
-        app.add_middleware(PlayIngress)  # serves POST /play; the route documents it
+        app.serves_plays = True  # frolic.play.ingress answers POST /play; the route documents it
         app.include_router(play_router)
         app.include_router(admin_router)
         app.include_router(dashboard_router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -15,7 +16,7 @@ import redis.cluster
 from redis.crc import key_slot
 
 from frolic.errors import StackError
-from frolic.redis_client import connect, connect_sync
+from frolic.redis_client import AsyncRedis, Batched, connect, connect_sync
 from frolic.stack import redis as redis_server
 from frolic.stack.process import free_port
 from frolic.stack.redis_cluster import SLOTS, start_cluster
@@ -24,6 +25,13 @@ from frolic.stack.redis_cluster import SLOTS, start_cluster
 # KEYS[1] budget counter, KEYS[2] result; ARGV[1] amount. Returns the new budget.
 SPEND = """
 redis.call('SET', KEYS[2], ARGV[1])
+return redis.call('INCRBY', KEYS[1], ARGV[1])
+"""
+
+
+# KEYS[1] a counter; ARGV[1] an amount, ARGV[2] 'fail' to raise. Returns the new count.
+COUNT = """
+if ARGV[2] == 'fail' then return redis.error_reply('asked to fail') end
 return redis.call('INCRBY', KEYS[1], ARGV[1])
 """
 
@@ -260,3 +268,61 @@ def test_cluster_stop_leaves_no_process(tmp_path: Path) -> None:
 def test_cluster_with_a_missing_binary_fails_clearly(tmp_path: Path) -> None:
     with pytest.raises(StackError, match="is not a file"):
         start_cluster(tmp_path, binary=tmp_path / "no-redis-server")
+
+
+async def counted_concurrently(client: AsyncRedis) -> None:
+    """200 concurrent calls of ``Batched`` over 20 counters: each call gets its own answer,
+    one failing call fails alone, and they go out in far fewer pipelines than calls."""
+    count = Batched(client, COUNT)
+    pipelines = 0
+    send = count._pipeline
+
+    async def counting(calls: list[tuple[object, ...]]) -> list[object]:
+        nonlocal pipelines
+        pipelines += 1
+        return await send(calls)
+
+    count._pipeline = counting  # type: ignore[method-assign]
+    tag = uuid.uuid4().hex[:8]
+    counters = [f"count:{{{tag}-{i}}}" for i in range(20)]
+
+    async def call(i: int) -> object:
+        return await count(keys=[counters[i % 20]], args=[1, "fail" if i == 57 else "ok"])
+
+    answers = await asyncio.gather(*(call(i) for i in range(200)), return_exceptions=True)
+    assert isinstance(answers[57], redis.ResponseError)
+    assert "asked to fail" in str(answers[57])
+    for i in range(20):  # each counter's answers are 1..n, in some order: every call counted once
+        mine = sorted(int(a) for j, a in enumerate(answers) if j % 20 == i and j != 57)  # type: ignore[call-overload]
+        assert mine == list(range(1, len(mine) + 1))
+    assert pipelines < 20
+
+    await client.script_flush()  # as after a restart: NOSCRIPT, load, the calls again
+    assert await count(keys=[counters[0]], args=[5, "ok"]) == 15
+
+
+async def test_batched_calls_share_pipelines_and_fail_alone(redis_url: str) -> None:
+    client = connect(redis_url)
+    try:
+        await counted_concurrently(client)
+    finally:
+        await client.aclose()
+
+
+async def test_batched_calls_share_pipelines_on_the_cluster(
+    cluster: redis.asyncio.cluster.RedisCluster,
+) -> None:
+    await counted_concurrently(cluster)
+
+
+async def test_batched_calls_all_fail_when_redis_is_away() -> None:
+    client = connect(f"redis://127.0.0.1:{free_port()}/0")
+    count = Batched(client, COUNT)
+    try:
+        answers = await asyncio.gather(
+            *(count(keys=["count:{away}"], args=[1, "ok"]) for _ in range(10)),
+            return_exceptions=True,
+        )
+        assert all(isinstance(a, redis.ConnectionError) for a in answers)
+    finally:
+        await client.aclose()

@@ -36,7 +36,7 @@ def plays(request: Request) -> PlayService:
     return service
 
 
-# The route documents POST /play; in the app, ``ingress.PlayIngress`` serves it without
+# The route documents POST /play; in the app, ``ingress.FrolicApp`` serves it without
 # FastAPI's per-request machinery. Both run accept_play.
 _BODY_DOC = {
     "requestBody": {

@@ -10,7 +10,7 @@ from redis.asyncio import cluster as redis_cluster
 from frolic.clock import Clock
 from frolic.errors import RateLimited
 from frolic.games.repository import GameView
-from frolic.redis_client import AsyncRedis
+from frolic.redis_client import AsyncRedis, Batched
 
 IDEMPOTENCY_SECONDS = 86_400
 
@@ -106,8 +106,8 @@ class Limits:
         self._redis = redis
         self._clock = clock
         self._cluster = isinstance(redis, redis_cluster.RedisCluster)
-        self._gcra = redis.register_script(GCRA)
-        self._gate = redis.register_script(GATE)
+        self._gcra = Batched(redis, GCRA)
+        self._gate = Batched(redis, GATE)
 
     async def rate(self, who: str, ident: str, rate: Rate) -> None:
         """Raise ``RateLimited`` if ``ident`` is over ``rate``."""

@@ -83,6 +83,23 @@ async def test_a_huge_body_is_refused_unread(
     assert answer.json()["error"] == "PayloadTooLarge"
 
 
+async def test_an_unexpected_error_in_a_play_is_the_apps_logged_500(
+    app: FastAPI, client: httpx.AsyncClient, api_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(app.state.plays, "accept", broken)
+    answer = await client.post("/play", json={"gameId": 1}, headers=auth(api_settings, "bug"))
+    assert answer.status_code == 500
+    assert answer.json() == {
+        "error": "InternalError",
+        "detail": "unexpected error; it has been logged",
+    }
+    assert any(r.exc_info and "a bug" in str(r.exc_info[1]) for r in caplog.records)
+
+
 async def test_a_blocked_players_play_is_not_written_and_frees_its_key(
     client: httpx.AsyncClient, api_settings: Settings
 ) -> None:
