@@ -59,6 +59,8 @@ def main() -> None:
         help="The started broker's storage engine (sqlite:///path/tansu.db, ...).",
     )  # fmt: skip
     args = parser.parse_args()
+    if args.hops < 1:
+        parser.error("--hops must be at least 1")
     with broker(args.bootstrap, args.storage) as (bootstrap, pid):
         before = cpu_seconds(pid)
         result = measure(bootstrap, args)
@@ -86,8 +88,10 @@ def measure(bootstrap: str, args: argparse.Namespace) -> dict[str, Any]:
     spawn = multiprocessing.get_context("spawn")
     stop = spawn.Event()
     relays = [
-        spawn.Process(
-            target=relay, args=(bootstrap, source, to, args.linger_ms, args.fetch_wait_ms, stop)
+        spawn.Process(  # a daemon: a run that fails does not wait on its relays
+            target=relay,
+            args=(bootstrap, source, to, args.linger_ms, args.fetch_wait_ms, stop),
+            daemon=True,
         )
         for source, to in itertools.pairwise(hops)
     ]

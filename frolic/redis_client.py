@@ -61,6 +61,9 @@ class FastSSLConnection(_PackInC, redis.asyncio.connection.SSLConnection):
     pass
 
 
+_Call = tuple[tuple[Any, ...], "asyncio.Future[Any]"]
+
+
 class Batched:
     """A script's calls from concurrent tasks, sent to Redis as one pipeline.
 
@@ -68,49 +71,80 @@ class Batched:
     the pool and given back, a timeout, the reply read through its layers); in a pipeline
     of many, about 30 µs each (docs/performance.md, Ingest). While one pipeline is in
     flight the next calls gather, with no timer: a lone call goes out at once, and a busy
-    gateway sends what arrived during the last round trip. A pipeline is not a
-    transaction: each call runs as it would alone, and fails alone; a connection lost
-    fails the calls it carried.
+    gateway sends what arrived during the last round trip.
+
+    A pipeline is not a transaction: each call runs as it would alone, and fails alone (a
+    script error, keys of two slots on a Cluster); a connection lost fails the calls it
+    carried. On a Cluster each master has its own lane, so a master that is slow or failing
+    over holds up only the calls whose keys it serves. NOSCRIPT (a restarted or promoted
+    server) loads the script, on every primary, and sends those calls again.
     """
 
     def __init__(self, client: AsyncRedis, script: str, max_batch: int = 256) -> None:
         self._client = client
+        self._cluster = client if isinstance(client, redis.asyncio.cluster.RedisCluster) else None
         self._script = script
         self._sha = hashlib.sha1(script.encode()).hexdigest()
         self._max_batch = max_batch
-        self._queue: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] = []
-        self._sender: asyncio.Task[None] | None = None
+        self._queues: dict[str, list[_Call]] = {}
+        self._senders: dict[str, asyncio.Task[None]] = {}
 
     async def __call__(self, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        lane = self._lane(keys)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue.append(((len(keys), *keys, *args), future))
-        if self._sender is None:
-            self._sender = asyncio.create_task(self._send(), name="redis-batched")
+        self._queues.setdefault(lane, []).append(((len(keys), *keys, *args), future))
+        sender = self._senders.get(lane)
+        if sender is None or sender.done():
+            self._senders[lane] = asyncio.create_task(self._send(lane), name="redis-batched")
         return await future
 
-    async def _send(self) -> None:
+    def _lane(self, keys: Sequence[Any]) -> str:
+        """The master that serves ``keys`` on a Cluster (refusing keys of two slots, as a
+        lone script call is refused); one lane for one server."""
+        if self._cluster is None or not keys:
+            return ""
+        slots = {self._cluster.keyslot(key) for key in keys}
+        if len(slots) > 1:
+            raise redis.exceptions.RedisClusterException(
+                "EVALSHA - all keys must map to the same key slot"
+            )
         try:
-            while self._queue:
-                batch = self._queue[: self._max_batch]
-                del self._queue[: self._max_batch]
-                await self._run(batch)
-        finally:
-            self._sender = None
+            return str(self._cluster.nodes_manager.get_node_from_slot(slots.pop()).name)
+        except redis.exceptions.RedisClusterException:  # no master for it yet (failing over)
+            return ""
 
-    async def _run(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
+    async def _send(self, lane: str) -> None:
+        queue = self._queues[lane]
         try:
-            results = await self._pipeline([call for call, _ in batch])
+            while queue:
+                batch = [c for c in queue[: self._max_batch] if not c[1].done()]
+                del queue[: self._max_batch]  # a cancelled caller's call is not sent
+                if batch:
+                    await self._run(batch)
+        except BaseException:  # cancelled (shutting down): nobody is left to send the rest
+            for _, future in queue:
+                future.cancel()
+            queue.clear()
+            raise
+        finally:
+            if self._senders.get(lane) is asyncio.current_task():
+                del self._senders[lane]
+
+    async def _run(self, batch: list[_Call]) -> None:
+        try:
+            try:
+                results = await self._pipeline([call for call, _ in batch])
+            except Exception as exc:
+                results = [exc] * len(batch)
             unknown = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
-            if unknown:  # a restarted or promoted server: load it (on every primary), again
-                await self._client.script_load(self._script)
-                again = await self._pipeline([batch[i][0] for i in unknown])
+            if unknown:
+                try:
+                    await self._client.script_load(self._script)
+                    again = await self._pipeline([batch[i][0] for i in unknown])
+                except Exception as exc:  # only those calls fail: the others have run
+                    again = [exc] * len(unknown)
                 for i, result in zip(unknown, again, strict=True):
                     results[i] = result
-        except Exception as exc:
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
         except BaseException:
             for _, future in batch:
                 future.cancel()

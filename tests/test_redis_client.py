@@ -14,6 +14,7 @@ import redis
 import redis.asyncio.cluster
 import redis.cluster
 from redis.crc import key_slot
+from redis.exceptions import NoScriptError
 
 from frolic.errors import StackError
 from frolic.redis_client import AsyncRedis, Batched, connect, connect_sync
@@ -270,16 +271,16 @@ def test_cluster_with_a_missing_binary_fails_clearly(tmp_path: Path) -> None:
         start_cluster(tmp_path, binary=tmp_path / "no-redis-server")
 
 
-async def counted_concurrently(client: AsyncRedis) -> None:
-    """200 concurrent calls of ``Batched`` over 20 counters: each call gets its own answer,
-    one failing call fails alone, and they go out in far fewer pipelines than calls."""
-    count = Batched(client, COUNT)
-    pipelines = 0
+async def counted_concurrently(client: AsyncRedis, max_batch: int = 256) -> list[set[str]]:
+    """200 calls of ``Batched`` over 20 counters, in waves that arrive while pipelines are
+    in flight: each call gets its own answer, one failing call fails alone, and they go out
+    in far fewer pipelines than calls. Returns each pipeline's counters."""
+    count = Batched(client, COUNT, max_batch=max_batch)
+    pipelines: list[set[str]] = []
     send = count._pipeline
 
     async def counting(calls: list[tuple[object, ...]]) -> list[object]:
-        nonlocal pipelines
-        pipelines += 1
+        pipelines.append({str(call[1]) for call in calls})
         return await send(calls)
 
     count._pipeline = counting  # type: ignore[method-assign]
@@ -287,6 +288,7 @@ async def counted_concurrently(client: AsyncRedis) -> None:
     counters = [f"count:{{{tag}-{i}}}" for i in range(20)]
 
     async def call(i: int) -> object:
+        await asyncio.sleep(0.001 * (i // 40))  # five waves
         return await count(keys=[counters[i % 20]], args=[1, "fail" if i == 57 else "ok"])
 
     answers = await asyncio.gather(*(call(i) for i in range(200)), return_exceptions=True)
@@ -295,24 +297,71 @@ async def counted_concurrently(client: AsyncRedis) -> None:
     for i in range(20):  # each counter's answers are 1..n, in some order: every call counted once
         mine = sorted(int(a) for j, a in enumerate(answers) if j % 20 == i and j != 57)  # type: ignore[call-overload]
         assert mine == list(range(1, len(mine) + 1))
-    assert pipelines < 20
+    assert len(pipelines) < 50
 
     await client.script_flush()  # as after a restart: NOSCRIPT, load, the calls again
     assert await count(keys=[counters[0]], args=[5, "ok"]) == 15
+    return pipelines
 
 
 async def test_batched_calls_share_pipelines_and_fail_alone(redis_url: str) -> None:
     client = connect(redis_url)
     try:
         await counted_concurrently(client)
+        # No pipeline holds more than max_batch calls; the rest wait for the next.
+        assert all(len(p) <= 16 for p in await counted_concurrently(client, max_batch=16))
     finally:
         await client.aclose()
 
 
-async def test_batched_calls_share_pipelines_on_the_cluster(
+async def test_batched_calls_share_pipelines_on_the_cluster_a_lane_a_master(
     cluster: redis.asyncio.cluster.RedisCluster,
 ) -> None:
-    await counted_concurrently(cluster)
+    pipelines = await counted_concurrently(cluster)
+
+    def master(key: str) -> str:
+        node = cluster.get_node_from_key(key)
+        assert node is not None
+        return str(node.name)
+
+    masters = [{master(key) for key in p} for p in pipelines]
+    assert all(len(m) == 1 for m in masters)  # a slow master holds up only its own calls
+    assert len(set.union(*masters)) == 3
+
+
+async def test_batched_refuses_keys_of_two_slots_alone(
+    cluster: redis.asyncio.cluster.RedisCluster,
+) -> None:
+    count = Batched(cluster, COUNT)
+    budget, other = keys_of_two_games()
+    with pytest.raises(redis.RedisClusterException, match="all keys must map to the same"):
+        await count(keys=[budget, other], args=[1, "ok"])
+
+
+async def test_a_failed_reload_fails_only_the_calls_that_needed_it(redis_url: str) -> None:
+    """A shard that restarted answers NOSCRIPT while the others ran their calls; if the
+    script cannot be loaded again, only the NOSCRIPT calls fail."""
+    client = connect(redis_url)
+    count = Batched(client, COUNT)
+    replies = iter([[7, NoScriptError("NOSCRIPT No matching script")]])
+
+    async def pipeline(calls: list[tuple[object, ...]]) -> list[object]:
+        return next(replies)
+
+    async def unreachable(script: object) -> str:
+        raise redis.ConnectionError("the restarted shard is away")
+
+    count._pipeline = pipeline  # type: ignore[method-assign]
+    client.script_load = unreachable  # type: ignore[method-assign]
+    try:
+        answers = await asyncio.gather(
+            count(keys=["count:{a}"], args=[1, "ok"]), count(keys=["count:{b}"], args=[1, "ok"]),
+            return_exceptions=True,
+        )  # fmt: skip
+        assert answers[0] == 7
+        assert isinstance(answers[1], redis.ConnectionError)
+    finally:
+        await client.aclose()
 
 
 async def test_batched_calls_all_fail_when_redis_is_away() -> None:

@@ -3,7 +3,7 @@
 A play is the one request that comes by the thousand a second, and FastAPI's stack (its
 body-limit and telemetry wrappers, Starlette's middleware, routing, request objects,
 dependency solving) cost more CPU per request than the play's own gateway work
-(``docs/performance.md``, Ingest). ``FrolicApp`` hands a play to ``PlayIngress`` before
+(``docs/performance.md``, Ingest). ``FrolicApp`` hands a play to ``play`` here before
 any of it runs; every other request goes on to FastAPI. The ingress answers with the code
 the documented route runs (``endpoints.accept_play``), renders refusals with
 ``frolic.errors.render`` as the app does, and turns an unexpected error into the app's

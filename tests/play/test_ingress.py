@@ -1,4 +1,4 @@
-"""``POST /play`` as the app serves it (``PlayIngress``, in front of FastAPI), and as the
+"""``POST /play`` as the app serves it (``FrolicApp``, in front of FastAPI), and as the
 route documents it."""
 
 from __future__ import annotations
