@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 
@@ -130,8 +131,9 @@ class Limits:
         one. Raise ``RateLimited`` if a limit refuses the play."""
         day = time.strftime("%Y%m%d", time.gmtime(now))
         g = game.game_id
-        keys = [f"rate:user:{{{user}}}", idempotency_key(user, key or ""),
-                f"plays:game:{g}:{{{user}}}:{day}", f"cooldown:game:{g}:{{{user}}}"]  # fmt: skip
+        tag = player_tag(user)
+        keys = [f"rate:user:{{{tag}}}", idempotency_key(user, key or ""),
+                f"plays:game:{g}:{{{tag}}}:{day}", f"cooldown:game:{g}:{{{tag}}}"]  # fmt: skip
         if self._cluster:
             await self.rate("ip", ip, ip_rate)
         else:
@@ -179,4 +181,12 @@ class Limits:
 
 
 def idempotency_key(user: str, key: str) -> str:
-    return f"idem:{{{user}}}:{key}"
+    return f"idem:{{{player_tag(user)}}}:{key}"
+
+
+def player_tag(user: str) -> str:
+    """``user`` as the hash tag of their keys, so that they share a Cluster slot. Redis
+    tags a key by what lies between its first { and the next }: an id holding a } would
+    end the tag early, or (first) leave it empty and each key in a slot of its own, which
+    a script over them cannot touch. Such an id is tagged by its digest."""
+    return user if "}" not in user else hashlib.sha256(user.encode()).hexdigest()[:32]

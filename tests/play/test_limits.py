@@ -107,3 +107,23 @@ async def test_a_request_that_reaches_redis_late_still_finds_its_bucket(redis: A
         # Arrived 50 ms after the first, but reaching Redis only now.
         await limits.gate(user, g, one_a_tenth, ip=ip, ip_rate=PLENTY, key=None,
                           claim="p 1.0", now=arrived + 0.05)  # fmt: skip
+
+
+@pytest.mark.parametrize("odd", ["}first", "a}b", "{x}", "}"])
+async def test_a_player_id_with_braces_keeps_its_keys_in_one_slot(
+    redis_cluster_url: str, odd: str
+) -> None:
+    """Redis Cluster tags a key by what lies between its first { and the next }: a player id
+    that closes the tag early would scatter the gate's keys over slots, and the script
+    would fail (a 500 for the player). Their keys share a slot, and the gate counts them."""
+    client = connect(redis_cluster_url)
+    try:
+        limits, g, user = Limits(client), game(max_plays_per_day=1), f"{odd}{fresh('')}"
+        assert await limits.gate(user, g, PLENTY, ip=fresh("ip"), ip_rate=PLENTY, key="k",
+                                 claim="p 1.0", now=time.time()) is None  # fmt: skip
+        assert await limits.claimed(user, "k") == "p 1.0"
+        with pytest.raises(RateLimited, match="times today"):
+            await limits.gate(user, g, PLENTY, ip=fresh("ip"), ip_rate=PLENTY, key=None,
+                              claim="p 2.0", now=time.time())  # fmt: skip
+    finally:
+        await client.aclose()
