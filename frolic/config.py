@@ -181,7 +181,7 @@ class Settings(BaseSettings):
     )
     stack_redis_cluster: str | None = Field(
         None,
-        pattern=r"^[1-9][0-9]*(x[0-5])?$",
+        pattern=r"^[1-9][0-9]*([xX][0-5])?$",  # as frolic.stack.redis_cluster.Shape reads it
         description="Start a Redis Cluster of M masters with R replicas each (`3x1`) instead "
         "of one Redis, when FROLIC_REDIS_URL is unset. Not persisted: started again, it is "
         "empty (the warden rebuilds the games from the ledger).",

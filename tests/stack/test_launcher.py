@@ -17,6 +17,7 @@ import redis
 import redis.cluster
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
+from pydantic import ValidationError
 from sqlalchemy import text
 
 from frolic.config import Settings
@@ -274,3 +275,10 @@ def test_a_cluster_shape_is_checked() -> None:
     for wrong in ("0x1", "3x9", "x1", "three"):
         with pytest.raises(ValueError, match="Redis Cluster"):
             Shape.parse(wrong)
+    # The setting (FROLIC_STACK_REDIS_CLUSTER) takes what the flag takes, and no more.
+    for shape in ("3x1", "3X1", "2"):
+        assert Settings(stack_redis_cluster=shape).stack_redis_cluster == shape
+        Shape.parse(shape)
+    for wrong in ("0x1", "3x9", "x1", "three"):
+        with pytest.raises(ValidationError):
+            Settings(stack_redis_cluster=wrong)
