@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import tempfile
 import time
 import uuid
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import psutil
 
 COLUMNS = """
     id bigint NOT NULL DEFAULT nextval('{schema}.ids'), play_id uuid NOT NULL,
@@ -214,10 +214,9 @@ async def size(conn: Any, schema: str) -> int:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User and system CPU a process has used, from /proc."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User and system CPU a process has used."""
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
 
 
 def per_play(seconds: float, plays: int) -> float:
