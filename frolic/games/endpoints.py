@@ -267,9 +267,11 @@ async def fairness(game_id: PathId, res: Res) -> Fairness:
         found = await repository.commitment(conn, game_id)
         if found is None:
             raise NotFound(f"game {game_id} has no fairness commitment (no such game, or a draft)")
-        head = await log_rows.head(conn, game_id)
         revealed = _revealed(found, res.clock())
         complete = revealed and await log_rows.complete(conn, game_id)
+        # Read after ``complete``, each in its own snapshot: a head read first could be one
+        # the chainer moved on from before ``complete`` looked, and be published as final.
+        head = await log_rows.head(conn, game_id)
     document = published(game_id, found.seed, found.terms, revealed=revealed)
     if head is not None:
         document["chain"] = {"length": head.length, "head": head.hash, "complete": complete}

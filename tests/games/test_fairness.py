@@ -12,10 +12,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from frolic.app import create_app
 from frolic.config import Settings
-from frolic.fairness import draws
+from frolic.fairness import draws, log_rows
 from frolic.fairness.terms import Terms
 from frolic.resources import Resources
 from tests.admin.conftest import codes, csv_of, import_csv, new_brand, new_game, ok
@@ -138,3 +139,28 @@ async def test_the_seed_is_in_no_answer_and_no_log_before_the_end(
     for answer in answers:
         assert not any(form in answer.text for form in forms), answer.request.url
     assert not any(form in caplog.text for form in forms)
+
+
+async def test_a_complete_chain_is_published_with_its_final_head(
+    admin: httpx.AsyncClient, res: Resources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chainer may move the head while the document is read (a chaos run saw a head of
+    151 entries called complete over a log of 310): the head shown beside ``complete`` is
+    the one it judged."""
+    game, _ = await coded_game(admin)
+    ok(await admin.post(f"/admin/games/{game}/start"))
+    ok(await admin.post(f"/admin/games/{game}/end"))
+    async with res.db.begin() as conn:
+        await conn.execute(text("INSERT INTO decision_log_heads (game_id, length, hash, epoch, "
+                                "seq) VALUES (:g, 151, 'old', 0, 0)"), {"g": game})  # fmt: skip
+    judged = log_rows.complete
+
+    async def chained_meanwhile(conn: AsyncConnection, game_id: int) -> bool:
+        async with res.db.begin() as other:  # the chainer, committing its last run
+            moved = "UPDATE decision_log_heads SET length = 310, hash = 'new' WHERE game_id = :g"
+            await other.execute(text(moved), {"g": game_id})
+        return await judged(conn, game_id)
+
+    monkeypatch.setattr(log_rows, "complete", chained_meanwhile)
+    shown = ok(await admin.get(f"/games/{game}/fairness"))
+    assert shown["chain"] == {"length": 310, "head": "new", "complete": True}
