@@ -9,6 +9,7 @@ transaction commits it.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -25,9 +26,10 @@ _CODES = text(
     "AND (game_id = :game OR game_id IS NULL) "
     "ORDER BY game_id NULLS LAST LIMIT :n FOR UPDATE SKIP LOCKED"
 )
+# The play is the one the code may be held by (``play_events``' foreign key to it).
 _ISSUE = text(
-    "UPDATE coupons SET issued_to = :user, issued_at = now(), game_id = :game, "
-    "updated_at = now() WHERE id = :id"
+    "UPDATE coupons SET issued_to = :user, play_id = :play, issued_at = now(), "
+    "game_id = :game, updated_at = now() WHERE id = :id"
 )
 
 
@@ -37,11 +39,11 @@ class Issued(NamedTuple):
 
 
 async def issue(
-    conn: AsyncConnection, game_id: int, brand_id: int, winners: Sequence[int]
+    conn: AsyncConnection, game_id: int, brand_id: int, winners: Sequence[tuple[int, uuid.UUID]]
 ) -> list[Issued]:
-    """Issue a code of the brand to each winner (a user id), in order, for the game; the
-    codes issued. Fewer than the winners when the brand's codes run out: the last winners
-    get none."""
+    """Issue a code of the brand to each winner (a user id and the winning play's id), in
+    order, for the game; the codes issued. Fewer than the winners when the brand's codes
+    run out: the last winners get none."""
     found = (
         await conn.execute(_CODES, {"brand": brand_id, "game": game_id, "n": len(winners)})
     ).all()
@@ -49,8 +51,8 @@ async def issue(
         await conn.execute(
             _ISSUE,
             [
-                {"user": user, "game": game_id, "id": c.id}
-                for user, c in zip(winners, found, strict=False)
+                {"user": user, "play": play, "game": game_id, "id": c.id}
+                for (user, play), c in zip(winners, found, strict=False)
             ],
         )
     return [Issued(c.id, c.code) for c in found]

@@ -18,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     Double,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -153,6 +154,7 @@ class Coupon(Base):
             "id",
             postgresql_where=text("issued_at IS NULL"),
         ),
+        UniqueConstraint("id", "play_id", name="coupons_id_play_id_key"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -166,15 +168,27 @@ class Coupon(Base):
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB)
     created_at: Mapped[datetime | None] = _created()
     updated_at: Mapped[datetime | None] = _created()
+    # The play it was issued to (migration 0013): a play's code is the one issued to it.
+    play_id: Mapped[uuid.UUID | None] = mapped_column()
 
 
 class PlayRow(Base):
-    """A play in the ledger (table ``play_events``). The play topic's message is
+    """A play in the ledger (table ``play_events``, partitioned by day of ``request_time``:
+    ``frolic.db.partitions``). The play topic's message is
     ``frolic.playlog.messages.PlayEvent``; the row has its own name so neither reads as
     the other."""
 
     __tablename__ = "play_events"
     __table_args__ = (
+        # A partitioned table's unique indexes hold its key: a play is its id and its time,
+        # which never changes (migration 0013).
+        UniqueConstraint("play_id", "request_time", name="play_events_play_id_request_time_key"),
+        # The code a play holds was issued to that play (invariant 3).
+        ForeignKeyConstraint(
+            ["reward_coupon_id", "play_id"],
+            ["coupons.id", "coupons.play_id"],
+            name="play_events_coupon_fkey",
+        ),
         Index("ix_play_events_user_id_request_time", "user_id", "request_time"),
         Index("ix_play_events_game_id_request_time", "game_id", "request_time"),
         Index(
@@ -182,13 +196,10 @@ class PlayRow(Base):
             "request_time",
             postgresql_where=text("processed_time IS NULL"),
         ),
-        Index("play_events_reward_coupon_id_key", "reward_coupon_id", unique=True),
         Index(
-            "ix_play_events_idempotency_key",
-            "user_id",
-            "idempotency_key",
-            unique=True,
-            postgresql_where=text("idempotency_key IS NOT NULL"),
+            "ix_play_events_reward_coupon_id",
+            "reward_coupon_id",
+            postgresql_where=text("reward_coupon_id IS NOT NULL"),
         ),
         Index(
             "ix_play_events_decision_order",
@@ -197,27 +208,41 @@ class PlayRow(Base):
             "decision_seq",
             postgresql_where=text("decision_seq IS NOT NULL"),
         ),
+        {"postgresql_partition_by": "RANGE (request_time)"},
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    play_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    play_id: Mapped[uuid.UUID] = mapped_column()
     user_id: Mapped[int] = mapped_column(BigInteger)
     game_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("games.id"))
     status: Mapped[str] = mapped_column(String(50))
-    reward_coupon_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("coupons.id"))
-    request_time: Mapped[datetime] = mapped_column(Timestamp)
+    reward_coupon_id: Mapped[int | None] = mapped_column(BigInteger)
+    request_time: Mapped[datetime] = mapped_column(Timestamp, primary_key=True)
     processed_time: Mapped[datetime | None] = mapped_column(Timestamp)
     latency_ms: Mapped[int | None] = mapped_column(Integer)
     # None is SQL NULL, not JSON null: the recorder merges its audit into an object.
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB(none_as_null=True))
     created_at: Mapped[datetime | None] = _created()
-    idempotency_key: Mapped[str | None] = mapped_column(String(128))  # migration 0007
+    # Its Idempotency-Key (migration 0007); unique per player in ``play_keys``.
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
     # Bound into the play's draw with its number (migration 0009, docs/fairness.md).
     client_seed: Mapped[str | None] = mapped_column(String(64))
     # Its decision's place in the game's order, which the decision log is chained in
     # (migration 0010): the Redis epoch and the store's seq.
     decision_epoch: Mapped[int | None] = mapped_column(BigInteger)
     decision_seq: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class PlayKey(Base):
+    """A player's Idempotency-Key and the play it was first used for (migration 0013): unique
+    across every day of ``play_events``, which no index of a partitioned table can be."""
+
+    __tablename__ = "play_keys"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    play_id: Mapped[uuid.UUID] = mapped_column()
+    request_time: Mapped[datetime] = mapped_column(Timestamp)
 
 
 class DecisionLogEntry(Base):

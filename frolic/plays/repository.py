@@ -56,6 +56,16 @@ WITH input AS (
     SELECT DISTINCT external_id FROM input ORDER BY external_id
     ON CONFLICT (external_id) DO UPDATE SET external_id = EXCLUDED.external_id
     RETURNING id, external_id, blocked
+), keyed AS (
+    -- A key is unique per player on every day (a partitioned table could not say so): a
+    -- retried key records its play again, and a key whose claim Redis lost has its play
+    -- here; either way, the play is not written twice.
+    INSERT INTO play_keys (user_id, idempotency_key, play_id, request_time)
+    SELECT p.id, i.idempotency_key, i.play_id, i.request_time
+    FROM input i JOIN players p USING (external_id)
+    WHERE NOT p.blocked AND i.idempotency_key IS NOT NULL
+    ON CONFLICT DO NOTHING
+    RETURNING play_id
 ), recorded AS (
     INSERT INTO play_events (play_id, user_id, game_id, status, request_time, metadata,
                              idempotency_key, client_seed)
@@ -63,7 +73,7 @@ WITH input AS (
            i.idempotency_key, i.client_seed
     FROM input i JOIN players p USING (external_id)
     WHERE NOT p.blocked
-    -- a retried key records its play again; a key whose claim Redis lost has its play here
+      AND (i.idempotency_key IS NULL OR i.play_id IN (SELECT play_id FROM keyed))
     ON CONFLICT DO NOTHING
     RETURNING play_id, user_id, game_id
 ), counted AS (
@@ -90,7 +100,7 @@ SELECT i.play_id, p.id, p.blocked, r.play_id IS NOT NULL AS new,
 FROM input i JOIN players p USING (external_id) LEFT JOIN recorded r USING (play_id)
 LEFT JOIN numbered n USING (play_id)
 LEFT JOIN play_numbers old ON old.play_id = i.play_id
-LEFT JOIN play_events e ON e.play_id = i.play_id
+LEFT JOIN play_events e ON e.play_id = i.play_id AND e.request_time = i.request_time
 """
 
 
@@ -112,9 +122,10 @@ async def insert_queued(driver: Any, plays: Sequence[NewPlay], *, timeout: float
 _KEYED = text(
     "SELECT p.play_id, extract(epoch FROM p.request_time) AS requested, p.game_id, "
     "p.metadata->>'revealAt' AS reveal_at, n.number AS play_number, p.client_seed "
-    "FROM play_events p JOIN users u ON u.id = p.user_id "
+    "FROM play_keys k JOIN users u ON u.id = k.user_id "
+    "JOIN play_events p ON p.play_id = k.play_id AND p.request_time = k.request_time "
     "LEFT JOIN play_numbers n ON n.play_id = p.play_id "
-    "WHERE u.external_id = :user AND p.idempotency_key = :key"
+    "WHERE u.external_id = :user AND k.idempotency_key = :key"
 )
 
 
@@ -170,7 +181,7 @@ _INSERT_MISSING = text(
     "SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:users AS bigint[]), "
     "CAST(:games AS bigint[]), CAST(:statuses AS varchar[]), "
     "CAST(:times AS timestamptz[]), CAST(:metas AS jsonb[])) "
-    "ON CONFLICT (play_id) DO NOTHING"
+    "ON CONFLICT (play_id, request_time) DO NOTHING"
 )
 
 
@@ -186,16 +197,26 @@ async def insert_missing(conn: AsyncConnection, batch: Sequence[Decided]) -> Non
     })  # fmt: skip
 
 
+# A play is found by its id and its time, which lets PostgreSQL look in its day's partition
+# alone (by the id alone, in every day's: 3.4 times the CPU with a month of days, measured
+# by benchmarks/partitioned_ledger.py). The time is matched within a millisecond: the one
+# a message carries went through a float.
 _LOCK = text(
-    "SELECT play_id, processed_time FROM play_events WHERE play_id = ANY(:ids) "
-    "ORDER BY play_id FOR UPDATE"
+    "SELECT p.play_id, p.processed_time, p.request_time FROM play_events p "
+    "JOIN unnest(CAST(:ids AS uuid[]), CAST(:times AS timestamptz[])) AS u(pid, t) "
+    "ON p.play_id = u.pid AND p.request_time BETWEEN u.t - interval '1 millisecond' "
+    "AND u.t + interval '1 millisecond' "
+    "ORDER BY p.play_id FOR UPDATE OF p"
 )
 
 
-async def lock(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> Sequence[Row[Any]]:
-    """Lock the rows of ``ids`` in play id order (so two recorders never deadlock);
-    ``play_id`` and ``processed_time`` of each."""
-    return (await conn.execute(_LOCK, {"ids": ids})).all()
+async def lock(
+    conn: AsyncConnection, plays: Sequence[tuple[uuid.UUID, datetime]]
+) -> Sequence[Row[Any]]:
+    """Lock the rows of ``plays`` (id, request time) in play id order (so two recorders
+    never deadlock); ``play_id``, ``processed_time`` and ``request_time`` of each."""
+    params = {"ids": [p for p, _ in plays], "times": [t for _, t in plays]}
+    return (await conn.execute(_LOCK, params)).all()
 
 
 _RECORD_OUTCOMES = text(
@@ -210,8 +231,9 @@ _RECORD_OUTCOMES = text(
     "FROM unnest(CAST(:pids AS uuid[]), CAST(:statuses AS varchar[]), "
     "CAST(:processed AS timestamptz[]), CAST(:latencies AS integer[]), "
     "CAST(:coupons AS bigint[]), CAST(:epochs AS bigint[]), CAST(:seqs AS bigint[]), "
-    "CAST(:metas AS jsonb[])) AS u(pid, status, processed, latency, coupon, epoch, seq, meta) "
-    "WHERE p.play_id = u.pid"
+    "CAST(:metas AS jsonb[]), CAST(:times AS timestamptz[])) "
+    "AS u(pid, status, processed, latency, coupon, epoch, seq, meta, t) "
+    "WHERE p.play_id = u.pid AND p.request_time = u.t"
 )
 """One statement for the batch: as one UPDATE a row (executemany), PostgreSQL planned and
 ran each row's statement on its own, which made most of the recorder's transaction at
@@ -219,15 +241,17 @@ ran each row's statement on its own, which made most of the recorder's transacti
 
 
 async def record_outcomes(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """One row a play: ``pid``, ``status``, ``processed``, ``latency`` (ms), ``coupon``
-    (id or None), ``meta`` (merged into the row's metadata), and ``epoch`` and ``seq``, its
-    decision's place in the order the decision log is chained in (None: no log entry)."""
+    """One row a play: ``pid`` and ``requested`` (its request time, as ``lock`` read it),
+    ``status``, ``processed``, ``latency`` (ms), ``coupon`` (id or None), ``meta`` (merged
+    into the row's metadata), and ``epoch`` and ``seq``, its decision's place in the order
+    the decision log is chained in (None: no log entry)."""
     await conn.execute(_RECORD_OUTCOMES, {
         "pids": [r["pid"] for r in rows], "statuses": [r["status"] for r in rows],
         "processed": [r["processed"] for r in rows], "latencies": [r["latency"] for r in rows],
         "coupons": [r["coupon"] for r in rows], "epochs": [r["epoch"] for r in rows],
         "seqs": [r["seq"] for r in rows],
         "metas": [orjson.dumps(r["meta"]).decode() for r in rows],
+        "times": [r["requested"] for r in rows],
     })  # fmt: skip
 
 

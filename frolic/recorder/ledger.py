@@ -112,17 +112,18 @@ async def _record(
         batch = await _current(conn, batch)
         if not batch:
             return Recorded([], [])
-        ids = [uuid.UUID(d.play_id) for d in batch]
-        locked = list(await play_rows.lock(conn, ids))
-        if len(locked) < len(ids):
+        plays = [_key(d) for d in batch]
+        locked = list(await play_rows.lock(conn, plays))
+        if len(locked) < len(plays):
             # Ingestion writes every play before publishing it; this only covers a row that
             # was lost anyway (a restored database), so that an outcome is never dropped.
             # Only then: with every row there, the insert's conflicts cost a seventh of the
             # transaction (docs/performance.md).
             found = {row.play_id for row in locked}
-            missing = [d for d, i in zip(batch, ids, strict=True) if i not in found]
+            missing = [d for d, (i, _) in zip(batch, plays, strict=True) if i not in found]
             await play_rows.insert_missing(conn, missing)
-            locked += await play_rows.lock(conn, [uuid.UUID(d.play_id) for d in missing])
+            locked += await play_rows.lock(conn, [_key(d) for d in missing])
+        requested = {str(row.play_id): row.request_time for row in locked}
         done = {str(row.play_id) for row in locked if row.processed_time is not None}
         fresh = {d.play_id: d for d in batch if d.play_id not in done}
         codes = await _issue_codes(conn, list(fresh.values()))
@@ -135,6 +136,7 @@ async def _record(
             status = "WIN" if d.brand is not None else "LOSE"
             rows.append({
                 "pid": uuid.UUID(d.play_id),
+                "requested": requested[d.play_id],
                 "status": status,
                 "processed": now,
                 "latency": max(0, round((now.timestamp() - d.t) * 1000)),
@@ -153,6 +155,11 @@ async def _record(
         if done:  # recorded before: the ledger's word, not this delivery's
             finals += await play_rows.finals(conn, [uuid.UUID(i) for i in done], reveal_seconds)
     return Recorded(finals, list(fresh.values()))
+
+
+def _key(d: Decided) -> tuple[uuid.UUID, datetime]:
+    """How the ledger finds a decision's play: its id and its request time."""
+    return uuid.UUID(d.play_id), datetime.fromtimestamp(d.t, UTC)
 
 
 async def _current(conn: AsyncConnection, batch: Sequence[Decided]) -> list[Decided]:
@@ -185,7 +192,9 @@ async def _issue_codes(conn: AsyncConnection, wins: Sequence[Decided]) -> dict[s
             overdrawn[game] = plays[0].epoch
         if game in overdrawn:
             continue  # all rolled back: no code is worth taking
-        found = await coupons.issue(conn, game, brand, [p.user_id for p in plays])
+        found = await coupons.issue(
+            conn, game, brand, [(p.user_id, uuid.UUID(p.play_id)) for p in plays]
+        )
         if len(found) < len(plays):
             log.error("game %d, brand %d: %d wins but only %d codes left",
                       game, brand, len(plays), len(found))  # fmt: skip

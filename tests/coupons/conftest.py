@@ -30,10 +30,11 @@ async def issue(res: Resources, code: str, game_id: int, user: str) -> str:
         coupon = (
             await conn.execute(
                 text(
-                    "UPDATE coupons SET issued_to = :u, issued_at = clock_timestamp(), "
-                    "game_id = :g WHERE code = :c AND issued_at IS NULL RETURNING id"
+                    "UPDATE coupons SET issued_to = :u, play_id = :p, "
+                    "issued_at = clock_timestamp(), game_id = :g "
+                    "WHERE code = :c AND issued_at IS NULL RETURNING id"
                 ),
-                {"u": user_id, "g": game_id, "c": code},
+                {"u": user_id, "p": play_id, "g": game_id, "c": code},
             )
         ).scalar_one()
         await conn.execute(

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, inspect, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from frolic.db import migrate
+from frolic.db import migrate, partitions
 from frolic.db.models import Base
 from frolic.db.session import create_engine
 
@@ -25,13 +25,14 @@ HEAD_TABLES = SEED_TABLES | {
     "player_plays", "play_numbers",  # migration 0009
     "decision_log", "decision_log_heads",  # migration 0010
     "decision_log_events",  # migrations 0011, 0012
+    "play_keys",  # migration 0013
 }  # fmt: skip
 
 
 async def tables(engine: AsyncEngine) -> set[str]:
     async with engine.connect() as conn:
         names = await conn.run_sync(lambda c: inspect(c).get_table_names())
-    return set(names) - {"alembic_version"}
+    return {n for n in names if not partitions.is_partition(n)} - {"alembic_version"}
 
 
 async def test_up_down_up(empty_database: str) -> None:
@@ -57,7 +58,11 @@ async def test_models_match_migrated_schema(empty_database: str) -> None:
     engine = create_engine(empty_database)
 
     def diff(sync_conn: Connection) -> list[object]:
-        context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
+        context = MigrationContext.configure(sync_conn, opts={
+            "compare_type": True,
+            "include_name": lambda name, kind, _: not (kind == "table"
+                                                       and partitions.is_partition(name)),
+        })  # fmt: skip
         return list(compare_metadata(context, Base.metadata))
 
     try:
@@ -142,29 +147,48 @@ async def test_game_must_end_after_it_starts(db: AsyncConnection) -> None:
 
 
 async def test_a_coupon_rewards_one_play_at_most(db: AsyncConnection) -> None:
+    """Invariant 3 in the schema: a play holds a code only if the code was issued to it (a
+    foreign key to ``coupons (id, play_id)``), so no code is ever held by two plays, on
+    whatever days they fall."""
     game, brand = await seed_game(db)
-    coupon = await insert(db, "INSERT INTO coupons (brand_id, code) VALUES (:b, 'C1')", b=brand)
+    winner, other = uuid.uuid4(), uuid.uuid4()
+    coupon = await insert(db, "INSERT INTO coupons (brand_id, code, play_id) VALUES "
+                              "(:b, 'C1', :p)", b=brand, p=winner)  # fmt: skip
     sql = (
         "INSERT INTO play_events (play_id, user_id, game_id, status, reward_coupon_id, "
-        "request_time) VALUES (:p, 1, :g, 'WIN', :c, now())"
+        "request_time) VALUES (:p, 1, :g, 'WIN', :c, :t)"
     )
-    await insert(db, sql, p=uuid.uuid4(), g=game, c=coupon)
-    with pytest.raises(IntegrityError, match="play_events_reward_coupon_id_key"):
-        await insert(db, sql, p=uuid.uuid4(), g=game, c=coupon)
+    now = datetime.now(UTC)
+    await insert(db, sql, p=winner, g=game, c=coupon, t=now)
+    for t in (now, now - timedelta(days=3)):
+        with pytest.raises(IntegrityError, match="play_events_coupon_fkey"):
+            await insert(db, sql, p=other, g=game, c=coupon, t=t)
 
 
-async def test_play_id_is_unique_and_games_must_exist(db: AsyncConnection) -> None:
+async def test_a_play_is_its_id_and_time_and_games_must_exist(db: AsyncConnection) -> None:
     game, _ = await seed_game(db)
     play = uuid.uuid4()
     sql = (
         "INSERT INTO play_events (play_id, user_id, game_id, status, request_time) "
-        "VALUES (:p, 1, :g, 'QUEUED', now())"
+        "VALUES (:p, 1, :g, 'QUEUED', :t)"
     )
-    await insert(db, sql, p=play, g=game)
-    with pytest.raises(IntegrityError, match="play_events_play_id_key"):
-        await insert(db, sql, p=play, g=game)
+    now = datetime.now(UTC)
+    await insert(db, sql, p=play, g=game, t=now)
+    with pytest.raises(IntegrityError, match="play_id_request_time_key"):
+        await insert(db, sql, p=play, g=game, t=now)
     with pytest.raises(IntegrityError, match="play_events_game_id_fkey"):
-        await insert(db, sql, p=uuid.uuid4(), g=game + 1000)
+        await insert(db, sql, p=uuid.uuid4(), g=game + 1000, t=now)
+
+
+async def test_a_players_key_is_unique_across_days(db: AsyncConnection) -> None:
+    sql = ("INSERT INTO play_keys (user_id, idempotency_key, play_id, request_time) "
+           "VALUES (7, 'k-1', :p, :t)")  # fmt: skip
+    now = datetime.now(UTC)
+    async with db.begin_nested():
+        await db.execute(text(sql), {"p": uuid.uuid4(), "t": now})
+    with pytest.raises(IntegrityError, match="play_keys_pkey"):
+        async with db.begin_nested():
+            await db.execute(text(sql), {"p": uuid.uuid4(), "t": now + timedelta(days=2)})
 
 
 async def test_unissued_coupon_lookup_uses_the_partial_index(db: AsyncConnection) -> None:
@@ -217,3 +241,47 @@ async def test_each_game_gets_its_own_secret_moments_seed(db: AsyncConnection) -
     seeds = (await db.execute(text("SELECT moments_seed FROM games WHERE id IN (:a, :b)"),
                               {"a": first, "b": second})).scalars().all()  # fmt: skip
     assert len(set(seeds)) == 2
+
+
+async def test_partitioning_keeps_every_play_its_key_and_its_code(empty_database: str) -> None:
+    """Migration 0013 on a ledger with plays: each day that holds some gets its partition,
+    keys move to ``play_keys``, a win's code learns its play; and back down again."""
+    await asyncio.to_thread(migrate.upgrade, empty_database, "0012")
+    engine = create_engine(empty_database)
+    old = datetime.now(UTC) - timedelta(days=40)
+    winner, loser = uuid.uuid4(), uuid.uuid4()
+    try:
+        async with engine.begin() as conn:
+            game, brand = await seed_game(conn)
+            coupon = await insert(conn, "INSERT INTO coupons (brand_id, code) VALUES (:b, 'W')",
+                                  b=brand)  # fmt: skip
+            for play, status, code, key in ((winner, "WIN", coupon, "k-1"),
+                                            (loser, "LOSE", None, None)):  # fmt: skip
+                await insert(conn, "INSERT INTO play_events (play_id, user_id, game_id, status, "
+                                   "reward_coupon_id, request_time, idempotency_key) VALUES "
+                                   "(:p, 1, :g, :s, :c, :t, :k)",
+                             p=play, g=game, s=status, c=code, t=old, k=key)  # fmt: skip
+        await asyncio.to_thread(migrate.upgrade, empty_database)
+        async with engine.connect() as conn:
+            where = (await conn.execute(text(
+                "SELECT play_id, tableoid::regclass::text AS part FROM play_events"
+            ))).all()  # fmt: skip
+            assert {(r.play_id, r.part) for r in where} == {
+                (winner, partitions.name_of(old.date())), (loser, partitions.name_of(old.date()))
+            }  # fmt: skip
+            keys = (await conn.execute(text("SELECT user_id, idempotency_key, play_id, "
+                                            "request_time FROM play_keys"))).all()  # fmt: skip
+            assert [tuple(k) for k in keys] == [(1, "k-1", winner, old)]
+            issued = await conn.execute(text("SELECT play_id FROM coupons WHERE id = :c"),
+                                        {"c": coupon})  # fmt: skip
+            assert issued.scalar_one() == winner
+        await asyncio.to_thread(migrate.downgrade, empty_database, "0012")
+        async with engine.connect() as conn:
+            back = (await conn.execute(text(
+                "SELECT play_id, reward_coupon_id, idempotency_key FROM play_events"
+            ))).all()  # fmt: skip
+        assert sorted(map(tuple, back), key=str) == sorted(
+            [(winner, coupon, "k-1"), (loser, None, None)], key=str
+        )
+    finally:
+        await engine.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from sqlalchemy import select
@@ -97,3 +97,57 @@ async def test_a_batch_numbers_each_new_play_once_in_order_and_a_repeat_keeps_it
         }
     finally:
         await driver.close()
+
+
+async def test_a_players_key_keeps_one_play_across_days(
+    db: AsyncEngine, settings: Settings
+) -> None:
+    """The Idempotency-Key's uniqueness lives in ``play_keys``, not in a day's partition: a
+    retry whose claim Redis lost (a new play id, a new time, days later) writes nothing,
+    and the key still finds its first play; a retry with its claim (the same id and time)
+    writes nothing either."""
+    seeded = await seed(db)
+    first_time = datetime.now(UTC) - timedelta(days=1)
+
+    def keyed_play(at: datetime) -> play_rows.NewPlay:
+        return play_rows.NewPlay(uuid.uuid4(), seeded.user, seeded.game, at, "{}", key="k-1")
+
+    first = keyed_play(first_time)
+    lost_claim = keyed_play(first_time + timedelta(days=2))
+    other_key = play_rows.NewPlay(uuid.uuid4(), seeded.user, seeded.game, first_time, "{}",
+                                  key="k-2")  # fmt: skip
+    assert settings.database_url
+    driver = await asyncpg.connect(settings.database_url.replace("+asyncpg", ""))
+    try:
+        [written] = await play_rows.insert_queued(driver, [first], timeout=5)
+        assert written["new"]
+        again = await play_rows.insert_queued(driver, [lost_claim, first, other_key], timeout=5)
+        assert {r["play_id"]: r["new"] for r in again} == {
+            lost_claim.play_id: False, first.play_id: False, other_key.play_id: True,
+        }  # fmt: skip
+    finally:
+        await driver.close()
+    async with db.connect() as conn:
+        found = await play_rows.keyed(conn, seeded.user, "k-1")
+        rows = (await conn.execute(
+            select(PlayRow.play_id).where(PlayRow.user_id == seeded.user_id)
+        )).scalars().all()  # fmt: skip
+    assert found is not None
+    assert (found.play_id, found.play_number) == (first.play_id, 1)
+    assert sorted(rows) == sorted([first.play_id, other_key.play_id])
+
+
+async def test_the_recorder_finds_a_play_by_its_id_and_its_time_within_a_millisecond(
+    db: AsyncEngine,
+) -> None:
+    """A message's time went through a float: the lock matches it within a millisecond, in
+    its day's partition, and reads back the row's own time for the update."""
+    s = await seed(db)
+    now = time.time()
+    play = uuid.UUID(await s.play(db, now - 5))
+    stored = datetime.fromtimestamp(now - 5, UTC)
+    async with db.begin() as conn:
+        near = await play_rows.lock(conn, [(play, stored + timedelta(microseconds=400))])
+        far = await play_rows.lock(conn, [(play, stored + timedelta(milliseconds=5))])
+    assert [(r.play_id, r.request_time) for r in near] == [(play, stored)]
+    assert far == []

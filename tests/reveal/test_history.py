@@ -49,7 +49,7 @@ class Seeded:
                 coupon = (
                     await conn.execute(
                         insert(models.Coupon)
-                        .values(brand_id=self.brand, code=code, game_id=self.game)
+                        .values(brand_id=self.brand, code=code, game_id=self.game, play_id=play_id)
                         .returning(models.Coupon.id)
                     )
                 ).scalar_one()

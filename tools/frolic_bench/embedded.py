@@ -107,14 +107,18 @@ def _per_play(row: Any) -> dict[str, Any] | None:
     if not row.plays:
         return None
     sizes = {"play_events": round(row.play_events / row.plays),
+             "play_keys": round(row.play_keys / row.plays),
              "decision_log": round(row.decision_log / row.plays)}  # fmt: skip
     return {**sizes, "total": sum(sizes.values())}
 
 
-_COMPACT = text("VACUUM FULL play_events, decision_log")
+_COMPACT = text("VACUUM FULL play_events, play_keys, decision_log")
+# ``play_events`` is partitioned by day: its bytes are its partitions'. ``play_keys`` holds
+# the Idempotency-Keys' uniqueness, which was an index of ``play_events`` before.
 _SIZES = text(
     "SELECT (SELECT count(*) FROM play_events WHERE status IN ('WIN', 'LOSE')) AS plays, "
-    "pg_total_relation_size('play_events') AS play_events, "
+    "(SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('play_events')) "
+    "AS play_events, pg_total_relation_size('play_keys') AS play_keys, "
     "pg_total_relation_size('decision_log') AS decision_log"
 )
 
