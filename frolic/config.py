@@ -156,6 +156,13 @@ class Settings(BaseSettings):
         gt=0,
         description="A play still undecided this long after it was accepted is published again.",
     )
+    play_retention_days: int = Field(
+        0,
+        ge=0,
+        description="Days a play's row is kept in `play_events` after its day ends, once "
+        "every play of that day is decided and chained: then the day's partition is "
+        "dropped (the decision log, coupons and games stay). 0 keeps every play.",
+    )
     demo: bool = Field(
         False,
         description="Hand out guest player tokens at `POST /demo/session`, for the `/demo` "

@@ -30,6 +30,7 @@ from frolic.monitoring.scrape import ServerFigures
 from frolic.play.service import PlayService
 from frolic.play.writer import PlayWriter
 from frolic.playlog.producer import PlayLog
+from frolic.plays import keeper
 from frolic.reconcile import recovery
 from frolic.recorder.chainer import chain_forever
 from frolic.recorder.worker import Recorder
@@ -137,6 +138,9 @@ class RecorderRole(RoleBase):
         recorder = Recorder(self.shared.settings, res.db, self.playlog, res.clock)
         self.loops.spawn(recorder.run(self.shared.stop), "recorder")
         self.loops.spawn(chain_forever(res.db, self.shared.stop), "chainer")
+        self.loops.spawn(keeper.keep_forever(
+            res.db, res.clock, self.shared.settings.play_retention_days, self.shared.stop,
+        ), "partition keeper")  # fmt: skip
 
 
 class Ws(RoleBase):
