@@ -15,7 +15,8 @@ Each layout first holds ``--days - 1`` older days of decided plays, then takes
 ``--plays`` new plays as ingestion writes them (``--batch`` a statement, each with a key)
 and records their outcomes as the recorder does (``--record-batch`` an UPDATE). The
 partitioned layout's outcomes are written twice over: joined on the play id and its time
-(which lets PostgreSQL skip every other day's partition) and on the play id alone. It
+(which lets PostgreSQL skip every other day's partition) and on the play id alone; then
+``--lookups`` plays are read one by one by their id alone, as ``GET /plays/{id}`` does. It
 prints one JSON line: per layout and phase, the server's CPU in µs a play (its backend
 process, from /proc) and the bytes a new play adds (tables and indexes).
 """
@@ -103,6 +104,7 @@ def main() -> None:
     parser.add_argument("--old-per-day", type=int, default=20_000, help="Older plays a day.")
     parser.add_argument("--batch", type=int, default=20, help="Plays an ingestion statement.")
     parser.add_argument("--record-batch", type=int, default=500, help="Plays an UPDATE.")
+    parser.add_argument("--lookups", type=int, default=5000, help="Plays looked up by id.")
     args = parser.parse_args()
     if args.database_url:
         print(json.dumps(asyncio.run(measure(args.database_url, args))))
@@ -201,6 +203,13 @@ async def load(conn: Any, schema: str, today: datetime, args: argparse.Namespace
                                list(range(at, at + len(chunk))))  # fmt: skip
         figures[f"{name}_cpu_us"] = per_play(cpu_seconds(pid) - cpu, args.plays)
         figures[f"{name}_wall_us"] = per_play(time.perf_counter() - wall, args.plays)
+    # A player's look-up of one play by its id (GET /plays/{id}): no time to prune by.
+    look = await conn.prepare(f"SELECT status FROM {schema}.play_events WHERE play_id = $1")
+    sample = plays[:: max(1, len(plays) // args.lookups)][: args.lookups]
+    cpu = cpu_seconds(pid)
+    for p in sample:
+        await look.fetchval(p[0])
+    figures["lookup_by_id_cpu_us"] = per_play(cpu_seconds(pid) - cpu, len(sample))
     return figures
 
 
