@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -101,6 +101,7 @@ FROM input i JOIN players p USING (external_id) LEFT JOIN recorded r USING (play
 LEFT JOIN numbered n USING (play_id)
 LEFT JOIN play_numbers old ON old.play_id = i.play_id
 LEFT JOIN play_events e ON e.play_id = i.play_id AND e.request_time = i.request_time
+    AND e.request_time BETWEEN $8 AND $9  -- the batch's days alone (``_span``)
 """
 
 
@@ -115,7 +116,7 @@ async def insert_queued(driver: Any, plays: Sequence[NewPlay], *, timeout: float
         _INSERT_QUEUED, [p.play_id for p in plays], [p.user for p in plays],
         [p.game_id for p in plays], [p.request_time for p in plays],
         [p.metadata for p in plays], [p.key for p in plays], [p.client_seed for p in plays],
-        timeout=timeout,
+        *_span([p.request_time for p in plays]).values(), timeout=timeout,
     ))  # fmt: skip
 
 
@@ -199,15 +200,24 @@ async def insert_missing(conn: AsyncConnection, batch: Sequence[Decided]) -> Non
 
 # A play is found by its id and its time, which lets PostgreSQL look in its day's partition
 # alone (by the id alone, in every day's: 3.4 times the CPU with a month of days, measured
-# by benchmarks/partitioned_ledger.py). The time is matched within a millisecond: the one
-# a message carries went through a float.
+# by benchmarks/partitioned_ledger.py). A batch's statements also bound the times by the
+# batch's first and last (``_span``): a join's values prune no partition when the statement
+# is planned, two plain parameters do, so only the batch's days are planned and searched.
+# The lock matches each time within a millisecond: the one a message carries went through
+# a float.
 _LOCK = text(
     "SELECT p.play_id, p.processed_time, p.request_time FROM play_events p "
     "JOIN unnest(CAST(:ids AS uuid[]), CAST(:times AS timestamptz[])) AS u(pid, t) "
     "ON p.play_id = u.pid AND p.request_time BETWEEN u.t - interval '1 millisecond' "
     "AND u.t + interval '1 millisecond' "
+    "WHERE p.request_time BETWEEN :first AND :last "
     "ORDER BY p.play_id FOR UPDATE OF p"
 )
+_NEAR = timedelta(milliseconds=1)
+
+
+def _span(times: Sequence[datetime], near: timedelta = timedelta()) -> dict[str, datetime]:
+    return {"first": min(times) - near, "last": max(times) + near}
 
 
 async def lock(
@@ -215,7 +225,8 @@ async def lock(
 ) -> Sequence[Row[Any]]:
     """Lock the rows of ``plays`` (id, request time) in play id order (so two recorders
     never deadlock); ``play_id``, ``processed_time`` and ``request_time`` of each."""
-    params = {"ids": [p for p, _ in plays], "times": [t for _, t in plays]}
+    times = [t for _, t in plays]
+    params = {"ids": [p for p, _ in plays], "times": times, **_span(times, _NEAR)}
     return (await conn.execute(_LOCK, params)).all()
 
 
@@ -233,7 +244,8 @@ _RECORD_OUTCOMES = text(
     "CAST(:coupons AS bigint[]), CAST(:epochs AS bigint[]), CAST(:seqs AS bigint[]), "
     "CAST(:metas AS jsonb[]), CAST(:times AS timestamptz[])) "
     "AS u(pid, status, processed, latency, coupon, epoch, seq, meta, t) "
-    "WHERE p.play_id = u.pid AND p.request_time = u.t"
+    "WHERE p.play_id = u.pid AND p.request_time = u.t "
+    "AND p.request_time BETWEEN :first AND :last"
 )
 """One statement for the batch: as one UPDATE a row (executemany), PostgreSQL planned and
 ran each row's statement on its own, which made most of the recorder's transaction at
@@ -251,7 +263,7 @@ async def record_outcomes(conn: AsyncConnection, rows: Sequence[Mapping[str, Any
         "coupons": [r["coupon"] for r in rows], "epochs": [r["epoch"] for r in rows],
         "seqs": [r["seq"] for r in rows],
         "metas": [orjson.dumps(r["meta"]).decode() for r in rows],
-        "times": [r["requested"] for r in rows],
+        "times": [r["requested"] for r in rows], **_span([r["requested"] for r in rows]),
     })  # fmt: skip
 
 
