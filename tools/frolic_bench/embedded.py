@@ -98,6 +98,8 @@ async def _ledger_bytes(settings: Settings) -> dict[str, Any] | None:
         async with db.connect() as conn:
             auto = await conn.execution_options(isolation_level="AUTOCOMMIT")  # VACUUM's need
             await auto.execute(_COMPACT)
+            if await auto.scalar(_HAS_KEYS):  # not before migration 0013
+                await auto.execute(_COMPACT_KEYS)
             return {**written, "compacted": _per_play((await auto.execute(_SIZES)).one())}
     finally:
         await db.dispose()
@@ -112,13 +114,16 @@ def _per_play(row: Any) -> dict[str, Any] | None:
     return {**sizes, "total": sum(sizes.values())}
 
 
-_COMPACT = text("VACUUM FULL play_events, play_keys, decision_log")
+_COMPACT = text("VACUUM FULL play_events, decision_log")
+_COMPACT_KEYS = text("VACUUM FULL play_keys")
+_HAS_KEYS = text("SELECT to_regclass('play_keys') IS NOT NULL")
 # ``play_events`` is partitioned by day: its bytes are its partitions'. ``play_keys`` holds
 # the Idempotency-Keys' uniqueness, which was an index of ``play_events`` before.
 _SIZES = text(
     "SELECT (SELECT count(*) FROM play_events WHERE status IN ('WIN', 'LOSE')) AS plays, "
     "(SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('play_events')) "
-    "AS play_events, pg_total_relation_size('play_keys') AS play_keys, "
+    "AS play_events, coalesce(pg_total_relation_size(to_regclass('play_keys')), 0) "
+    "AS play_keys, "
     "pg_total_relation_size('decision_log') AS decision_log"
 )
 
@@ -155,10 +160,11 @@ async def _play_and_watch(
     total = round(rate * seconds)
     host, port = url.removeprefix("http://").split(":")
     body = orjson.dumps({"gameId": game})
-    requests = [
+    # Each play with an Idempotency-Key of its own, as a client that retries sends it.
+    run = uuid.uuid4().hex[:8].encode()
+    heads = [
         (f"POST /play HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {t}\r\n"
-         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
-        + body
+         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n").encode()
         for t in tokens
     ]  # fmt: skip
     start = time.monotonic()
@@ -169,7 +175,8 @@ async def _play_and_watch(
         reader, writer = await asyncio.open_connection(host, int(port))
         for n in turn:
             await asyncio.sleep(max(0.0, start + n / rate - time.monotonic()))
-            writer.write(requests[n % len(requests)])
+            writer.write(heads[n % len(heads)] + b"Idempotency-Key: %s-%d\r\n\r\n" % (run, n)
+                         + body)  # fmt: skip
             head = await reader.readuntil(b"\r\n\r\n")
             length = next(int(line[15:]) for line in head.lower().split(b"\r\n")
                           if line.startswith(b"content-length:"))  # fmt: skip
