@@ -121,7 +121,8 @@ _HAS_KEYS = text("SELECT to_regclass('play_keys') IS NOT NULL")
 # the Idempotency-Keys' uniqueness, which was an index of ``play_events`` before.
 _SIZES = text(
     "SELECT (SELECT count(*) FROM play_events WHERE status IN ('WIN', 'LOSE')) AS plays, "
-    "(SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('play_events')) "
+    "coalesce((SELECT sum(pg_total_relation_size(relid)) "
+    "FROM pg_partition_tree('play_events')), pg_total_relation_size('play_events')) "
     "AS play_events, coalesce(pg_total_relation_size(to_regclass('play_keys')), 0) "
     "AS play_keys, "
     "pg_total_relation_size('decision_log') AS decision_log"
