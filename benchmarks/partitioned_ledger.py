@@ -16,7 +16,8 @@ Each layout first holds ``--days - 1`` older days of decided plays, then takes
 and records their outcomes as the recorder does (``--record-batch`` an UPDATE). The
 partitioned layout's outcomes are written twice over: joined on the play id and its time
 (which lets PostgreSQL skip every other day's partition) and on the play id alone; then
-``--lookups`` plays are read one by one by their id alone, as ``GET /plays/{id}`` does. It
+``--lookups`` plays are read one by one by their id alone, then by their id and the
+milliseconds it names, as ``GET /plays/{id}`` looks first. It
 prints one JSON line: per layout and phase, the server's CPU in µs a play (its backend
 process, from /proc) and the bytes a new play adds (tables and indexes).
 """
@@ -210,6 +211,27 @@ async def load(conn: Any, schema: str, today: datetime, args: argparse.Namespace
     for p in sample:
         await look.fetchval(p[0])
     figures["lookup_by_id_cpu_us"] = per_play(cpu_seconds(pid) - cpu, len(sample))
+    # The same, in the few milliseconds its id names (``frolic.plays.row.requested_near``).
+    near = await conn.prepare(f"SELECT status FROM {schema}.play_events WHERE play_id = $1 "
+                              "AND request_time BETWEEN $2 AND $3")  # fmt: skip
+    cpu = cpu_seconds(pid)
+    for p in sample:
+        await near.fetchval(
+            p[0], p[2] - timedelta(milliseconds=1), p[2] + timedelta(milliseconds=2)
+        )
+    figures["lookup_by_id_and_time_cpu_us"] = per_play(cpu_seconds(pid) - cpu, len(sample))
+    # And planned for its values each time, so the plan itself holds only the play's day (a
+    # generic plan prunes as it starts, after locking and setting up every partition).
+    await conn.execute("SET plan_cache_mode = force_custom_plan")
+    cpu = cpu_seconds(pid)
+    for p in sample:
+        await near.fetchval(
+            p[0], p[2] - timedelta(milliseconds=1), p[2] + timedelta(milliseconds=2)
+        )
+    figures["lookup_by_id_and_time_custom_plan_cpu_us"] = per_play(
+        cpu_seconds(pid) - cpu, len(sample)
+    )
+    await conn.execute("RESET plan_cache_mode")
     return figures
 
 

@@ -25,7 +25,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-import uuid_utils
 from redis.exceptions import RedisError
 
 from frolic import metrics
@@ -43,7 +42,7 @@ from frolic.playlog import messages
 from frolic.playlog.producer import PlayLog
 from frolic.plays import repository as play_rows
 from frolic.plays.repository import NewPlay
-from frolic.plays.row import reveal_at
+from frolic.plays.row import new_play_id, reveal_at
 from frolic.redis_client import AsyncRedis
 
 RECORD_RETRY_SECONDS = 2.0
@@ -108,7 +107,7 @@ class PlayService:
             if game is None:
                 raise NotFound(f"no game {game_id}")
             raise ValidationFailed(closed)
-        play = Claim(str(uuid_utils.uuid7()), now + self.settings.reveal_seconds, now, game_id)
+        play = Claim(new_play_id(now), now + self.settings.reveal_seconds, now, game_id)
         earlier = await self.limits.gate(
             user, game, self.user_rate, ip=ip, ip_rate=self.ip_rate, key=key,
             claim=play.text(), now=now,

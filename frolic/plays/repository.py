@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from frolic.db.models import Coupon, PlayNumber, PlayRow, User
 from frolic.playlog.messages import Decided, Final
-from frolic.plays.row import final_of
+from frolic.plays.row import final_of, requested_near
 
 OUTCOMES = ("WIN", "LOSE")
 """The statuses of a decided play that a player can be shown."""
@@ -140,25 +140,34 @@ async def keyed(conn: AsyncConnection, user: str, key: str) -> Row[Any] | None:
 async def of_player(conn: AsyncConnection, play_id: uuid.UUID, user: str) -> Row[Any] | None:
     """``play_id`` if it is ``user``'s, with its code: ``game_id``, ``status``,
     ``request_time``, ``processed_time``, ``meta`` (the metadata), ``code``, ``brand_id``,
-    and what binds its draw: ``play_number`` and ``client_seed``."""
-    query = (
-        select(
-            PlayRow.game_id,
-            PlayRow.status,
-            PlayRow.request_time,
-            PlayRow.processed_time,
-            PlayRow.metadata_.label("meta"),
-            Coupon.code,
-            Coupon.brand_id,
-            PlayNumber.number.label("play_number"),
-            PlayRow.client_seed,
-        )
-        .join(User, User.id == PlayRow.user_id)
-        .outerjoin(Coupon, Coupon.id == PlayRow.reward_coupon_id)
-        .outerjoin(PlayNumber, PlayNumber.play_id == PlayRow.play_id)
-        .where(PlayRow.play_id == play_id, User.external_id == user)
+    and what binds its draw: ``play_number`` and ``client_seed``. Looked for in the day its
+    id names first (by the id alone, PostgreSQL searches every day's index: 188 against
+    40 µs with a month of days, docs/capacity.md), then everywhere."""
+    if (near := requested_near(play_id)) is not None:
+        pruned = _OF_PLAYER.where(PlayRow.request_time.between(*near))
+        found = (await conn.execute(pruned, {"play": play_id, "user": user})).one_or_none()
+        if found is not None:
+            return found
+    return (await conn.execute(_OF_PLAYER, {"play": play_id, "user": user})).one_or_none()
+
+
+_OF_PLAYER = (
+    select(
+        PlayRow.game_id,
+        PlayRow.status,
+        PlayRow.request_time,
+        PlayRow.processed_time,
+        PlayRow.metadata_.label("meta"),
+        Coupon.code,
+        Coupon.brand_id,
+        PlayNumber.number.label("play_number"),
+        PlayRow.client_seed,
     )
-    return (await conn.execute(query)).one_or_none()
+    .join(User, User.id == PlayRow.user_id)
+    .outerjoin(Coupon, Coupon.id == PlayRow.reward_coupon_id)
+    .outerjoin(PlayNumber, PlayNumber.play_id == PlayRow.play_id)
+    .where(PlayRow.play_id == bindparam("play"), User.external_id == bindparam("user"))
+)
 
 
 _UNDECIDED = text(

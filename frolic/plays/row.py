@@ -1,13 +1,41 @@
 """What a play's row says, for every role that reads one: when the play is revealed, and its
 ``Final`` (the outcome as the player sees it). Ingestion, the re-driver, the recorder, the
-play view and the reveal's history all read rows; they read them through these two."""
+play view and the reveal's history all read rows; they read them through these two. And
+what a play's id says: the moment it was requested (``new_play_id``, ``requested_near``)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import uuid_utils
+
 from frolic.playlog.messages import Final, probability
+
+
+def new_play_id(requested: float) -> str:
+    """A play's id: a UUIDv7 whose millisecond (its first 48 bits) is the play's request
+    time, so that the id alone says which day's partition holds the play
+    (``requested_near``)."""
+    return str(uuid_utils.uuid7(nanoseconds=round(requested * 1e9)))
+
+
+# The id's millisecond is the request time's, floored; the stored time is rounded to the
+# microsecond, which may carry it into the next millisecond.
+_NEAR = (timedelta(milliseconds=1), timedelta(milliseconds=2))
+
+
+def requested_near(play_id: uuid.UUID) -> tuple[datetime, datetime] | None:
+    """Where a play minted by ``new_play_id`` has its request time: a window of a few
+    milliseconds. None for an id that is not a UUIDv7 (a play from elsewhere); an id minted
+    otherwise (a play from before, a clock of its own) may say a time the play does not
+    have, so a look-up by the window that finds nothing must look again without it."""
+    if play_id.version != 7:
+        return None
+    minted = datetime.fromtimestamp(int.from_bytes(play_id.bytes[:6]) / 1000, UTC)
+    return minted - _NEAR[0], minted + _NEAR[1]
 
 
 def reveal_at(stored: object, requested: float, reveal_seconds: float) -> float:

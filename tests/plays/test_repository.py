@@ -8,13 +8,14 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from frolic.config import Settings
 from frolic.db.models import PlayRow
 from frolic.playlog.messages import Decided
 from frolic.plays import repository as play_rows
+from frolic.plays.row import new_play_id
 from tests.reveal.test_history import seed
 
 REVEAL = 10.0
@@ -151,3 +152,26 @@ async def test_the_recorder_finds_a_play_by_its_id_and_its_time_within_a_millise
         far = await play_rows.lock(conn, [(play, stored + timedelta(milliseconds=5))])
     assert [(r.play_id, r.request_time) for r in near] == [(play, stored)]
     assert far == []
+
+
+async def test_a_players_play_is_found_by_its_id_minted_or_not(db: AsyncEngine) -> None:
+    """``GET /plays/{id}``'s look-up: first in the day the id names, then everywhere, so a
+    play whose id was not minted from its time (from before, or from elsewhere) is found."""
+    s = await seed(db)
+    now = time.time()
+    minted = await s.play(db, now - 5)  # a UUIDv4, as seeded
+    for play_id, at in ((uuid.UUID(new_play_id(now - 3)), now - 3),  # as ingestion mints
+                        (uuid.UUID(new_play_id(now - 86400 * 3)), now - 2)):  # fmt: skip
+        async with db.begin() as conn:
+            await conn.execute(text(
+                "INSERT INTO play_events (play_id, user_id, game_id, status, request_time) "
+                "VALUES (:p, :u, :g, 'QUEUED', :t)"),
+                {"p": play_id, "u": s.user_id, "g": s.game, "t": datetime.fromtimestamp(at, UTC)},
+            )  # fmt: skip
+        async with db.connect() as reader:
+            found = await play_rows.of_player(reader, play_id, s.user)
+        assert found is not None
+        assert found.request_time == datetime.fromtimestamp(at, UTC)
+    async with db.connect() as conn:
+        assert await play_rows.of_player(conn, uuid.UUID(minted), s.user) is not None
+        assert await play_rows.of_player(conn, uuid.UUID(minted), "someone else") is None

@@ -1,10 +1,15 @@
-"""A play's row read one way by every role: its reveal time and its final."""
+"""A play's row read one way by every role: its reveal time and its final; and what its id
+says of its request time."""
 
 from __future__ import annotations
 
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
-from frolic.plays.row import final_of, reveal_at
+from frolic.plays.row import final_of, new_play_id, requested_near, reveal_at
 
 
 @pytest.mark.parametrize("stored", [1010.5, "1010.5"])
@@ -39,3 +44,21 @@ def test_a_loss_has_no_brand_nor_code() -> None:
     assert (final.outcome, final.brand, final.coupon_code, final.probability) == (
         "LOSE", None, None, 0.1,
     )  # fmt: skip
+
+
+def test_a_play_id_names_the_millisecond_of_its_request() -> None:
+    """Its window holds the request time as the ledger stores it (to the microsecond), for
+    times on every side of a millisecond's and a day's edges."""
+    day = datetime(2026, 12, 6, tzinfo=UTC).timestamp()
+    rng = random.Random(7)
+    times = [day - 1e-6, day, day + 0.0009996, day + 0.0009994, 1.7e9 + 0.0104995]
+    times += [1.7e9 + rng.random() * 1e8 for _ in range(5000)]
+    for t in times:
+        play_id = uuid.UUID(new_play_id(t))
+        assert play_id.version == 7
+        window = requested_near(play_id)
+        assert window is not None
+        stored = datetime.fromtimestamp(t, UTC)
+        assert window[0] <= stored <= window[1], (t, window)
+        assert window[1] - window[0] == timedelta(milliseconds=3)
+    assert requested_near(uuid.uuid4()) is None
