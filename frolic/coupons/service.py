@@ -29,7 +29,7 @@ from frolic.coupons.schemas import (
     Duplicates,
     Rejection,
 )
-from frolic.db.models import Coupon, Game, PlayRow, User
+from frolic.db.models import Coupon, Game, User
 from frolic.errors import BadRequest, Conflict, NotFound
 from frolic.schemas import BIGINT_MAX, invalid
 
@@ -43,18 +43,14 @@ CODE_MAX = 255  # coupons.code is VARCHAR(255)
 
 
 def _described(*columns: Any) -> Select[Any]:
-    """``columns`` of codes, with who won each code and in which play."""
-    return (
-        select(*columns)
-        .select_from(Coupon)
-        .outerjoin(PlayRow, PlayRow.reward_coupon_id == Coupon.id)
-        .outerjoin(User, User.id == Coupon.issued_to)
-    )
+    """``columns`` of codes, with who won each code (the play is the code's own
+    ``play_id``, kept after the play's day is dropped by retention)."""
+    return select(*columns).select_from(Coupon).outerjoin(User, User.id == Coupon.issued_to)
 
 
 _STATE = _described(
     Coupon.code, Coupon.brand_id, Coupon.game_id, Coupon.issued_at, Coupon.is_used,
-    Coupon.used_at, PlayRow.play_id, User.external_id,
+    Coupon.used_at, Coupon.play_id, User.external_id,
 )  # fmt: skip
 
 
@@ -106,7 +102,7 @@ async def redeem(session: AsyncSession, code: str) -> CouponState:
 def export_query(*, game_id: int | None = None, brand_id: int | None = None) -> Select[Any]:
     """The issued codes of a game or of a brand, by issue order."""
     query = _described(
-        Coupon.code, Coupon.brand_id, Coupon.game_id, User.external_id, PlayRow.play_id,
+        Coupon.code, Coupon.brand_id, Coupon.game_id, User.external_id, Coupon.play_id,
         Coupon.issued_at, Coupon.is_used, Coupon.used_at,
     ).where(Coupon.issued_at.is_not(None))  # fmt: skip
     if game_id is not None:

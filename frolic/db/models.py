@@ -233,6 +233,17 @@ class PlayRow(Base):
     decision_seq: Mapped[int | None] = mapped_column(BigInteger)
 
 
+class PlayRetention(Base):
+    """The end of the last day of plays the partition keeper dropped (migration 0013; one
+    row, if any): no play requested before it is written again."""
+
+    __tablename__ = "play_retention"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    kept_from: Mapped[datetime] = mapped_column(Timestamp)
+
+
 class PlayKey(Base):
     """A player's Idempotency-Key and the play it was first used for (migration 0013): unique
     across every day of ``play_events``, which no index of a partitioned table can be."""

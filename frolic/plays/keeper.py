@@ -6,7 +6,9 @@ The recorder role runs ``keep`` every ``KEEP_SECONDS``. It creates each day's pa
 ``AHEAD_DAYS`` ahead. With ``FROLIC_PLAY_RETENTION_DAYS`` set, it also drops a day's
 partition once the day ended that many days ago and every play in it is decided and, in a
 game with a fairness commitment, chained into the game's decision log; the day's
-Idempotency-Keys (``play_keys``) and play numbers go with it. What stays is the audit: each
+Idempotency-Keys (``play_keys``) and play numbers go with it. Days go oldest first, and
+none past one that must stay, so that the days dropped are exactly those before
+``play_retention.kept_from``, before which no play is written again. What stays is the audit: each
 game's decision log (every play's entry: its player's pseudonym, number, client seed,
 request time, ``p``, draw and outcome), the coupons (who holds which code, for which play),
 the games and their budgets.
@@ -94,11 +96,13 @@ async def keep(db: AsyncEngine, clock: Clock, retention_days: int) -> Kept:
             break  # the rest would wait as long: the next pass makes them
         if made:
             kept.created.append(day)
+    # Oldest first, and none past one that must stay: the days dropped are always all the
+    # days before ``play_retention.kept_from``.
     for i, day in enumerate(todo.expired):
-        if (dropped := await _unless_busy(_drop(db, day))) is None:
+        if not await _unless_busy(_drop(db, day)):
             kept.held += todo.expired[i:]
             break
-        (kept.dropped if dropped else kept.held).append(day)
+        kept.dropped.append(day)
     if kept.created or kept.dropped:
         log.info("partitions of %s: created %s, dropped %s", TABLE,
                  [d.isoformat() for d in kept.created],
@@ -169,29 +173,52 @@ SELECT EXISTS (
                AND (p.decision_epoch, p.decision_seq) > (coalesce(h.epoch, 0),
                                                          coalesce(h.seq, 0)))))
 """)
+# A day's keys and numbers, ``rows`` a transaction: at 10,000 plays/s a day has 864 M of
+# each, which one transaction would hold (and a failure roll back) all at once.
 _FORGET_KEYS = text(
-    "DELETE FROM play_keys k USING play_events p WHERE p.request_time >= :start "
-    "AND p.request_time < :end AND k.user_id = p.user_id "
-    "AND k.idempotency_key = p.idempotency_key"
+    "DELETE FROM play_keys WHERE ctid = ANY(ARRAY(SELECT k.ctid FROM play_keys k "
+    "JOIN play_events p ON k.user_id = p.user_id AND k.idempotency_key = p.idempotency_key "
+    "WHERE p.request_time >= :start AND p.request_time < :end LIMIT :rows))"
 )
 _FORGET_NUMBERS = text(
-    "DELETE FROM play_numbers n USING play_events p WHERE p.request_time >= :start "
-    "AND p.request_time < :end AND n.play_id = p.play_id"
+    "DELETE FROM play_numbers WHERE ctid = ANY(ARRAY(SELECT n.ctid FROM play_numbers n "
+    "JOIN play_events p ON n.play_id = p.play_id "
+    "WHERE p.request_time >= :start AND p.request_time < :end LIMIT :rows))"
+)
+FORGET_ROWS = 50_000
+_KEPT_FROM = text(
+    "INSERT INTO play_retention (id, kept_from) VALUES (1, :end) ON CONFLICT (id) "
+    "DO UPDATE SET kept_from = greatest(play_retention.kept_from, EXCLUDED.kept_from)"
 )
 
 
 async def _drop(db: AsyncEngine, day: date) -> bool:
+    """Drop ``day`` if its plays are settled, in three steps, each its own transaction:
+    no play of the day is written again (``play_retention``); its keys and numbers go,
+    ``FORGET_ROWS`` at a time; its partition goes. A pass that stops between them (a busy
+    table, a restart) leaves the next pass less to do, and nothing inconsistent: the day
+    is past retention and settled, so nothing reads its keys or numbers any more."""
     start, end = bounds(day)
     window = {"start": start, "end": end}
     async with db.begin() as conn:
         if not await _guarded(conn):
             return False
+        if day not in await days(conn):
+            return True  # another keeper dropped it since this one listed the days
         if await conn.scalar(_UNSETTLED, window):
-            log.info("%s is past retention but holds plays not yet settled: kept for now",
-                     name_of(day))  # fmt: skip
+            log.warning("%s is past retention but holds plays not yet decided or chained: "
+                        "it and every later day are kept for now", name_of(day))  # fmt: skip
             return False
-        await conn.execute(_FORGET_KEYS, window)
-        await conn.execute(_FORGET_NUMBERS, window)
-        for statement in drop_statements(day):
-            await conn.exec_driver_sql(statement)
+        await conn.execute(_KEPT_FROM, {"end": end})
+    for forget in (_FORGET_KEYS, _FORGET_NUMBERS):
+        while True:
+            async with db.begin() as conn:
+                if not (await conn.execute(forget, {**window, "rows": FORGET_ROWS})).rowcount:
+                    break
+    async with db.begin() as conn:
+        if not await _guarded(conn):
+            return False
+        if day in await days(conn):
+            for statement in drop_statements(day):
+                await conn.exec_driver_sql(statement)
     return True

@@ -51,6 +51,9 @@ WITH input AS (
                          $6::text[], $7::text[]) WITH ORDINALITY
         AS t(play_id, external_id, game_id, request_time, metadata, idempotency_key,
              client_seed, k)
+), kept AS (
+    -- A play of a day retention dropped is never written again (``play_retention``).
+    SELECT coalesce(max(kept_from), '-infinity') AS since FROM play_retention
 ), players AS (
     INSERT INTO users (external_id)
     SELECT DISTINCT external_id FROM input ORDER BY external_id
@@ -64,6 +67,7 @@ WITH input AS (
     SELECT p.id, i.idempotency_key, i.play_id, i.request_time
     FROM input i JOIN players p USING (external_id)
     WHERE NOT p.blocked AND i.idempotency_key IS NOT NULL
+      AND i.request_time >= (SELECT since FROM kept)
     ON CONFLICT DO NOTHING
     RETURNING play_id
 ), recorded AS (
@@ -72,7 +76,7 @@ WITH input AS (
     SELECT i.play_id, p.id, i.game_id, 'QUEUED', i.request_time, i.metadata::jsonb,
            i.idempotency_key, i.client_seed
     FROM input i JOIN players p USING (external_id)
-    WHERE NOT p.blocked
+    WHERE NOT p.blocked AND i.request_time >= (SELECT since FROM kept)
       AND (i.idempotency_key IS NULL OR i.play_id IN (SELECT play_id FROM keyed))
     ON CONFLICT DO NOTHING
     RETURNING play_id, user_id, game_id
@@ -191,12 +195,16 @@ _INSERT_MISSING = text(
     "SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:users AS bigint[]), "
     "CAST(:games AS bigint[]), CAST(:statuses AS varchar[]), "
     "CAST(:times AS timestamptz[]), CAST(:metas AS jsonb[])) "
+    "AS t(play_id, user_id, game_id, status, request_time, metadata) "
+    "WHERE t.request_time >= (SELECT coalesce(max(kept_from), '-infinity') "
+    "FROM play_retention) "
     "ON CONFLICT (play_id, request_time) DO NOTHING"
 )
 
 
 async def insert_missing(conn: AsyncConnection, batch: Sequence[Decided]) -> None:
-    """Write QUEUED the rows of ``batch`` the ledger does not have, as ingestion would."""
+    """Write QUEUED the rows of ``batch`` the ledger does not have, as ingestion would;
+    not those of a day retention dropped (``play_retention``)."""
     await conn.execute(_INSERT_MISSING, {
         "ids": [uuid.UUID(d.play_id) for d in batch],
         "users": [d.user_id for d in batch],

@@ -124,6 +124,12 @@ async def _record(
             await play_rows.insert_missing(conn, missing)
             locked += await play_rows.lock(conn, [_key(d) for d in missing])
         requested = {str(row.play_id): row.request_time for row in locked}
+        if len(requested) < len(batch):
+            # Only a play of a day retention dropped has no row now: it was recorded long
+            # ago, and recording it again would issue a second code.
+            log.warning("dropped %d decisions of plays older than the ledger keeps",
+                        len(batch) - len(requested))  # fmt: skip
+            batch = [d for d in batch if d.play_id in requested]
         done = {str(row.play_id) for row in locked if row.processed_time is not None}
         fresh = {d.play_id: d for d in batch if d.play_id not in done}
         codes = await _issue_codes(conn, list(fresh.values()))

@@ -25,7 +25,7 @@ HEAD_TABLES = SEED_TABLES | {
     "player_plays", "play_numbers",  # migration 0009
     "decision_log", "decision_log_heads",  # migration 0010
     "decision_log_events",  # migrations 0011, 0012
-    "play_keys",  # migration 0013
+    "play_keys", "play_retention",  # migration 0013
 }  # fmt: skip
 
 

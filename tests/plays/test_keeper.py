@@ -17,7 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from frolic.config import Settings
 from frolic.db import migrate, partitions
 from frolic.db.session import create_engine
+from frolic.playlog.messages import Decided
 from frolic.plays import keeper
+from frolic.plays import repository as play_rows
+from frolic.recorder.ledger import record
 from tests.support.factories import create_live_game
 
 TODAY = date(2026, 12, 6)
@@ -83,7 +86,7 @@ async def count(db: AsyncEngine, sql: str) -> int:
         return int((await conn.execute(text(sql))).scalar_one())
 
 
-async def test_old_settled_days_are_dropped_with_their_keys_and_unsettled_ones_kept(
+async def test_old_settled_days_are_dropped_with_their_keys_and_never_written_again(
     db: AsyncEngine, empty_database: str, settings: Settings,
 ) -> None:  # fmt: skip
     own = settings.model_copy(update={"database_url": empty_database})
@@ -95,23 +98,49 @@ async def test_old_settled_days_are_dropped_with_their_keys_and_unsettled_ones_k
     made = await keeper.keep(db, clock=ten_days_ago.timestamp, retention_days=0)
     assert made.created == [today - timedelta(days=10 - k) for k in range(8)]
     settled = [await add_play(db, game, ten_days_ago, key=f"old-{i}") for i in range(3)]
-    await add_play(db, game, now - timedelta(days=9), decided=False)  # never decided
-    await add_play(db, game, now - timedelta(days=8), seq=5)  # decided, not yet chained
+    settled.append(await add_play(db, game, ten_days_ago, seq=3))  # chained (the head is at 3)
+    async with db.begin() as conn:
+        await conn.execute(text("INSERT INTO decision_log_heads (game_id, length, hash, epoch, "
+                                "seq) VALUES (:g, 3, 'h', 1, 3)"), {"g": game})  # fmt: skip
+    await add_play(db, game, now - timedelta(days=9), seq=5)  # decided, not yet chained
+    await add_play(db, game, now - timedelta(days=8), decided=False)  # never decided
     kept = await add_play(db, game, now - timedelta(days=2), key="recent")
 
     done = await keeper.keep(db, clock=now.timestamp, retention_days=3)
 
-    assert done.dropped == [today - timedelta(days=k) for k in (10, 7, 6, 5, 4)]
-    assert done.held == [today - timedelta(days=9), today - timedelta(days=8)]
+    # Oldest first, and none past a day that must stay.
+    assert done.dropped == [today - timedelta(days=10)]
+    assert done.held == [today - timedelta(days=k) for k in range(9, 3, -1)]
     async with db.connect() as conn:
         left = await keeper.days(conn)
+        floor = (await conn.execute(text("SELECT kept_from FROM play_retention"))).scalar_one()
     assert min(left) == today - timedelta(days=9)
     assert max(left) == today + timedelta(days=partitions.AHEAD_DAYS)
+    assert floor == partitions.bounds(today - timedelta(days=10))[1]
     # The dropped day's keys and numbers went with it; the others stay.
     assert await count(db, "SELECT count(*) FROM play_keys") == 1
     ids = ", ".join(f"'{p}'" for p in settled)
     assert await count(db, f"SELECT count(*) FROM play_numbers WHERE play_id IN ({ids})") == 0
     assert await count(db, f"SELECT count(*) FROM play_numbers WHERE play_id = '{kept}'") == 1
+    assert await count(db, "SELECT count(*) FROM play_events") == 3
+
+    # A decision of a dropped play read again (a consumer group back at an old offset) is
+    # neither written nor recorded: it would win a second code.
+    async with db.connect() as conn:
+        epoch = (await conn.execute(text("SELECT redis_epoch FROM games WHERE id = :g"),
+                                    {"g": game})).scalar_one()  # fmt: skip
+    again = Decided(str(settled[0]), game, 1, "p-1", ten_days_ago.timestamp(),
+                    ten_days_ago.timestamp() + 10, None, ten_days_ago.timestamp(), {"p": 1.0},
+                    epoch)  # fmt: skip
+    recorded = await record(db, [again], 10.0)
+    assert (recorded.new, recorded.finals) == ([], [])
+    assert await count(db, "SELECT count(*) FROM play_events") == 3
+    # Nor is a retry of one, with its claim's old time.
+    async with db.connect() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        [retried] = await play_rows.insert_queued(driver, [play_rows.NewPlay(
+            settled[0], "p-1", game, ten_days_ago, "{}", key="old-0")], timeout=5)  # fmt: skip
+    assert not retried["new"]
     assert await count(db, "SELECT count(*) FROM play_events") == 3
 
 

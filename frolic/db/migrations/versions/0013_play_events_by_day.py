@@ -19,6 +19,11 @@ moves out of the table:
   other (invariant 3, which the per-day index on ``reward_coupon_id`` no longer could
   hold). Looking a play up by its code keeps an index of its own, on the wins only.
 
+- ``play_retention``: one row, ``kept_from``, the end of the last day the partition keeper
+  dropped. No play requested before it is written again (ingestion's insert, the
+  recorder's insert of a missing row): a decision read again from an old offset, or a
+  retry of a play long gone, cannot bring a dropped play back and win it a second code.
+
 Existing plays are copied over, each day that holds some getting its partition; the days
 from yesterday to ``AHEAD_DAYS`` ahead get theirs, and ``play_events_default`` any other.
 
@@ -73,6 +78,8 @@ def upgrade() -> None:
             play_id uuid NOT NULL, request_time timestamptz NOT NULL,
             CONSTRAINT play_keys_pkey PRIMARY KEY (user_id, idempotency_key))
     """)
+    op.execute("CREATE TABLE play_retention (id smallint PRIMARY KEY, kept_from timestamptz "
+               "NOT NULL, CONSTRAINT ck_play_retention_one_row CHECK (id = 1))")  # fmt: skip
     op.execute("ALTER TABLE coupons ADD COLUMN play_id uuid")
     op.execute("UPDATE coupons c SET play_id = p.play_id FROM play_events p "
                "WHERE p.reward_coupon_id = c.id")  # fmt: skip
@@ -159,3 +166,4 @@ def downgrade() -> None:
     op.execute("ALTER TABLE coupons DROP CONSTRAINT coupons_id_play_id_key")
     op.execute("ALTER TABLE coupons DROP COLUMN play_id")
     op.execute("DROP TABLE play_keys")
+    op.execute("DROP TABLE play_retention")
