@@ -146,6 +146,14 @@ class Settings(BaseSettings):
         "`X-Forwarded-For` names the client: the IP rate limit then counts that address. "
         "Empty: the header is ignored, from anyone.",
     )
+    keep_alive_seconds: int = Field(
+        75,
+        ge=1,
+        description="How long an idle HTTP connection is kept open for the client's next "
+        "request. Longer than a load balancer's idle timeout (60 s on most), so that it never "
+        "sends a request on a connection the server is closing (a 502); a player who plays "
+        "every 10 s keeps one connection.",
+    )
     max_body_bytes: int = Field(
         1_048_576,
         ge=1024,

@@ -62,6 +62,9 @@ def serve(settings: Settings, roles: Sequence[Role]) -> None:
             log_config=None,  # uvicorn's loggers go through ours (configure_logging)
             http=HttpProtocol,  # frees each socket's upgrade by reference counting
             timeout_graceful_shutdown=15,
+            # uvicorn's 5 s closed connections between a player's plays, and raced clients
+            # that sent on one as it closed (a read error for the client; a 502 at a proxy).
+            timeout_keep_alive=settings.keep_alive_seconds,
             # The access log would print query strings, and /ws?token= carries a secret.
             access_log=False,
             # A frame is buffered whole before /ws can refuse it: cap what a client can send.

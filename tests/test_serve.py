@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -38,6 +39,19 @@ def test_serve_is_ready_then_stops_cleanly(tmp_path: Path) -> None:
         assert ready is not None, (tmp_path / "serve.log").read_text()
         assert ready.status_code == 200, ready.text
         assert ready.json()["checks"] == {"postgres": "ok", "redis": "ok", "broker": "ok"}
+        # An idle connection outlives uvicorn's 5 s default: a client (a proxy) that sends
+        # on it after a pause is answered, not cut off.
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            answers = conn.makefile("rb")
+            for pause in (0, 6):
+                time.sleep(pause)
+                conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: frolic\r\n\r\n")
+                assert answers.readline().startswith(b"HTTP/1.1 200"), pause
+                length = 0
+                while (line := answers.readline()) not in (b"\r\n", b""):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                assert len(answers.read(length)) == length > 0
 
         servers = psutil.Process(proc.pid).children(recursive=True)
         assert len(servers) >= 3
