@@ -225,8 +225,8 @@ async def insert_missing(conn: AsyncConnection, batch: Sequence[Decided]) -> Non
 _LOCK = text(
     "SELECT p.play_id, p.processed_time, p.request_time FROM play_events p "
     "JOIN unnest(CAST(:ids AS uuid[]), CAST(:times AS timestamptz[])) AS u(pid, t) "
-    "ON p.play_id = u.pid AND p.request_time BETWEEN u.t - interval '1 millisecond' "
-    "AND u.t + interval '1 millisecond' "
+    "ON p.play_id = u.pid AND p.request_time BETWEEN u.t - CAST(:near AS interval) "
+    "AND u.t + CAST(:near AS interval) "
     "WHERE p.request_time BETWEEN :first AND :last "
     "ORDER BY p.play_id FOR UPDATE OF p"
 )
@@ -243,7 +243,8 @@ async def lock(
     """Lock the rows of ``plays`` (id, request time) in play id order (so two recorders
     never deadlock); ``play_id``, ``processed_time`` and ``request_time`` of each."""
     times = [t for _, t in plays]
-    params = {"ids": [p for p, _ in plays], "times": times, **_span(times, _NEAR)}
+    params = {"ids": [p for p, _ in plays], "times": times, "near": _NEAR,
+              **_span(times, _NEAR)}  # fmt: skip
     return (await conn.execute(_LOCK, params)).all()
 
 
@@ -274,13 +275,14 @@ async def record_outcomes(conn: AsyncConnection, rows: Sequence[Mapping[str, Any
     ``status``, ``processed``, ``latency`` (ms), ``coupon`` (id or None), ``meta`` (merged
     into the row's metadata), and ``epoch`` and ``seq``, its decision's place in the order
     the decision log is chained in (None: no log entry)."""
+    times = [r["requested"] for r in rows]
     await conn.execute(_RECORD_OUTCOMES, {
         "pids": [r["pid"] for r in rows], "statuses": [r["status"] for r in rows],
         "processed": [r["processed"] for r in rows], "latencies": [r["latency"] for r in rows],
         "coupons": [r["coupon"] for r in rows], "epochs": [r["epoch"] for r in rows],
         "seqs": [r["seq"] for r in rows],
         "metas": [orjson.dumps(r["meta"]).decode() for r in rows],
-        "times": [r["requested"] for r in rows], **_span([r["requested"] for r in rows]),
+        "times": times, **_span(times),
     })  # fmt: skip
 
 
